@@ -1,0 +1,54 @@
+// ---------------------------------------------------------------------------------------------------------------
+// handoff/detail/slow_lock.hpp: the lock that guards a primitive's waiter queues, taken only on slow paths.
+//
+// Purpose: registering, unregistering and claiming waiters. Uncontended operations never take it (rule G-6).
+// Invariants: word is 0 (free), 1 (held), 2 (held, a thread may be parked). Three-state futex mutex; bounded spin,
+// then park. It is not fair, and need not be: fairness between waiters comes from waiter_queue order, and the lock
+// is held only for a few pointer updates and compare-exchanges.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <cstdint>
+
+namespace handoff::detail {
+
+template <class Sync>
+class slow_lock {
+ public:
+  void lock() noexcept {
+    std::uint32_t expected = 0;
+    // acquire: pairs with the release exchange in unlock(); the queues become visible.
+    if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
+    for (unsigned i = 0; i < Sync::spin_limit; ++i) {
+      Sync::relax();
+      expected = 0;
+      if (word_.load(std::memory_order_relaxed) == 0 &&
+          word_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        return;
+    }
+    // acquire: as above. Marking 2 makes the holder's unlock wake someone.
+    while (word_.exchange(2, std::memory_order_acquire) != 0) Sync::park(word_, 2);
+  }
+
+  void unlock() noexcept {
+    // release: publishes the queue changes; pairs with the acquire in lock().
+    if (word_.exchange(0, std::memory_order_release) == 2) Sync::unpark_one(word_);
+  }
+
+ private:
+  typename Sync::template atomic<std::uint32_t> word_{0};
+};
+
+template <class Sync>
+class slow_guard {
+ public:
+  explicit slow_guard(slow_lock<Sync>& l) noexcept : lock_(l) { lock_.lock(); }
+  ~slow_guard() { lock_.unlock(); }
+  slow_guard(const slow_guard&) = delete;
+  slow_guard& operator=(const slow_guard&) = delete;
+
+ private:
+  slow_lock<Sync>& lock_;
+};
+
+}  // namespace handoff::detail

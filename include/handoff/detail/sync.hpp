@@ -1,0 +1,74 @@
+// ---------------------------------------------------------------------------------------------------------------
+// handoff/detail/sync.hpp: the substitution point between handoff's algorithms and the machine.
+//
+// Every primitive is a template over a Sync policy (defaulted, so users write mvar<T>). The policy supplies:
+//   template <class U> using atomic = ...;            // the type of every shared word
+//   static void park(atomic<uint32_t>&, uint32_t expected);            // sleep while word == expected
+//   static bool park_until(atomic<uint32_t>&, uint32_t expected, const deadline&);  // false = deadline passed
+//   static void unpark_one(atomic<uint32_t>&); static void unpark_all(atomic<uint32_t>&);
+//   static bool passed(const deadline&);              // has the deadline passed (virtual time in tests)
+//   static void relax();                              // one step of a bounded spin
+//   static constexpr unsigned spin_limit;             // spin steps before parking
+// os_sync<futex_parking> and os_sync<portable_parking> run on real threads; the test tree adds a deterministic
+// scheduler with the same shape (tests/support/), the folly DeterministicSchedule pattern.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "deadline.hpp"
+#include "parking.hpp"
+
+namespace handoff {
+
+// Spin budget before a waiting thread parks. A hand-off between two running threads completes in well under a
+// microsecond; 128 relax steps (~1-4 us with PAUSE) cover that without burning a time slice when the partner is
+// descheduled, which on a 2-core machine under oversubscription is the common case. Beyond the budget the
+// thread parks in the kernel. Tune it with bench/ (it is the only knob between latency and CPU time).
+inline constexpr unsigned default_spin_limit = 128;
+
+namespace detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#else
+  std::this_thread::yield();
+#endif
+}
+
+template <class Parking>
+struct os_sync {
+  template <class U>
+  using atomic = std::atomic<U>;
+
+  static constexpr unsigned spin_limit = default_spin_limit;
+
+  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept { Parking::wait(word, expected); }
+  static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
+    return Parking::wait_until(word, expected, d);
+  }
+  static void unpark_one(atomic<std::uint32_t>& word) noexcept { Parking::wake_one(word); }
+  static void unpark_all(atomic<std::uint32_t>& word) noexcept { Parking::wake_all(word); }
+  static bool passed(const deadline& d) noexcept { return d.passed(); }
+  static void relax() noexcept { cpu_relax(); }
+};
+
+#if defined(HANDOFF_HAVE_FUTEX)
+using futex_sync = os_sync<futex_parking>;
+#endif
+using portable_sync = os_sync<portable_parking>;
+
+}  // namespace detail
+
+#if defined(HANDOFF_PARK_BACKEND_PORTABLE) || !defined(HANDOFF_HAVE_FUTEX)
+using default_sync = detail::portable_sync;
+#else
+using default_sync = detail::futex_sync;
+#endif
+
+}  // namespace handoff
