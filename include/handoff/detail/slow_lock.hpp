@@ -8,6 +8,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace handoff::detail {

@@ -1,0 +1,288 @@
+// The waiting core (include/handoff/detail/): parking backends, waiter node, FIFO waiter queue, slow lock.
+// Typed over both real backends. Rules: G-1 (no lost wakeup), G-2/CO-7 (truthful hand-off), G-3 (FIFO),
+// G-5 (no spurious return), G-6 (no allocation per wait), G-7 (deadlines, stop tokens).
+#include <handoff/detail/slow_lock.hpp>
+#include <handoff/detail/sync.hpp>
+#include <handoff/detail/waiter_queue.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "support/backends.hpp"
+#include "support/counting_new.hpp"
+#include "support/watchdog.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using handoff::status;
+using handoff::detail::deadline;
+using handoff_test::get_or_abort;
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kRaceIterations = 10'000;
+#else
+constexpr int kRaceIterations = 100'000;
+#endif
+
+// A minimal primitive over the core, used only to exercise it: a queue of waiters behind a slow_lock, with the
+// "anyone waiting?" count readable without the lock.
+template <class Sync>
+struct waiting_room {
+  using node = handoff::detail::waiter<Sync>;
+  handoff::detail::slow_lock<Sync> lock;
+  handoff::detail::waiter_queue<Sync> queue;
+  std::atomic<int> registered{0};
+
+  // Registers `w` (slot = &payload) and waits; on timeout/cancel unlinks. Returns the outcome.
+  typename node::outcome wait(node& w, int* payload, const deadline& d, const std::stop_token* st = nullptr) {
+    w.slot = payload;
+    lock.lock();
+    queue.push_back(&w);
+    registered.fetch_add(1);
+    lock.unlock();
+    typename node::outcome o;
+    if (st) {
+      handoff::detail::stop_interrupt<Sync> guard(*st, w);
+      o = w.await(d);
+    } else {
+      o = w.await(d);
+    }
+    if (o != node::outcome::completed) {
+      handoff::detail::slow_guard<Sync> g(lock);
+      if (w.linked) queue.remove(&w);
+    }
+    return o;
+  }
+
+  // Hands `value` to the oldest waiter still waiting; true if one took it (the count is truthful).
+  bool wake_one(int value) {
+    lock.lock();
+    node* w = queue.claim_oldest();
+    lock.unlock();
+    if (!w) return false;
+    *static_cast<int*>(w->slot) = value;
+    w->complete(status::ok);
+    return true;
+  }
+
+  int wake_all(int value) {
+    lock.lock();
+    std::vector<node*> claimed;
+    while (node* w = queue.claim_oldest()) claimed.push_back(w);
+    lock.unlock();
+    for (node* w : claimed) {
+      *static_cast<int*>(w->slot) = value;
+      w->complete(status::ok);
+    }
+    return static_cast<int>(claimed.size());
+  }
+};
+
+template <class Sync>
+class WaitingCore : public ::testing::Test {};
+TYPED_TEST_SUITE(WaitingCore, handoff_test::real_backends, handoff_test::backend_names);
+
+template <class Pred>
+void until(Pred pred) {
+  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > give_up) std::abort();
+    std::this_thread::yield();
+  }
+}
+
+TYPED_TEST(WaitingCore, ParkReturnsWhenWordDiffersAndWakeReachesSleeper) {  // parking contract, G-1
+  typename TypeParam::template atomic<std::uint32_t> word{0};
+  TypeParam::park(word, 1);  // word != expected: returns at once
+  EXPECT_FALSE(TypeParam::park_until(word, 0, deadline::after(1ms))) << "times out when nobody wakes it";
+  auto sleeper = std::async(std::launch::async, [&] {
+    while (word.load() == 0) TypeParam::park(word, 0);
+    return word.load();
+  });
+  word.store(5);
+  TypeParam::unpark_all(word);
+  EXPECT_EQ(get_or_abort(std::move(sleeper), "parked thread woken"), 5u);
+}
+
+TYPED_TEST(WaitingCore, SystemClockDeadlineIsHonoured) {  // G-7: system_clock deadlines stay absolute
+  typename TypeParam::template atomic<std::uint32_t> word{0};
+  EXPECT_FALSE(TypeParam::park_until(word, 0, deadline::at(std::chrono::system_clock::now() + 1ms)));
+  EXPECT_FALSE(TypeParam::park_until(word, 0, deadline::at(std::chrono::system_clock::now() - 1h)));
+}
+
+TYPED_TEST(WaitingCore, WakeOrderIsFifo) {  // G-3
+  waiting_room<TypeParam> room;
+  constexpr int kWaiters = 6;
+  std::vector<std::future<int>> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(std::async(std::launch::async, [&room] {
+      typename waiting_room<TypeParam>::node w;
+      int payload = -1;
+      room.wait(w, &payload, deadline::never());
+      return payload;
+    }));
+    until([&] { return room.registered.load() == i + 1; });
+  }
+  for (int i = 0; i < kWaiters; ++i) EXPECT_TRUE(room.wake_one(i));
+  for (int i = 0; i < kWaiters; ++i) EXPECT_EQ(get_or_abort(std::move(waiters[i]), "fifo waiter"), i);
+  EXPECT_FALSE(room.wake_one(99)) << "nobody left: the count says so";
+}
+
+TYPED_TEST(WaitingCore, WakeAllWakesExactlyTheRegistered) {  // CO-4's basis
+  waiting_room<TypeParam> room;
+  std::vector<std::future<int>> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.push_back(std::async(std::launch::async, [&room] {
+      typename waiting_room<TypeParam>::node w;
+      int payload = -1;
+      room.wait(w, &payload, deadline::never());
+      return payload;
+    }));
+  }
+  until([&] { return room.registered.load() == 4; });
+  EXPECT_EQ(room.wake_all(7), 4);
+  for (auto& f : waiters) EXPECT_EQ(get_or_abort(std::move(f), "woken by wake_all"), 7);
+  EXPECT_EQ(room.wake_all(8), 0);
+}
+
+TYPED_TEST(WaitingCore, TimedOutWaiterLeavesAndIsNotCounted) {  // G-5, CO-7
+  waiting_room<TypeParam> room;
+  typename waiting_room<TypeParam>::node w;
+  int payload = -1;
+  EXPECT_EQ(room.wait(w, &payload, deadline::after(1ms)), waiting_room<TypeParam>::node::outcome::timed_out);
+  EXPECT_EQ(payload, -1);
+  EXPECT_TRUE(room.queue.empty());
+  EXPECT_FALSE(room.wake_one(1));
+}
+
+TYPED_TEST(WaitingCore, StopRequestWakesParkedWaiter) {  // G-7 stop_token
+  waiting_room<TypeParam> room;
+  std::stop_source source;
+  auto waiter = std::async(std::launch::async, [&] {
+    typename waiting_room<TypeParam>::node w;
+    int payload = -1;
+    const auto token = source.get_token();
+    return room.wait(w, &payload, deadline::never(), &token);
+  });
+  until([&] { return room.registered.load() == 1; });
+  source.request_stop();
+  EXPECT_EQ(get_or_abort(std::move(waiter), "stopped waiter"), waiting_room<TypeParam>::node::outcome::cancelled);
+  EXPECT_TRUE(room.queue.empty());
+}
+
+// The truthful hand-off, hammered: a waker hands a payload while the waiter's deadline expires. Exactly one outcome:
+// the waiter got it and the waker counted it, or the waiter left and the waker did not count it.
+TYPED_TEST(WaitingCore, HandOffRacingTimeoutIsTruthful) {  // G-2, CO-7
+  waiting_room<TypeParam> room;
+  std::barrier sync(2);
+  long delivered_by_waker = 0, received_by_waiter = 0;
+  auto waiter = std::async(std::launch::async, [&] {
+    long received = 0;
+    for (int i = 0; i < kRaceIterations; ++i) {
+      typename waiting_room<TypeParam>::node w;
+      int payload = -1;
+      sync.arrive_and_wait();
+      const auto o = room.wait(w, &payload, deadline::after(std::chrono::microseconds(i % 7)));
+      if (o == waiting_room<TypeParam>::node::outcome::completed) {
+        if (payload != i) std::abort();
+        ++received;
+      } else if (payload != -1) {
+        std::abort();  // left, yet the payload was written: a lie
+      }
+      sync.arrive_and_wait();
+    }
+    return received;
+  });
+  for (int i = 0; i < kRaceIterations; ++i) {
+    sync.arrive_and_wait();
+    if (i % 3 == 0) until([&] { return room.registered.load() == i + 1; });  // sometimes after registration
+    if (room.wake_one(i)) ++delivered_by_waker;
+    else until([&] { return room.registered.load() == i + 1; });  // (it may not have registered yet)
+    sync.arrive_and_wait();
+  }
+  received_by_waiter = get_or_abort(std::move(waiter), "race waiter");
+  EXPECT_EQ(delivered_by_waker, received_by_waiter);
+  EXPECT_GT(delivered_by_waker, 0);
+}
+
+TYPED_TEST(WaitingCore, SlowLockExcludes) {  // the queue lock is a lock
+  handoff::detail::slow_lock<TypeParam> lock;
+  long counter = 0;
+  auto work = [&] {
+    for (int i = 0; i < 20'000; ++i) {
+      handoff::detail::slow_guard<TypeParam> g(lock);
+      ++counter;
+    }
+  };
+  auto a = std::async(std::launch::async, work);
+  auto b = std::async(std::launch::async, work);
+  get_or_abort(std::move(a), "lock user a");
+  get_or_abort(std::move(b), "lock user b");
+  EXPECT_EQ(counter, 40'000);
+}
+
+TYPED_TEST(WaitingCore, NoAllocationPerWait) {  // G-6: the waiter node lives on the stack
+  waiting_room<TypeParam> room;
+  std::barrier sync(2);
+  constexpr int kRounds = 2'000;
+  auto waiter = std::async(std::launch::async, [&] {
+    sync.arrive_and_wait();
+    for (int i = 0; i < kRounds; ++i) {
+      typename waiting_room<TypeParam>::node w;
+      int payload = -1;
+      room.wait(w, &payload, deadline::never());
+    }
+    sync.arrive_and_wait();
+  });
+  sync.arrive_and_wait();
+  const long before = handoff_test::allocation_count();
+  for (int i = 0; i < kRounds; ++i) {
+    while (!room.wake_one(i)) until([&] { return room.registered.load() > i; });
+  }
+  sync.arrive_and_wait();
+  const long after = handoff_test::allocation_count();
+  get_or_abort(std::move(waiter), "allocation waiter");
+  EXPECT_EQ(after - before, 0) << "waits, parks and wakes allocated";
+}
+
+struct my_clock {  // a user clock whose now() is always 1 s after its epoch
+  using rep = long;
+  using period = std::milli;
+  using duration = std::chrono::duration<rep, period>;
+  using time_point = std::chrono::time_point<my_clock>;
+  static constexpr bool is_steady = false;
+  static time_point now() { return time_point(duration(1000)); }
+};
+
+TEST(Deadline, ConversionsSaturateAndKeepClocks) {  // G-7
+  EXPECT_TRUE(deadline::after(std::chrono::hours::max()).is_never());
+  EXPECT_TRUE(deadline::at(std::chrono::steady_clock::time_point::max()).is_never());
+  EXPECT_EQ(deadline::at(std::chrono::system_clock::now()).kind(), deadline::clock_kind::system);
+  EXPECT_EQ(deadline::after(1s).kind(), deadline::clock_kind::steady);
+  EXPECT_TRUE(deadline::after(std::chrono::hours::min()).passed());
+  EXPECT_TRUE(deadline::after(-1ns).passed());
+  EXPECT_FALSE(deadline::after(1h).passed());
+  // A user clock is measured against its own now() once, at the call.
+  EXPECT_TRUE(deadline::at(my_clock::time_point(my_clock::duration(0))).passed());
+  EXPECT_FALSE(deadline::at(my_clock::time_point(my_clock::duration(1'000'000))).passed());
+}
+
+TEST(Status, Names) {
+  EXPECT_STREQ(handoff::to_string(status::ok), "ok");
+  EXPECT_STREQ(handoff::to_string(status::empty), "empty");
+  EXPECT_STREQ(handoff::to_string(status::full), "full");
+  EXPECT_STREQ(handoff::to_string(status::closed), "closed");
+  EXPECT_STREQ(handoff::to_string(status::timeout), "timeout");
+  EXPECT_STREQ(handoff::to_string(status::cancelled), "cancelled");
+  EXPECT_STREQ(handoff::to_string(static_cast<status>(42)), "unknown");
+}
+
+}  // namespace
