@@ -50,6 +50,17 @@ void ledger::received(std::uint64_t value, std::vector<std::int64_t>& last_seen)
   last_seen[p] = static_cast<std::int64_t>(s);
 }
 
+void ledger::received_unordered(std::uint64_t value) {
+  const std::uint64_t p = value >> 32, s = value & 0xffffffffu;
+  if (p >= producers_ || s >= max_) {
+    invented_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+  if (receipts_[p * max_ + s].fetch_or(kReceived, std::memory_order_relaxed) & kReceived)
+    duplicated_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ledger::settle() {
   lost_ = 0;
   for (std::uint64_t i = 0; i < producers_ * max_; ++i) {

@@ -60,6 +60,8 @@ class ledger {
   // A consumer records each value it received. `last_seen` is that consumer's per-producer high-water mark (a
   // vector the consumer owns, sized by consumer_state()); a value not above it is a reordering.
   void received(std::uint64_t value, std::vector<std::int64_t>& last_seen);
+  // For topologies that do not promise per-producer order to a consumer (several relays in parallel).
+  void received_unordered(std::uint64_t value);
   // A producer records a value it pushed successfully / a value that came back to it (failed push).
   void sent(std::uint64_t value);
   void returned(std::uint64_t value);
