@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages handoff needs to build and test.
+#   scripts/deps.sh          build + unit tests + reliability tooling
+#   scripts/deps.sh --bench  also the benchmark peers and plotting
+# Exits 0 when everything is present (or was installed), 1 when packages are
+# missing and we are not root (the sudo line to run is printed).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev pkg-config
+  relacy-dev spin librapidcheck-dev
+)
+
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(libconcurrentqueue-dev libatomic-queue-dev libtbb-dev gnuplot-nox) ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "deps: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps: dpkg-query not found; this script supports Debian/Ubuntu only." >&2
+  echo "deps: needed: ${packages[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps: all present"
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  echo "deps: installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "deps: missing packages; run:"
+  echo "sudo apt-get install -y ${missing[*]}"
+  exit 1
+fi

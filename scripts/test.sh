@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The test command: installs missing Debian packages (scripts/deps.sh), then
+# runs the CMake workflow presets dev, tsan, asan and portable in order
+# (configure, build, ctest each) and stops at the first failure.
+#
+#   scripts/test.sh                  all presets
+#   scripts/test.sh --quick          dev only
+#   scripts/test.sh --preset NAME    just NAME (any workflow preset in CMakePresets.json)
+#   scripts/test.sh --fresh          reconfigure from scratch (also automatic when $CXX changed)
+#
+# The compiler is CMake's default (g++ on Debian) unless CXX is set, e.g.
+#   CXX=clang++ scripts/test.sh --preset tsan
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+presets=(dev tsan asan portable)
+fresh=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) presets=(dev) ;;
+    --preset)
+      [[ $# -ge 2 ]] || { echo "test.sh: --preset needs a name" >&2; exit 2; }
+      presets=("$2"); shift ;;
+    --preset=*) presets=("${1#--preset=}") ;;
+    --fresh) fresh=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+bash scripts/deps.sh
+
+# A build tree configured with another compiler is reconfigured from scratch,
+# so CXX=clang++ after a g++ run really uses clang++.
+needs_fresh() {
+  local cache="build/$1/CMakeCache.txt"
+  [[ $fresh -eq 1 ]] && return 0
+  [[ -n "${CXX:-}" && -f "$cache" ]] || return 1
+  local wanted cached
+  wanted=$(command -v "$CXX" || echo "$CXX")
+  cached=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$cache")
+  [[ "$(readlink -f "$wanted")" != "$(readlink -f "$cached")" ]]
+}
+
+total_start=$SECONDS
+for preset in "${presets[@]}"; do
+  echo
+  echo "==================================================================="
+  echo "== test.sh: preset ${preset} (CXX=${CXX:-default})"
+  echo "==================================================================="
+  start=$SECONDS
+  args=(--workflow --preset "$preset")
+  if needs_fresh "$preset"; then args+=(--fresh); fi
+  if ! cmake "${args[@]}"; then
+    echo "test.sh: preset ${preset} FAILED after $((SECONDS - start)) s" >&2
+    exit 1
+  fi
+  echo "== test.sh: preset ${preset} passed in $((SECONDS - start)) s"
+done
+echo "test.sh: all ${#presets[@]} presets passed in $((SECONDS - total_start)) s"
