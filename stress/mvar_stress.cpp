@@ -1,5 +1,6 @@
-// Stress scenarios for mvar<T> (rules MV-3, MV-4, MV-6, G-1, G-2): chains of mvars passed through by relay threads,
-// with random timeouts and stop requests, and ping-pong pairs. Every value is accounted per producer.
+// Stress scenarios for mvar<T> (rules MV-3, MV-4, MV-6, G-1, G-2): chains of mvars passed through by relay
+// threads, with random timeouts and stop requests, and ping-pong pairs. Every value is accounted per
+// producer.
 #include <handoff/mvar.hpp>
 
 #include <memory>
@@ -15,8 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// P producers -> m[0] -> relays -> m[1] -> ... -> m[S-1] -> consumers. With one relay per stage and one consumer,
-// per-producer order must survive (putters are served FIFO, MV-4); with several, only conservation is checked.
+// P producers -> m[0] -> relays -> m[1] -> ... -> m[S-1] -> consumers. With one relay per stage and one
+// consumer, per-producer order must survive (putters are served FIFO, MV-4); with several, only conservation
+// is checked.
 template <class Sync>
 void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsigned relays_per_stage,
                unsigned consumers, bool ordered) {
@@ -62,7 +64,8 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
           std::optional<std::uint64_t> v;
           {
             stress::in_call c(hb, rng() % 2 ? "take(stop)" : "take_for");
-            v = (rng() % 2) ? boxes[s]->take(token) : boxes[s]->take_for(std::chrono::microseconds(rng() % 300));
+            v = (rng() % 2) ? boxes[s]->take(token)
+                            : boxes[s]->take_for(std::chrono::microseconds(rng() % 300));
           }
           if (!v) {
             if (token.stop_requested()) return;
@@ -96,8 +99,10 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
           if (token.stop_requested()) return;
           continue;
         }
-        if (ordered) ledger.received(*v, last_seen);
-        else ledger.received_unordered(*v);
+        if (ordered)
+          ledger.received(*v, last_seen);
+        else
+          ledger.received_unordered(*v);
         ctx.count_operations(1);
       }
     });
@@ -105,9 +110,11 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
   // Producers stop on their own at the deadline; then wait (bounded) until everything sent was delivered.
   for (unsigned p = 0; p < producers; ++p) threads[p].join();
   const auto give_up = std::chrono::steady_clock::now() + 30s;
-  while (ledger.delivered() < sent.load() && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  while (ledger.delivered() < sent.load() && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::yield();
   if (ledger.delivered() < sent.load())
-    ctx.fail("drain: " + std::to_string(ledger.delivered()) + " of " + std::to_string(sent.load()) + " delivered");
+    ctx.fail("drain: " + std::to_string(ledger.delivered()) + " of " + std::to_string(sent.load()) +
+             " delivered");
   stop.request_stop();
   threads.clear();  // joins
   ledger.settle();
@@ -143,7 +150,7 @@ struct mvar_pingpong {
       auto& hb_a = ctx.new_heartbeat("ping " + std::to_string(i));
       auto& hb_b = ctx.new_heartbeat("pong " + std::to_string(i));
       pair_state& s = *states[i];
-      threads.emplace_back([&ctx, &s, &hb_b] {
+      threads.emplace_back([&s, &hb_b] {
         for (;;) {
           std::uint64_t v;
           {
@@ -167,7 +174,8 @@ struct mvar_pingpong {
             stress::in_call c(hb_a, "take pong");
             back = s.pong.take();
           }
-          if (back != n + 1) ctx.fail("ping-pong: sent " + std::to_string(n) + " got back " + std::to_string(back));
+          if (back != n + 1)
+            ctx.fail("ping-pong: sent " + std::to_string(n) + " got back " + std::to_string(back));
           ++n;
           ctx.count_operations(4);
         }
