@@ -18,9 +18,11 @@ static_assert(sizeof(park_word) == sizeof(std::uint32_t) && alignof(park_word) =
               "the futex syscall needs std::atomic<uint32_t> to be a plain 32-bit word");
 static_assert(park_word::is_always_lock_free);
 
-// std::atomic<uint32_t> has the object representation of a uint32_t (checked above); the kernel reads the word
-// with its own atomic access, exactly as libstdc++'s atomic::wait does.
-std::uint32_t* address_of(park_word& word) noexcept { return reinterpret_cast<std::uint32_t*>(&word); }
+// std::atomic<uint32_t> has the object representation of a uint32_t (checked above); the kernel reads the
+// word with its own atomic access, exactly as libstdc++'s atomic::wait does.
+std::uint32_t* address_of(park_word& word) noexcept {
+  return reinterpret_cast<std::uint32_t*>(&word);
+}
 
 long futex(std::uint32_t* addr, int op, std::uint32_t val, const timespec* abs_time) noexcept {
   return syscall(SYS_futex, addr, op, val, abs_time, nullptr, FUTEX_BITSET_MATCH_ANY);
@@ -54,7 +56,9 @@ bool futex_parking::wait_until(park_word& word, std::uint32_t expected, const de
   }
 }
 
-void futex_parking::wake_one(park_word& word) noexcept { futex(address_of(word), FUTEX_WAKE_PRIVATE, 1, nullptr); }
+void futex_parking::wake_one(park_word& word) noexcept {
+  futex(address_of(word), FUTEX_WAKE_PRIVATE, 1, nullptr);
+}
 
 void futex_parking::wake_all(park_word& word) noexcept {
   futex(address_of(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);

@@ -3,8 +3,8 @@
 //
 // No lost wakeup: a waiter checks the word while holding its slot's mutex and sleeps by releasing that mutex
 // atomically (condition_variable::wait). A waker changes the word first, then takes the same mutex before
-// notifying, so it either runs before the waiter's check (the waiter sees the new value) or after the waiter is
-// asleep (the notify reaches it). Several words share a slot, so wakes notify every sleeper of the slot.
+// notifying, so it either runs before the waiter's check (the waiter sees the new value) or after the waiter
+// is asleep (the notify reaches it). Several words share a slot, so wakes notify every sleeper of the slot.
 #include <handoff/detail/parking.hpp>
 
 #include <array>
@@ -53,14 +53,16 @@ bool portable_parking::wait_until(park_word& word, std::uint32_t expected, const
   std::unique_lock lock(s.mutex);
   if (word.load() != expected) return true;
   if (d.kind() == deadline::clock_kind::system) {
-    return s.condition.wait_until(lock, to_time_point<std::chrono::system_clock>(d.nanoseconds_since_epoch())) ==
-           std::cv_status::no_timeout;
+    return s.condition.wait_until(lock, to_time_point<std::chrono::system_clock>(
+                                            d.nanoseconds_since_epoch())) == std::cv_status::no_timeout;
   }
-  return s.condition.wait_until(lock, to_time_point<std::chrono::steady_clock>(d.nanoseconds_since_epoch())) ==
-         std::cv_status::no_timeout;
+  return s.condition.wait_until(lock, to_time_point<std::chrono::steady_clock>(
+                                          d.nanoseconds_since_epoch())) == std::cv_status::no_timeout;
 }
 
-void portable_parking::wake_one(park_word& word) noexcept { wake_all(word); }
+void portable_parking::wake_one(park_word& word) noexcept {
+  wake_all(word);
+}
 
 void portable_parking::wake_all(park_word& word) noexcept {
   slot& s = slot_for(word);

@@ -13,9 +13,12 @@ std::map<std::string, scenario_fn>& registry() {
   return r;
 }
 
-void register_scenario(std::string name, scenario_fn fn) { registry().emplace(std::move(name), std::move(fn)); }
+void register_scenario(std::string name, scenario_fn fn) {
+  registry().emplace(std::move(name), std::move(fn));
+}
 
-// ---- ledger --------------------------------------------------------------------------------------------------
+// ---- ledger
+// --------------------------------------------------------------------------------------------------
 namespace {
 constexpr std::uint8_t kSent = 1, kReceived = 2, kReturned = 4;
 }
@@ -66,25 +69,25 @@ void ledger::settle() {
   for (std::uint64_t i = 0; i < producers_ * max_; ++i) {
     const std::uint8_t r = receipts_[i].load(std::memory_order_relaxed);
     const bool was_sent = r & kSent, got = r & kReceived, back = r & kReturned;
-    if (was_sent && !got) ++lost_;                  // pushed successfully, never popped
-    if (back && got) duplicated_.fetch_add(1);      // returned to the producer and also delivered
+    if (was_sent && !got) ++lost_;                          // pushed successfully, never popped
+    if (back && got) duplicated_.fetch_add(1);              // returned to the producer and also delivered
     if (!was_sent && !back && got) invented_.fetch_add(1);  // delivered but never reported sent (or returned)
   }
 }
 
-// ---- context + watchdog --------------------------------------------------------------------------------------
+// ---- context + watchdog
+// --------------------------------------------------------------------------------------
 namespace {
-// A blocked call that makes no progress for this long is a hang. Generous: TSan and oversubscription on 2 cores
-// slow everything down, and the bound only has to turn "forever" into a report.
+// A blocked call that makes no progress for this long is a hang. Generous: TSan and oversubscription on 2
+// cores slow everything down, and the bound only has to turn "forever" into a report.
 constexpr auto kHangBound = std::chrono::seconds(30);
-}
+}  // namespace
 
 context::context(const options& o, std::string scenario)
     : opts_(o),
       scenario_(std::move(scenario)),
-      end_(std::chrono::steady_clock::now() +
-           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-               std::chrono::duration<double>(o.seconds_per_scenario))),
+      end_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                  std::chrono::duration<double>(o.seconds_per_scenario))),
       watchdog_([this] { watch(); }) {}
 
 context::~context() {
@@ -109,8 +112,8 @@ void context::add_ledger(const ledger& l) {
 void context::fail(const std::string& what) {
   std::lock_guard lock(mutex_);
   ++failures;
-  std::fprintf(stderr, "FAIL [%s seed=%llu]: %s\n", scenario_.c_str(), static_cast<unsigned long long>(opts_.seed),
-               what.c_str());
+  std::fprintf(stderr, "FAIL [%s seed=%llu]: %s\n", scenario_.c_str(),
+               static_cast<unsigned long long>(opts_.seed), what.c_str());
 }
 
 void context::watch() {
@@ -120,7 +123,8 @@ void context::watch() {
   };
   std::map<const heartbeat*, seen> last;
   while (!stop_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the watchdog's own polling, not synchronisation
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(100));  // the watchdog's own polling, not synchronisation
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     for (auto& b : beats_) {
@@ -132,8 +136,8 @@ void context::watch() {
         continue;
       }
       if (now - it->second.since > kHangBound) {
-        std::fprintf(stderr, "HANG [%s seed=%llu]: thread '%s' blocked in %s for over %llds\n", scenario_.c_str(),
-                     static_cast<unsigned long long>(opts_.seed), b->name.c_str(), op,
+        std::fprintf(stderr, "HANG [%s seed=%llu]: thread '%s' blocked in %s for over %llds\n",
+                     scenario_.c_str(), static_cast<unsigned long long>(opts_.seed), b->name.c_str(), op,
                      static_cast<long long>(kHangBound.count()));
         for (auto& o : beats_) {
           const char* oop = o->operation.load(std::memory_order_relaxed);

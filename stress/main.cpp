@@ -1,5 +1,6 @@
-// handoff_stress: runs every registered scenario (or --only NAME) for a time budget and prints one summary line.
-// Usage: handoff_stress [--seconds S] [--minutes M] [--seed N] [--threads T] [--only SUBSTRING] [--list]
+// handoff_stress: runs every registered scenario (or --only NAME) for a time budget and prints one summary
+// line. Usage: handoff_stress [--seconds S] [--minutes M] [--seed N] [--threads T] [--only SUBSTRING]
+// [--list]
 //   --seconds is the total budget, split evenly over the selected scenarios; the seed defaults to a fresh one
 //   (printed), so every run explores new interleavings and any failure can be replayed with --seed.
 #include <chrono>
@@ -19,22 +20,30 @@ std::map<std::string, scenario_fn>& registry();
 
 int main(int argc, char** argv) {
   double total_seconds = 20;
-  std::uint64_t seed = std::random_device{}() ^ static_cast<std::uint64_t>(
-                                                     std::chrono::steady_clock::now().time_since_epoch().count());
+  std::uint64_t seed =
+      std::random_device{}() ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   seed &= 0xffffffffull;
   unsigned threads = 0;
   std::string only;
   bool list = false;
   for (int i = 1; i < argc; ++i) {
     auto arg = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
-    if (arg("--seconds")) total_seconds = std::atof(argv[++i]);
-    else if (arg("--minutes")) total_seconds = 60 * std::atof(argv[++i]);
-    else if (arg("--seed")) seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg("--threads")) threads = static_cast<unsigned>(std::atoi(argv[++i]));
-    else if (arg("--only")) only = argv[++i];
-    else if (std::strcmp(argv[i], "--list") == 0) list = true;
+    if (arg("--seconds"))
+      total_seconds = std::atof(argv[++i]);
+    else if (arg("--minutes"))
+      total_seconds = 60 * std::atof(argv[++i]);
+    else if (arg("--seed"))
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg("--threads"))
+      threads = static_cast<unsigned>(std::atoi(argv[++i]));
+    else if (arg("--only"))
+      only = argv[++i];
+    else if (std::strcmp(argv[i], "--list") == 0)
+      list = true;
     else {
-      std::fprintf(stderr, "usage: %s [--seconds S] [--minutes M] [--seed N] [--threads T] [--only NAME] [--list]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--seconds S] [--minutes M] [--seed N] [--threads T] [--only NAME] [--list]\n",
                    argv[0]);
       return 2;
     }
@@ -74,11 +83,12 @@ int main(int argc, char** argv) {
     failures += ctx.failures;
   }
   const bool ok = lost == 0 && dup == 0 && reord == 0 && invented == 0 && failures == 0;
-  std::printf("stress: operations=%llu lost=%llu duplicated=%llu reordered=%llu invented=%llu hangs=0 failures=%llu"
-              " seed=%llu: %s\n",
-              static_cast<unsigned long long>(ops), static_cast<unsigned long long>(lost),
-              static_cast<unsigned long long>(dup), static_cast<unsigned long long>(reord),
-              static_cast<unsigned long long>(invented), static_cast<unsigned long long>(failures),
-              static_cast<unsigned long long>(seed), ok ? "PASS" : "FAIL");
+  std::printf(
+      "stress: operations=%llu lost=%llu duplicated=%llu reordered=%llu invented=%llu hangs=0 failures=%llu"
+      " seed=%llu: %s\n",
+      static_cast<unsigned long long>(ops), static_cast<unsigned long long>(lost),
+      static_cast<unsigned long long>(dup), static_cast<unsigned long long>(reord),
+      static_cast<unsigned long long>(invented), static_cast<unsigned long long>(failures),
+      static_cast<unsigned long long>(seed), ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }

@@ -3,10 +3,10 @@
 //
 // A scenario is a function run for a time budget with a seeded PRNG. It reports every value through a ledger
 // (per-producer sequence numbers: value = producer << 32 | seq, rule "a sum alone hides a loss offset by a
-// duplicate") and marks every blocking call with a heartbeat, so the watchdog can name the thread and operation
-// that hung and print the seed that replays the run.
-// Register with STRESS_SCENARIO(name) { ... } for a plain function, or STRESS_SCENARIO_SYNC(name) for a template
-// over the Sync policy, which is registered once per real backend ("name/futex", "name/portable").
+// duplicate") and marks every blocking call with a heartbeat, so the watchdog can name the thread and
+// operation that hung and print the seed that replays the run. Register with STRESS_SCENARIO(name) { ... }
+// for a plain function, or STRESS_SCENARIO_SYNC(name) for a template over the Sync policy, which is
+// registered once per real backend ("name/futex", "name/portable").
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -30,7 +30,8 @@ struct options {
   unsigned threads = 0;  // 0: the scenario picks (typically up to 4-8x the cores)
 };
 
-// One heartbeat per worker thread: which blocking operation it is in, and a counter it bumps as it makes progress.
+// One heartbeat per worker thread: which blocking operation it is in, and a counter it bumps as it makes
+// progress.
 struct heartbeat {
   std::string name;
   std::atomic<const char*> operation{nullptr};  // nullptr: not inside a blocking call
@@ -56,7 +57,9 @@ class in_call {
 class ledger {
  public:
   ledger(unsigned producers, std::uint64_t max_per_producer);
-  static std::uint64_t encode(unsigned producer, std::uint64_t seq) { return std::uint64_t{producer} << 32 | seq; }
+  static std::uint64_t encode(unsigned producer, std::uint64_t seq) {
+    return std::uint64_t{producer} << 32 | seq;
+  }
   // A consumer records each value it received. `last_seen` is that consumer's per-producer high-water mark (a
   // vector the consumer owns, sized by consumer_state()); a value not above it is a reordering.
   void received(std::uint64_t value, std::vector<std::int64_t>& last_seen);
@@ -89,11 +92,13 @@ class context {
   const options& opts() const { return opts_; }
   std::uint64_t seed() const { return opts_.seed; }
   // A PRNG for thread `i` of this scenario, derived from the seed.
-  std::mt19937_64 rng(unsigned i) const { return std::mt19937_64(opts_.seed * 0x9E3779B97F4A7C15ull + i + 1); }
+  std::mt19937_64 rng(unsigned i) const {
+    return std::mt19937_64(opts_.seed * 0x9E3779B97F4A7C15ull + i + 1);
+  }
   bool time_left() const { return std::chrono::steady_clock::now() < end_; }
   heartbeat& new_heartbeat(std::string name);  // stable address for the scenario's lifetime
   void count_operations(std::uint64_t n) { operations_.fetch_add(n, std::memory_order_relaxed); }
-  void add_ledger(const ledger& l);  // after settle(): folds its counts into the scenario's totals
+  void add_ledger(const ledger& l);    // after settle(): folds its counts into the scenario's totals
   void fail(const std::string& what);  // a scenario-specific check failed
   std::uint64_t operations() const { return operations_.load(); }
   std::uint64_t lost = 0, duplicated = 0, reordered = 0, invented = 0, failures = 0;
@@ -121,7 +126,8 @@ template <template <class> class Runner>
 struct sync_registrar {
   explicit sync_registrar(const char* name) {
 #if defined(HANDOFF_HAVE_FUTEX)
-    register_scenario(std::string(name) + "/futex", [](context& c) { Runner<handoff::detail::futex_sync>::run(c); });
+    register_scenario(std::string(name) + "/futex",
+                      [](context& c) { Runner<handoff::detail::futex_sync>::run(c); });
 #endif
     register_scenario(std::string(name) + "/portable",
                       [](context& c) { Runner<handoff::detail::portable_sync>::run(c); });
@@ -133,12 +139,14 @@ struct sync_registrar {
 #define STRESS_CONCAT2(a, b) a##b
 #define STRESS_CONCAT(a, b) STRESS_CONCAT2(a, b)
 
-#define STRESS_SCENARIO(name)                                                              \
-  static void STRESS_CONCAT(stress_fn_, name)(::stress::context&);                         \
+#define STRESS_SCENARIO(name)                                                                           \
+  static void STRESS_CONCAT(stress_fn_, name)(::stress::context&);                                      \
   static ::stress::registrar STRESS_CONCAT(stress_reg_, name){#name, &STRESS_CONCAT(stress_fn_, name)}; \
   static void STRESS_CONCAT(stress_fn_, name)(::stress::context & ctx)
 
 // Usage: template <class Sync> struct my_scenario { static void run(stress::context& ctx) {...} };
 //        STRESS_SCENARIO_SYNC(my_scenario);
-#define STRESS_SCENARIO_SYNC(runner) \
-  static ::stress::sync_registrar<runner> STRESS_CONCAT(stress_sync_reg_, runner) { #runner }
+#define STRESS_SCENARIO_SYNC(runner)                                                \
+  static ::stress::sync_registrar<runner> STRESS_CONCAT(stress_sync_reg_, runner) { \
+#runner                                                                         \
+  }

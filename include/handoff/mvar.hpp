@@ -1,35 +1,36 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/mvar.hpp: mvar<T>, a one-slot box (Lwt_mvar on OS threads; rules MV-1..MV-9 of the spec).
 //
-// Purpose: reader-driven hand-off. put on an empty box returns at once; on a full one it waits, putters queue FIFO
-// and each take moves the oldest putter's value in. take on a full box returns at once; on an empty one it waits,
-// takers queue FIFO, and a put hands its value straight to the oldest waiting taker (no barging, rule G-3).
-// Beyond Lwt (Haskell's MVar): read() copies without emptying; swap() takes and puts in one step.
+// Purpose: reader-driven hand-off. put on an empty box returns at once; on a full one it waits, putters queue
+// FIFO and each take moves the oldest putter's value in. take on a full box returns at once; on an empty one
+// it waits, takers queue FIFO, and a put hands its value straight to the oldest waiting taker (no barging,
+// rule G-3). Beyond Lwt (Haskell's MVar): read() copies without emptying; swap() takes and puts in one step.
 //
-// State word (one Sync::atomic<uint32_t>): FULL (the storage holds a value), BUSY (one thread owns the storage),
-// TAKERS / PUTTERS / READERS (that waiter queue is non-empty).
-// Invariants:
+// State word (one Sync::atomic<uint32_t>): FULL (the storage holds a value), BUSY (one thread owns the
+// storage), TAKERS / PUTTERS / READERS (that waiter queue is non-empty). Invariants:
 //   - The storage is touched only by the thread that set BUSY (with a CAS from a state without BUSY).
 //   - The flag bits change only under lock_, and match the queues whenever BUSY is clear and lock_ is free.
 //   - With BUSY clear: TAKERS or READERS ⇒ !FULL, and PUTTERS ⇒ FULL (nobody waits for what is there).
-//   - Nobody ever waits for BUSY. The uncontended path is one CAS to claim the storage and one CAS to release it,
-//     expecting "no flags"; a thread that finds BUSY registers as a waiter instead (under lock_, with a CAS that
-//     sets its flag), and the BUSY holder, whose release CAS then fails, takes lock_ and serves every waiter that
-//     can be served (settle()). So there is no lock and no system call on the uncontended path (G-6), and the
-//     "decide to wait, register" step follows the protocol in detail/waiter.hpp.
-//   - settle() hands values to waiters in queue order: readers (copies), then the oldest taker or swapper, then, if
+//   - Nobody ever waits for BUSY. The uncontended path is one CAS to claim the storage and one CAS to release
+//   it,
+//     expecting "no flags"; a thread that finds BUSY registers as a waiter instead (under lock_, with a CAS
+//     that sets its flag), and the BUSY holder, whose release CAS then fails, takes lock_ and serves every
+//     waiter that can be served (settle()). So there is no lock and no system call on the uncontended path
+//     (G-6), and the "decide to wait, register" step follows the protocol in detail/waiter.hpp.
+//   - settle() hands values to waiters in queue order: readers (copies), then the oldest taker or swapper,
+//   then, if
 //     empty, the oldest putter's value moves in; repeated until no waiter can be served.
-// Exceptions (G-8): if moving or copying a T throws in the caller's own step, the exception reaches the caller and
-// nothing changed (a failed put leaves the value with the caller). If it throws while settle() serves a waiter on
-// that waiter's behalf, that waiter is woken to redo its own operation in its own thread (where the exception, if it
-// recurs, reaches it); it loses its place in the queue only in that case.
-// try_ operations that meet BUSY (another thread is moving a value in or out at that instant) answer full / empty
+// Exceptions (G-8): if moving or copying a T throws in the caller's own step, the exception reaches the
+// caller and nothing changed (a failed put leaves the value with the caller). If it throws while settle()
+// serves a waiter on that waiter's behalf, that waiter is woken to redo its own operation in its own thread
+// (where the exception, if it recurs, reaches it); it loses its place in the queue only in that case. try_
+// operations that meet BUSY (another thread is moving a value in or out at that instant) answer full / empty
 // rather than wait: a try_ never waits (MV-7).
-// Memory ordering: everything a thread did before put/swap happens-before everything the thread that receives the
-// value does after take/read/swap returns it (G-4): the storage is published by the release that clears BUSY and
-// acquired by the CAS that next sets it; direct hand-offs go through waiter::complete (release) / await (acquire).
-// Lifetime: an mvar must outlive every operation on it; destroying it while a thread waits is a precondition
-// violation (checked in debug builds, G-9). Not copyable, not movable.
+// Memory ordering: everything a thread did before put/swap happens-before everything the thread that receives
+// the value does after take/read/swap returns it (G-4): the storage is published by the release that clears
+// BUSY and acquired by the CAS that next sets it; direct hand-offs go through waiter::complete (release) /
+// await (acquire). Lifetime: an mvar must outlive every operation on it; destroying it while a thread waits
+// is a precondition violation (checked in debug builds, G-9). Not copyable, not movable.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -62,7 +63,8 @@ class mvar {
   mvar() noexcept = default;  // MV-1: empty
   explicit mvar(T value) {    // MV-1: full
     ::new (storage()) T(std::move(value));
-    state_.store(kFull, std::memory_order_relaxed);  // relaxed: the constructor is not concurrent with anything
+    state_.store(kFull,
+                 std::memory_order_relaxed);  // relaxed: the constructor is not concurrent with anything
   }
   mvar(const mvar&) = delete;
   mvar& operator=(const mvar&) = delete;
@@ -73,7 +75,8 @@ class mvar {
     if (state_.load(std::memory_order_acquire) & kFull) storage()->~T();
   }
 
-  // ---- put: MV-2, MV-3, MV-4 ------------------------------------------------------------------------------------
+  // ---- put: MV-2, MV-3, MV-4
+  // ------------------------------------------------------------------------------------
   void put(T&& v) { (void)put_impl(v, mode::wait, detail::deadline::never(), nullptr); }
   void put(const T& v) { put(T(v)); }
   status try_put(T&& v) { return put_impl(v, mode::try_only, detail::deadline::never(), nullptr); }  // MV-7
@@ -91,7 +94,8 @@ class mvar {
   }
   status put(T&& v, std::stop_token st) { return put_impl(v, mode::wait, detail::deadline::never(), &st); }
 
-  // ---- take: MV-5, MV-6 -----------------------------------------------------------------------------------------
+  // ---- take: MV-5, MV-6
+  // -----------------------------------------------------------------------------------------
   T take() {
     std::optional<T> out;
     (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::never(), nullptr);
@@ -120,7 +124,8 @@ class mvar {
     return out;
   }
 
-  // ---- MV-8, MV-9 -----------------------------------------------------------------------------------------------
+  // ---- MV-8, MV-9
+  // -----------------------------------------------------------------------------------------------
   bool is_empty() const noexcept {
     // acquire: a snapshot; pairs with the release that last cleared BUSY, for callers that act on it.
     return (state_.load(std::memory_order_acquire) & kFull) == 0;
@@ -135,7 +140,8 @@ class mvar {
     return {takers_.size(), putters_.size(), readers_.size()};
   }
 
-  // Waits until full and returns a copy, leaving the value in place (atomic with respect to other operations).
+  // Waits until full and returns a copy, leaving the value in place (atomic with respect to other
+  // operations).
   T read() {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read needs a copyable T");
     std::optional<T> out;
@@ -148,8 +154,8 @@ class mvar {
     return out;
   }
 
-  // Waits until full, then takes the value and puts v in its place in one step: no other operation sees the mvar
-  // empty in between.
+  // Waits until full, then takes the value and puts v in its place in one step: no other operation sees the
+  // mvar empty in between.
   T swap(T&& v) {
     std::optional<T> out;
     (void)take_impl(out, op::swap, &v, mode::wait, detail::deadline::never(), nullptr);
@@ -177,10 +183,11 @@ class mvar {
 
   T* storage() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
 
-  // ---- the BUSY protocol ----------------------------------------------------------------------------------------
+  // ---- the BUSY protocol
+  // ----------------------------------------------------------------------------------------
 
-  // Try to set BUSY on a state equal to `expected` (no flags). acquire: pairs with the release that last cleared
-  // BUSY, so the storage (and its value, if FULL) is visible.
+  // Try to set BUSY on a state equal to `expected` (no flags). acquire: pairs with the release that last
+  // cleared BUSY, so the storage (and its value, if FULL) is visible.
   bool claim_uncontended(word expected) noexcept {
     return state_.compare_exchange_strong(expected, expected | kBusy, std::memory_order_acquire,
                                           std::memory_order_relaxed);
@@ -191,7 +198,8 @@ class mvar {
     word s = state_.load(std::memory_order_relaxed);
     while (!(s & kFlags)) {
       // release: publishes the storage; pairs with the acquire CAS in claim_uncontended / claim_locked.
-      if (state_.compare_exchange_weak(s, full ? kFull : 0, std::memory_order_release, std::memory_order_relaxed))
+      if (state_.compare_exchange_weak(s, full ? kFull : 0, std::memory_order_release,
+                                       std::memory_order_relaxed))
         return;
     }
     lock_.lock();
@@ -202,8 +210,9 @@ class mvar {
   void release_locked(bool full) noexcept {
     waiter_t* served = nullptr;
     const word next = settle(full, served);
-    // release: publishes the storage; pairs with the acquire CAS of the next thread to set BUSY. A plain store is
-    // enough: while BUSY is set no one else changes the word except flag updates, which need lock_ (held here).
+    // release: publishes the storage; pairs with the acquire CAS of the next thread to set BUSY. A plain
+    // store is enough: while BUSY is set no one else changes the word except flag updates, which need lock_
+    // (held here).
     state_.store(next, std::memory_order_release);
     lock_.unlock();
     while (served) {
@@ -213,8 +222,8 @@ class mvar {
     }
   }
 
-  // Under lock_ with BUSY held (see the Invariants). Returns the new state word (BUSY clear). Served waiters are
-  // chained through `next` (they are unlinked) for completion after unlock.
+  // Under lock_ with BUSY held (see the Invariants). Returns the new state word (BUSY clear). Served waiters
+  // are chained through `next` (they are unlinked) for completion after unlock.
   word settle(bool full, waiter_t*& served) noexcept {
     auto serve = [&served](waiter_t* w) {
       w->next = served;
@@ -237,7 +246,8 @@ class mvar {
         }
         storage()->~T();
         if (w->kind == kind_swap && !construct_from(*slot->swap_in)) {
-          // The swapper's value would not move in: put the received one back and let the swapper retry itself.
+          // The swapper's value would not move in: put the received one back and let the swapper retry
+          // itself.
           restore_from(**slot->out);
           slot->out->reset();
           w->kind = kind_retry;
@@ -248,8 +258,10 @@ class mvar {
       } else {
         waiter_t* p = putters_.claim_oldest();
         if (!p) break;
-        if (construct_from(*static_cast<T*>(p->slot))) full = true;
-        else p->kind = kind_retry;
+        if (construct_from(*static_cast<T*>(p->slot)))
+          full = true;
+        else
+          p->kind = kind_retry;
         serve(p);
       }
     }
@@ -290,12 +302,14 @@ class mvar {
   // Undo a half-done swap. If T's move throws here too, nothing sound remains: noexcept makes that terminate.
   void restore_from(T& from) noexcept { ::new (storage()) T(std::move(from)); }
 
-  // ---- registration and waiting (the protocol of detail/waiter.hpp) ---------------------------------------------
+  // ---- registration and waiting (the protocol of detail/waiter.hpp)
+  // ---------------------------------------------
 
-  // Under lock_: add `flag` to the state word seen as `s` (CAS, so a concurrent fast path cannot slip between the
-  // decision to wait and the registration). False if the word changed: the caller re-decides.
+  // Under lock_: add `flag` to the state word seen as `s` (CAS, so a concurrent fast path cannot slip between
+  // the decision to wait and the registration). False if the word changed: the caller re-decides.
   bool flag_locked(word s, word flag) noexcept {
-    // relaxed: registration publishes nothing to the fast path; lock_ orders it with the thread that serves us.
+    // relaxed: registration publishes nothing to the fast path; lock_ orders it with the thread that serves
+    // us.
     return state_.compare_exchange_strong(s, s | flag, std::memory_order_relaxed, std::memory_order_relaxed);
   }
 
@@ -419,7 +433,8 @@ class mvar {
     }
   }
 
-  // With BUSY held on a full mvar: take, read or swap, then release (serving anyone who registered meanwhile).
+  // With BUSY held on a full mvar: take, read or swap, then release (serving anyone who registered
+  // meanwhile).
   void take_owned(std::optional<T>& out, op o, T* swap_in) {
     try {
       if constexpr (std::is_copy_constructible_v<T>) {

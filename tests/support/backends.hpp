@@ -1,5 +1,5 @@
-// The real-thread Sync policies every typed test runs over (both parking backends, rule: "same test bodies run
-// on every backend"). The deterministic scheduler adds its own policy in tests/support/ for model runs.
+// The real-thread Sync policies every typed test runs over (both parking backends, rule: "same test bodies
+// run on every backend"). The deterministic scheduler adds its own policy in tests/support/ for model runs.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
-// A bounded wait for tests: run a blocking call on a helper thread and fail (naming the operation) if it has not
-// returned within a generous bound. Hangs are found by this watchdog, never by a CI timeout (reliability rule 3).
-// The bound is not a timing assertion: it only turns "never returns" into a readable failure.
+// A bounded wait for tests: run a blocking call on a helper thread and fail (naming the operation) if it has
+// not returned within a generous bound. Hangs are found by this watchdog, never by a CI timeout (reliability
+// rule 3). The bound is not a timing assertion: it only turns "never returns" into a readable failure.
 #pragma once
 
 #include <gtest/gtest.h>

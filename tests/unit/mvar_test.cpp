@@ -1,5 +1,6 @@
 // mvar<T>: rules MV-1..MV-9 and the general rules G-2, G-5, G-7, G-8, G-9 as they apply to a one-slot box.
-// Every test runs on both parking backends. "Registered" is established through mvar::waiting(), never by sleeping.
+// Every test runs on both parking backends. "Registered" is established through mvar::waiting(), never by
+// sleeping.
 #include <handoff/mvar.hpp>
 
 #include <gtest/gtest.h>
@@ -82,7 +83,8 @@ TYPED_TEST(MvarTest, TryOperations) {  // MV-7
   EXPECT_EQ(**got, 1);
 }
 
-TYPED_TEST(MvarTest, BlockedPuttersEnterInOrderOnePerTake) {  // MV-4 (Lwt: three blocked putters, three takes)
+TYPED_TEST(MvarTest,
+           BlockedPuttersEnterInOrderOnePerTake) {  // MV-4 (Lwt: three blocked putters, three takes)
   mvar<int, TypeParam> m(0);
   std::vector<std::future<void>> putters;
   for (int i = 1; i <= 3; ++i) {
@@ -180,8 +182,8 @@ TYPED_TEST(MvarTest, StopRequestWakesParkedPutterValueKept) {  // G-2 on cancell
   EXPECT_EQ(*v, 5);
 }
 
-// G-2 under a race: a timed take against a put, hammered. Either the taker got the value (and the mvar is empty)
-// or it timed out (and the value is in the mvar). Never both, never neither.
+// G-2 under a race: a timed take against a put, hammered. Either the taker got the value (and the mvar is
+// empty) or it timed out (and the value is in the mvar). Never both, never neither.
 TYPED_TEST(MvarTest, TimeoutRacingPutNeverLosesOrDuplicates) {  // G-2, MV-3
   mvar<int, TypeParam> m;
   std::barrier sync(2);
@@ -233,7 +235,8 @@ TYPED_TEST(MvarTest, StopRacingHandOffIsTruthful) {  // G-2 with cancellation
       sync.arrive_and_wait();
       sources[i % 2].request_stop();
       sync.arrive_and_wait();
-      sources[i % 2] = std::stop_source{};  // only this thread touches it between the two barriers... and main
+      sources[i % 2] =
+          std::stop_source{};  // only this thread touches it between the two barriers... and main
     }
   });
   for (int i = 0; i < kRaceIterations / 4; ++i) {

@@ -238,7 +238,8 @@ TYPED_TEST(WaitingCore, SlowLockExcludes) {  // the queue lock is a lock
 }
 
 TYPED_TEST(WaitingCore, NoAllocationPerWait) {  // G-6: the waiter node lives on the stack
-  if (!handoff_test::allocation_counting) GTEST_SKIP() << "operator new is the sanitizer runtime's in this build";
+  if (!handoff_test::allocation_counting)
+    GTEST_SKIP() << "operator new is the sanitizer runtime's in this build";
   waiting_room<TypeParam> room;
   std::barrier sync(2);
   constexpr int kRounds = 2'000;

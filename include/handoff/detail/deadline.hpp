@@ -2,12 +2,14 @@
 // handoff/detail/deadline.hpp: one representation of "when to give up", built once at the API edge.
 //
 // Purpose: every _for/_until overload converts its argument here, so the waiting core sees only two clocks:
-//   - steady (CLOCK_MONOTONIC): durations, steady_clock deadlines, and any user clock (converted once, at the call,
+//   - steady (CLOCK_MONOTONIC): durations, steady_clock deadlines, and any user clock (converted once, at the
+//   call,
 //     as steady_now + (t - Clock::now()));
-//   - system (CLOCK_REALTIME): system_clock deadlines stay absolute wall-clock times, so a wall-clock jump moves
+//   - system (CLOCK_REALTIME): system_clock deadlines stay absolute wall-clock times, so a wall-clock jump
+//   moves
 //     them as the caller asked (the parking backends wait on CLOCK_REALTIME for these).
-// Durations and deadlines too far away to represent (e.g. duration::max()) saturate to "never"; a deadline in the
-// past is simply already passed (rule G-7: it behaves like try_).
+// Durations and deadlines too far away to represent (e.g. duration::max()) saturate to "never"; a deadline in
+// the past is simply already passed (rule G-7: it behaves like try_).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -56,9 +58,12 @@ class deadline {
   // True when the deadline's own clock has reached it.
   bool passed() const noexcept {
     switch (kind_) {
-      case clock_kind::never: return false;
-      case clock_kind::steady: return now_ns<std::chrono::steady_clock>() >= ns_;
-      case clock_kind::system: return now_ns<std::chrono::system_clock>() >= ns_;
+      case clock_kind::never:
+        return false;
+      case clock_kind::steady:
+        return now_ns<std::chrono::steady_clock>() >= ns_;
+      case clock_kind::system:
+        return now_ns<std::chrono::system_clock>() >= ns_;
     }
     return false;
   }

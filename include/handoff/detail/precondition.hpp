@@ -1,7 +1,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/detail/precondition.hpp: checked preconditions (rule G-9).
-// In debug builds (NDEBUG undefined) or with HANDOFF_CHECKED=1, a violated precondition prints a message naming the
-// primitive and the broken rule, then aborts. In release builds the check compiles away.
+// In debug builds (NDEBUG undefined) or with HANDOFF_CHECKED=1, a violated precondition prints a message
+// naming the primitive and the broken rule, then aborts. In release builds the check compiles away.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 

@@ -2,9 +2,9 @@
 // handoff/detail/slow_lock.hpp: the lock that guards a primitive's waiter queues, taken only on slow paths.
 //
 // Purpose: registering, unregistering and claiming waiters. Uncontended operations never take it (rule G-6).
-// Invariants: word is 0 (free), 1 (held), 2 (held, a thread may be parked). Three-state futex mutex; bounded spin,
-// then park. It is not fair, and need not be: fairness between waiters comes from waiter_queue order, and the lock
-// is held only for a few pointer updates and compare-exchanges.
+// Invariants: word is 0 (free), 1 (held), 2 (held, a thread may be parked). Three-state futex mutex; bounded
+// spin, then park. It is not fair, and need not be: fairness between waiters comes from waiter_queue order,
+// and the lock is held only for a few pointer updates and compare-exchanges.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -19,7 +19,8 @@ class slow_lock {
   void lock() noexcept {
     std::uint32_t expected = 0;
     // acquire: pairs with the release exchange in unlock(); the queues become visible.
-    if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed)) return;
+    if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+      return;
     for (unsigned i = 0; i < Sync::spin_limit; ++i) {
       Sync::relax();
       expected = 0;

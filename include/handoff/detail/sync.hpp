@@ -4,13 +4,13 @@
 // Every primitive is a template over a Sync policy (defaulted, so users write mvar<T>). The policy supplies:
 //   template <class U> using atomic = ...;            // the type of every shared word
 //   static void park(atomic<uint32_t>&, uint32_t expected);            // sleep while word == expected
-//   static bool park_until(atomic<uint32_t>&, uint32_t expected, const deadline&);  // false = deadline passed
-//   static void unpark_one(atomic<uint32_t>&); static void unpark_all(atomic<uint32_t>&);
-//   static bool passed(const deadline&);              // has the deadline passed (virtual time in tests)
-//   static void relax();                              // one step of a bounded spin
-//   static constexpr unsigned spin_limit;             // spin steps before parking
-// os_sync<futex_parking> and os_sync<portable_parking> run on real threads; the test tree adds a deterministic
-// scheduler with the same shape (tests/support/), the folly DeterministicSchedule pattern.
+//   static bool park_until(atomic<uint32_t>&, uint32_t expected, const deadline&);  // false = deadline
+//   passed static void unpark_one(atomic<uint32_t>&); static void unpark_all(atomic<uint32_t>&); static bool
+//   passed(const deadline&);              // has the deadline passed (virtual time in tests) static void
+//   relax();                              // one step of a bounded spin static constexpr unsigned spin_limit;
+//   // spin steps before parking
+// os_sync<futex_parking> and os_sync<portable_parking> run on real threads; the test tree adds a
+// deterministic scheduler with the same shape (tests/support/), the folly DeterministicSchedule pattern.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -24,8 +24,8 @@
 namespace handoff {
 
 // Spin budget before a waiting thread parks. A hand-off between two running threads completes in well under a
-// microsecond; 128 relax steps (~1-4 us with PAUSE) cover that without burning a time slice when the partner is
-// descheduled, which on a 2-core machine under oversubscription is the common case. Beyond the budget the
+// microsecond; 128 relax steps (~1-4 us with PAUSE) cover that without burning a time slice when the partner
+// is descheduled, which on a 2-core machine under oversubscription is the common case. Beyond the budget the
 // thread parks in the kernel. Tune it with bench/ (it is the only knob between latency and CPU time).
 inline constexpr unsigned default_spin_limit = 128;
 
@@ -48,7 +48,9 @@ struct os_sync {
 
   static constexpr unsigned spin_limit = default_spin_limit;
 
-  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept { Parking::wait(word, expected); }
+  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    Parking::wait(word, expected);
+  }
   static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
     return Parking::wait_until(word, expected, d);
   }

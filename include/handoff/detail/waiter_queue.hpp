@@ -1,9 +1,11 @@
 // ---------------------------------------------------------------------------------------------------------------
-// handoff/detail/waiter_queue.hpp: a FIFO of waiters, intrusive (the nodes live on the waiting threads' stacks).
+// handoff/detail/waiter_queue.hpp: a FIFO of waiters, intrusive (the nodes live on the waiting threads'
+// stacks).
 //
-// Invariants: every operation runs under the owning primitive's slow_lock; `linked` is true exactly for nodes in
-// the queue; the oldest waiter is front() (rule G-3: first come, first served). Claiming goes through
-// claim_oldest(), which unlinks nodes whose waiters already left, so a departed waiter never swallows a hand-off.
+// Invariants: every operation runs under the owning primitive's slow_lock; `linked` is true exactly for nodes
+// in the queue; the oldest waiter is front() (rule G-3: first come, first served). Claiming goes through
+// claim_oldest(), which unlinks nodes whose waiters already left, so a departed waiter never swallows a
+// hand-off.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -49,8 +51,8 @@ class waiter_queue {
     --size_;
   }
 
-  // Unlink waiters from the front until one is claimed; nullptr when none is left. The caller must complete() or
-  // unclaim() the node it gets.
+  // Unlink waiters from the front until one is claimed; nullptr when none is left. The caller must complete()
+  // or unclaim() the node it gets.
   node* claim_oldest() noexcept {
     while (node* w = head_) {
       remove(w);
