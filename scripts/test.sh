@@ -10,6 +10,8 @@
 #
 # The compiler is CMake's default (g++ on Debian) unless CXX is set, e.g.
 #   CXX=clang++ scripts/test.sh --preset tsan
+# Exception: with CXX unset, the asan preset is built with clang++ (when present), so that one run exercises both
+# compilers and the libFuzzer targets (clang only) run under AddressSanitizer+UBSan.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,12 +49,17 @@ total_start=$SECONDS
 for preset in "${presets[@]}"; do
   echo
   echo "==================================================================="
-  echo "== test.sh: preset ${preset} (CXX=${CXX:-default})"
-  echo "==================================================================="
   start=$SECONDS
+  preset_cxx="${CXX:-}"
+  if [[ -z "$preset_cxx" && "$preset" == asan ]] && command -v clang++ >/dev/null; then preset_cxx=clang++; fi
+  env_cxx=()
+  [[ -n "$preset_cxx" ]] && env_cxx=(CXX="$preset_cxx")
+  echo "== test.sh: preset ${preset} (CXX=${preset_cxx:-default})"
   args=(--workflow --preset "$preset")
-  if needs_fresh "$preset"; then args+=(--fresh); fi
-  if ! cmake "${args[@]}"; then
+  if env "${env_cxx[@]}" bash -c "$(declare -f needs_fresh); fresh=$fresh; needs_fresh $preset"; then
+    args+=(--fresh)
+  fi
+  if ! env "${env_cxx[@]}" cmake "${args[@]}"; then
     echo "test.sh: preset ${preset} FAILED after $((SECONDS - start)) s" >&2
     exit 1
   fi
