@@ -1,0 +1,161 @@
+// ---------------------------------------------------------------------------------------------------------------
+// bench/harness.hpp: what every handoff benchmark shares, so that peers are measured the same way.
+//
+// Purpose:
+//   - process_cpu_seconds(): user + sys CPU of the whole process (getrusage RUSAGE_SELF), the source of the
+//     "cpu_ns_per_msg" counter. Joined threads' time stays in RUSAGE_SELF, so a delta taken around a run that
+//     spawns and joins its workers counts every worker, spinning or parked.
+//   - thread_team: spawns N workers, pins worker i to core i when the machine has at least N cores
+//     (pinning an oversubscribed team would only forbid the scheduler from balancing it), releases them
+//     through one start gate, joins them.
+//   - add_machine_context(): cores, CPU model, compiler, git commit (from $HANDOFF_GIT_COMMIT, which
+//     scripts/bench.sh sets) in the JSON "context" block.
+//   - failure bookkeeping: a benchmark that detects a wrong result calls report_failure(), which skips the
+//     benchmark with the message (state.SkipWithError) and makes main() exit non-zero.
+// Not a primitive of the library: plain std::atomic and std::thread are fine here.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace handoff_bench {
+
+inline unsigned cores() noexcept {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+inline double process_cpu_seconds() noexcept {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6; };
+  return seconds(ru.ru_utime) + seconds(ru.ru_stime);
+}
+
+// Pins the calling thread to one core; a failure (restricted cpuset, container) is ignored: unpinned is still
+// a valid measurement, only a noisier one.
+inline void pin_current_thread(unsigned core) noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core % cores(), &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// Runs body(i) on `count` threads that start together. Pinned only when the machine has a core for each.
+class thread_team {
+ public:
+  static bool pins(unsigned count) noexcept { return cores() >= count; }
+
+  static void run(unsigned count, const std::function<void(unsigned)>& body) {
+    std::atomic<bool> go{false};
+    const bool pin = pins(count);
+    std::vector<std::thread> threads;
+    threads.reserve(count);
+    for (unsigned i = 0; i < count; ++i) {
+      threads.emplace_back([&, i] {
+        if (pin) pin_current_thread(i);
+        go.wait(false,
+                std::memory_order_acquire);  // acquire: pairs with the release store that opens the gate
+        body(i);
+      });
+    }
+    go.store(true, std::memory_order_release);  // release: publishes everything set up before the gate opens
+    go.notify_all();
+    for (auto& t : threads) t.join();
+  }
+};
+
+// ---- failures ----
+inline std::atomic<int>& failure_count() {
+  static std::atomic<int> count{0};
+  return count;
+}
+
+inline void report_failure(benchmark::State& state, const std::string& benchmark_name,
+                           const std::string& what) {
+  failure_count().fetch_add(1,
+                            std::memory_order_relaxed);  // relaxed: read by main() after every run has joined
+  std::fprintf(stderr, "BENCHMARK FAILURE: %s: %s\n", benchmark_name.c_str(), what.c_str());
+  state.SkipWithError(what.c_str());
+}
+
+// ---- machine description ----
+inline std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+inline std::string compiler_name() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("g++ ") + __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+inline void add_machine_context() {
+  const char* commit = std::getenv("HANDOFF_GIT_COMMIT");
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  benchmark::AddCustomContext("handoff_cores", std::to_string(cores()));
+  benchmark::AddCustomContext("handoff_cpu_model", cpu_model());
+  benchmark::AddCustomContext("handoff_compiler", compiler_name());
+  benchmark::AddCustomContext("handoff_git_commit", commit != nullptr && *commit ? commit : "unknown");
+  benchmark::AddCustomContext("handoff_hostname", host);
+#if defined(NDEBUG)
+  benchmark::AddCustomContext("handoff_build", "release (NDEBUG)");
+#else
+  benchmark::AddCustomContext("handoff_build", "debug (assertions on): numbers are not meaningful");
+#endif
+}
+
+// Strips "--<name>" / "--<name>=<value>" options of our own from argv (after benchmark::Initialize has taken
+// its own) and reports whether the flag was present; `value` receives the text after '='.
+inline bool take_flag(int& argc, char** argv, const std::string& name, std::string* value = nullptr) {
+  const std::string bare = "--" + name;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == bare || arg.rfind(bare + "=", 0) == 0) {
+      if (value != nullptr) *value = arg.size() > bare.size() ? arg.substr(bare.size() + 1) : "";
+      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+      --argc;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs the registered benchmarks; the exit code says whether any of them detected a wrong result.
+inline int run_and_exit_code(int argc, char** argv) {
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  const int failures = failure_count().load(std::memory_order_relaxed);  // relaxed: every worker has joined
+  if (failures != 0) std::fprintf(stderr, "%d benchmark run(s) FAILED verification\n", failures);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace handoff_bench

@@ -1,0 +1,101 @@
+// ---------------------------------------------------------------------------------------------------------------
+// bench/queue_bench.cpp: handoff::stream<T> against the peers of bench/peers.hpp on SPSC, MPSC and MPMC runs.
+//
+// Benchmark names: <workload>/<P>x<C>/cap:<0|1|64|1024|unbounded>/<peer>, e.g. mpmc/2x2/cap:1024/moodycamel.
+// Each run moves a fixed number of 64-bit messages (--messages=N, default 100000; a tenth of that at
+// capacities 0 and 1, where every message is a hand-off between two threads and may cost two wake-ups) and
+// checks what it received (bench/queue_workload.hpp); a wrong result fails the benchmark and the exit code.
+// Counters: items_per_second (messages delivered per second of wall time) and cpu_ns_per_msg (process CPU per
+// message, spinning included). Sweep (bench/README.md says why):
+//   default  spsc 1x1 at every capacity; mpsc 2x1 and mpmc 2x2, 4x4, 8x8 at capacities 1, 1024, unbounded
+//   --full   spsc as above; mpsc P x 1 for P = 2, 4, ... up to 8 x cores - 1; mpmc N x N for
+//            N = 2, 3, 4, 6, 8, ... up to 4 x cores (8 x cores threads); every capacity (0, 1, 64, 1024,
+//            unbounded)
+// A peer that busy-waits without bound (atomic_queue) is run only where every thread has a core of its own.
+// ---------------------------------------------------------------------------------------------------------------
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "peers.hpp"
+#include "queue_workload.hpp"
+
+namespace {
+
+namespace hb = handoff_bench;
+
+struct sweep_point {
+  const char* workload;
+  unsigned producers;
+  unsigned consumers;
+  std::size_t capacity;
+};
+
+std::string capacity_name(std::size_t capacity) {
+  return capacity == hb::unbounded_capacity ? "unbounded" : std::to_string(capacity);
+}
+
+std::vector<sweep_point> make_sweep(bool full) {
+  const std::vector<std::size_t> every_capacity = {0, 1, 64, 1024, hb::unbounded_capacity};
+  const std::vector<std::size_t> default_capacities = {1, 1024, hb::unbounded_capacity};
+  const std::vector<std::size_t>& capacities = full ? every_capacity : default_capacities;
+  const unsigned cores = hb::cores();
+
+  std::vector<sweep_point> sweep;
+  for (std::size_t capacity : every_capacity) sweep.push_back({"spsc", 1, 1, capacity});
+
+  std::vector<unsigned> mpsc_producers = {2};
+  std::vector<unsigned> mpmc_pairs = {2, 4, 8};
+  if (full) {
+    mpsc_producers.clear();
+    for (unsigned p = 2; p <= 8 * cores - 1 || p <= 8; p *= 2) mpsc_producers.push_back(p);
+    mpmc_pairs.clear();
+    for (unsigned n : {2u, 3u, 4u, 6u, 8u, 12u, 16u, 24u, 32u, 48u, 64u})
+      if (n <= 4 * cores || n <= 8) mpmc_pairs.push_back(n);
+  }
+  for (unsigned p : mpsc_producers)
+    for (std::size_t capacity : capacities) sweep.push_back({"mpsc", p, 1, capacity});
+  for (unsigned n : mpmc_pairs)
+    for (std::size_t capacity : capacities) sweep.push_back({"mpmc", n, n, capacity});
+  return sweep;
+}
+
+void register_sweep(const std::vector<sweep_point>& sweep, std::uint64_t messages) {
+  for (const sweep_point& point : sweep) {
+    hb::for_each_peer<std::uint64_t>([&]<class Peer>() {
+      if (!Peer::supports(point.capacity)) return;
+      if (Peer::busy_waits && point.producers + point.consumers > hb::cores()) return;
+      const std::string name = std::string(point.workload) + "/" + std::to_string(point.producers) + "x" +
+                               std::to_string(point.consumers) + "/cap:" + capacity_name(point.capacity) +
+                               "/" + Peer::name;
+      const hb::workload_shape shape{point.producers, point.consumers, point.capacity};
+      const std::uint64_t run_messages = point.capacity <= 1 ? messages / 10 : messages;
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [name, shape, run_messages](benchmark::State& state) {
+                                     hb::run_queue_workload<Peer>(state, name, shape, run_messages);
+                                   })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(0.2);
+    });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  const bool full = hb::take_flag(argc, argv, "full");
+  std::string messages_text;
+  std::uint64_t messages = 100000;
+  if (hb::take_flag(argc, argv, "messages", &messages_text)) messages = std::stoull(messages_text);
+  hb::add_machine_context();
+  benchmark::AddCustomContext("handoff_sweep", full ? "full" : "default");
+  benchmark::AddCustomContext("handoff_messages_per_run", std::to_string(messages));
+  register_sweep(make_sweep(full), messages);
+  return hb::run_and_exit_code(argc, argv);
+}

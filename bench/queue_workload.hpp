@@ -1,0 +1,141 @@
+// ---------------------------------------------------------------------------------------------------------------
+// bench/queue_workload.hpp: one producers x consumers run over any peer, with its result checked.
+//
+// Purpose: P producers each push `per_producer` values (producer << 32 | sequence); C consumers each pop a
+// fixed quota (the quotas add up to the total, so every blocking pop is eventually satisfied and no end
+// marker is needed). Each consumer checks, as it goes, that the producer index is valid and that each
+// producer's sequence numbers reach it in increasing order (every peer here is FIFO per producer), and keeps
+// a count and a sum of a 64-bit mix of every value. After the run the counts must add up to the total and the
+// sums to the sum over every (producer, sequence) pair: a lost value offset by a duplicate changes the mixed
+// sum (a plain sum would not). The checks cost a few arithmetic instructions per message, the same for every
+// peer. Timing: the caller's benchmark loop times the run from spawning the threads to joining them
+// (UseRealTime); the queue is built and destroyed with the timer paused. CPU time is the process's user + sys
+// delta around the run.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace handoff_bench {
+
+struct workload_shape {
+  unsigned producers;
+  unsigned consumers;
+  std::size_t capacity;
+};
+
+inline std::uint64_t mix64(
+    std::uint64_t x) noexcept {  // splitmix64's finaliser: a bijection with good avalanche
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+inline std::uint64_t message(unsigned producer, std::uint64_t sequence) noexcept {
+  return (static_cast<std::uint64_t>(producer) << 32) | sequence;
+}
+
+struct alignas(64) consumer_tally {  // one cache line each: consumers never share one
+  std::uint64_t count = 0;
+  std::uint64_t mixed_sum = 0;
+  const char* error = nullptr;
+  std::uint64_t bad_value = 0;
+};
+
+inline void note_error(consumer_tally& tally, const char* what, std::uint64_t value) noexcept {
+  if (tally.error != nullptr) return;  // keep the first
+  tally.error = what;
+  tally.bad_value = value;
+}
+
+template <class Peer>
+void consume(Peer& peer, std::uint64_t quota, unsigned producers, consumer_tally& tally) {
+  std::vector<std::uint64_t> next_sequence(producers, 0);
+  for (std::uint64_t i = 0; i < quota; ++i) {
+    const std::uint64_t v = peer.pop();
+    const std::uint64_t producer = v >> 32;
+    const std::uint64_t sequence = v & 0xffffffffULL;
+    if (producer >= producers) {
+      note_error(tally, "value from a producer that does not exist", v);
+    } else if (sequence < next_sequence[producer]) {
+      note_error(tally, "a producer's values arrived out of order or twice", v);
+    } else {
+      next_sequence[producer] = sequence + 1;
+    }
+    tally.mixed_sum += mix64(v);
+    ++tally.count;
+  }
+}
+
+template <class Peer>
+void run_queue_workload(benchmark::State& state, const std::string& name, workload_shape shape,
+                        std::uint64_t messages) {
+  const unsigned p = shape.producers;
+  const unsigned c = shape.consumers;
+  const std::uint64_t per_producer = messages / p > 0 ? messages / p : 1;
+  const std::uint64_t total = per_producer * p;
+  std::vector<std::uint64_t> quota(c, total / c);
+  for (unsigned i = 0; i < total % c; ++i) ++quota[i];
+  std::uint64_t expected_sum = 0;
+  for (unsigned producer = 0; producer < p; ++producer)
+    for (std::uint64_t s = 0; s < per_producer; ++s) expected_sum += mix64(message(producer, s));
+
+  double cpu_seconds = 0;
+  std::optional<Peer> peer;
+  std::vector<consumer_tally> tallies(c);
+  for (auto _ : state) {
+    state.PauseTiming();
+    peer.emplace(shape.capacity);
+    tallies.assign(c, consumer_tally{});
+    const double cpu_before = process_cpu_seconds();
+    state.ResumeTiming();
+
+    thread_team::run(p + c, [&](unsigned i) {
+      if (i < p) {
+        for (std::uint64_t s = 0; s < per_producer; ++s) peer->push(message(i, s));
+      } else {
+        consume(*peer, quota[i - p], p, tallies[i - p]);
+      }
+    });
+
+    state.PauseTiming();
+    cpu_seconds += process_cpu_seconds() - cpu_before;
+    peer.reset();
+    std::uint64_t count = 0;
+    std::uint64_t sum = 0;
+    std::string error;
+    for (const auto& t : tallies) {
+      count += t.count;
+      sum += t.mixed_sum;
+      if (t.error != nullptr && error.empty())
+        error = std::string(t.error) + " (value " + std::to_string(t.bad_value >> 32) + ":" +
+                std::to_string(t.bad_value & 0xffffffffULL) + ")";
+    }
+    if (error.empty() && count != total)
+      error = "received " + std::to_string(count) + " values, expected " + std::to_string(total);
+    if (error.empty() && sum != expected_sum)
+      error = "checksum mismatch: a value was lost, duplicated or altered";
+    state.ResumeTiming();
+    if (!error.empty()) {
+      report_failure(state, name, error);
+      return;
+    }
+  }
+  const double delivered = static_cast<double>(state.iterations()) * static_cast<double>(total);
+  state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / delivered);
+  state.SetLabel(std::string(Peer::waiting) + (thread_team::pins(p + c) ? "; pinned" : "; unpinned"));
+}
+
+}  // namespace handoff_bench
