@@ -3,14 +3,15 @@
 //
 // Purpose: P producers each push `per_producer` values (producer << 32 | sequence); C consumers each pop a
 // fixed quota (the quotas add up to the total, so every blocking pop is eventually satisfied and no end
-// marker is needed). Each consumer checks, as it goes, that the producer index is valid and that each
-// producer's sequence numbers reach it in increasing order (every peer here is FIFO per producer), and keeps
-// a count and a sum of a 64-bit mix of every value. After the run the counts must add up to the total and the
+// marker is needed). Each consumer checks, as it goes, that the producer index is valid and, for the peers
+// that are FIFO per producer, that each producer's sequence numbers reach it in increasing order; it keeps a
+// count and a sum of a 64-bit mix of every value. After the run the counts must add up to the total and the
 // sums to the sum over every (producer, sequence) pair: a lost value offset by a duplicate changes the mixed
 // sum (a plain sum would not). The checks cost a few arithmetic instructions per message, the same for every
-// peer. Timing: the caller's benchmark loop times the run from spawning the threads to joining them
-// (UseRealTime); the queue is built and destroyed with the timer paused. CPU time is the process's user + sys
-// delta around the run.
+// peer.
+// Timing: the caller's benchmark loop times the run from spawning the threads to joining them (UseRealTime);
+// the queue is built and destroyed with the timer paused. CPU time is the process's user + sys delta around
+// the run.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -68,7 +69,7 @@ void consume(Peer& peer, std::uint64_t quota, unsigned producers, consumer_tally
     const std::uint64_t sequence = v & 0xffffffffULL;
     if (producer >= producers) {
       note_error(tally, "value from a producer that does not exist", v);
-    } else if (sequence < next_sequence[producer]) {
+    } else if (Peer::fifo_per_producer && sequence < next_sequence[producer]) {
       note_error(tally, "a producer's values arrived out of order or twice", v);
     } else {
       next_sequence[producer] = sequence + 1;
