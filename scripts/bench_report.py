@@ -33,6 +33,7 @@ HANDOFF_BOX = "handoff.mvar"
 CAP_ORDER = ["0", "1", "64", "1024", "unbounded"]
 QUEUE_NAME = re.compile(r"^(spsc|mpsc|mpmc)/(\d+)x(\d+)/cap:([^/]+)/([^/]+)")
 MVAR_NAME = re.compile(r"^(pingpong|uncontended)/([^/]+)")
+FANOUT_NAME = re.compile(r"^fanout/(\d+)/([^/]+)")
 WORKLOAD_TITLES = {
     "spsc": "SPSC: one producer, one consumer",
     "mpsc": "MPSC: P producers, one consumer",
@@ -221,11 +222,42 @@ def mvar_tables(summary):
     return "\n\n".join(parts)
 
 
+# ---- topic fan-out ------------------------------------------------------------------------------------------
+def fanout_results(summary):
+    """subscribers -> {peer: stats}"""
+    results = {}
+    for name, stats in summary.items():
+        m = FANOUT_NAME.match(name)
+        if m:
+            results.setdefault(int(m.group(1)), {})[m.group(2)] = stats
+    return results
+
+
+def fanout_table(results):
+    rows = []
+    for n in sorted(results):
+        peers = results[n]
+        base_name = next((p for p in ("handoff.topic", "handoff.streams") if p in peers and peers[p]["ips"]), None)
+        base = peers.get(base_name)
+        for peer in sorted(peers, key=peer_order):
+            s = peers[peer]
+            if s["error"]:
+                rows.append([n, peer, "**FAILED**", "", "", s["error"]])
+                continue
+            rows.append([n, f"**{peer}**" if peer.startswith("handoff") else peer, rate(s["ips"]),
+                         percent(s["spread"]), nanos(s["cpu"]),
+                         "(base)" if peer == base_name else times(ratio(base and base["ips"], s["ips"]))])
+    if not rows:
+        return ""
+    return "### Topic fan-out: one publisher, N subscribers each receiving every message\n\n" + table(
+        ["subscribers", "peer", "deliveries/s (median)", "spread", "CPU ns/delivery", "handoff/peer"], rows)
+
+
 # ---- everything else (other engineers' bench binaries) ------------------------------------------------------
 def other_tables(runs):
     parts = []
     for binary in sorted(runs):
-        if binary in ("queue_bench", "mvar_bench"):
+        if binary in ("queue_bench", "mvar_bench", "topic_bench"):
             continue
         summary = summarise(runs[binary].get("benchmarks", []))
         if not summary:
@@ -272,9 +304,17 @@ def target_rows(results, mvar_summary):
 
 
 # ---- plots --------------------------------------------------------------------------------------------------
-def plot_specs(results):
+def plot_specs(results, fanout=None):
     """[(suffix, title, xlabel, {peer: [(x, y)]}, xtics or None)]"""
     specs = []
+    if fanout:
+        series = {}
+        for n, peers in fanout.items():
+            for peer, s in peers.items():
+                if s["ips"] is not None:
+                    series.setdefault(peer, []).append((n, s["ips"]))
+        if any(len(v) > 1 for v in series.values()):
+            specs.append(("fanout", "Fan-out: deliveries per second vs subscribers", "subscribers", series, None))
     spsc = {}
     for (w, _, _, cap), peers in results.items():
         if w == "spsc":
@@ -301,13 +341,13 @@ def plot_specs(results):
     return specs
 
 
-def write_plots(results, prefix):
+def write_plots(results, prefix, fanout=None):
     if shutil.which("gnuplot") is None:
         print("bench_report: gnuplot not installed; skipping plots (apt-get install gnuplot-nox)", file=sys.stderr)
         return []
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        for suffix, title, xlabel, series, tics in plot_specs(results):
+        for suffix, title, xlabel, series, tics in plot_specs(results, fanout):
             out = f"{prefix}-{suffix}.png"
             plots = []
             for i, peer in enumerate(sorted(series, key=peer_order)):
@@ -322,8 +362,9 @@ def write_plots(results, prefix):
                 f"set output '{out}'",
                 f"set title '{title}'",
                 f"set xlabel '{xlabel}'",
-                "set ylabel 'messages per second (median)'",
+                f"set ylabel '{'deliveries' if suffix == 'fanout' else 'messages'} per second (median)'",
                 "set logscale y",
+                "set format y \"%.0s%c\"",
                 "set grid",
                 "set key outside right",
             ]
@@ -351,6 +392,7 @@ def render(merged, plots, md_path):
     runs = merged.get("runs", {})
     queue_summary = summarise(runs.get("queue_bench", {}).get("benchmarks", []))
     mvar_summary = summarise(runs.get("mvar_bench", {}).get("benchmarks", []))
+    topic_summary = summarise(runs.get("topic_bench", {}).get("benchmarks", []))
     results = queue_results(queue_summary)
     qctx = runs.get("queue_bench", {}).get("context", {})
     out = [
@@ -387,6 +429,9 @@ def render(merged, plots, md_path):
         "",
         mvar_tables(mvar_summary) or "(mvar_bench did not run)",
     ]
+    fan = fanout_table(fanout_results(topic_summary))
+    if fan:
+        out += ["", "## Fan-out", "", fan]
     others = other_tables(runs)
     if others:
         out += ["", "## Other benchmarks", "", others]
@@ -396,7 +441,7 @@ def render(merged, plots, md_path):
     text = "\n".join(out) + "\n"
     with open(md_path, "w", encoding="utf-8") as f:
         f.write(text)
-    failed = any(s["error"] for s in list(queue_summary.values()) + list(mvar_summary.values()))
+    failed = any(s["error"] for part in (queue_summary, mvar_summary, topic_summary) for s in part.values())
     return text, failed
 
 
@@ -437,7 +482,8 @@ def main():
     prefix = os.path.splitext(result_path)[0]
     runs = merged.get("runs", {})
     results = queue_results(summarise(runs.get("queue_bench", {}).get("benchmarks", [])))
-    plots = [] if args.no_plots else write_plots(results, prefix)
+    fanout = fanout_results(summarise(runs.get("topic_bench", {}).get("benchmarks", [])))
+    plots = [] if args.no_plots else write_plots(results, prefix, fanout)
     text, failed = render(merged, plots, prefix + ".md")
     if not args.no_latest:
         refresh_latest(prefix + ".md", plots)
