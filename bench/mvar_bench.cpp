@@ -10,6 +10,9 @@
 //                      was sent. Each round trip is two hand-offs to a thread that is usually waiting: it
 //                      measures the wake-up path (spin, park, unpark), not the uncontended one.
 //   uncontended/<box>  one thread, put then take on one box: the lock-free path (G-6) against a mutex.
+//   spin/<limit>       the ping-pong on mvar<T, Sync> with Sync's spin_limit replaced (0 ... 8192 relax steps
+//                      before parking; the library's default_spin_limit is the knob sync.hpp says to tune
+//                      here): wall time and CPU per round trip for each budget.
 // Boxes: handoff.mvar, mutex+condvar, and handoff.stream(1) once <handoff/stream.hpp> exists (ST-6 says a
 // one-slot stream behaves as an mvar). Counters: items_per_second (round trips or put+take pairs per second)
 // and cpu_ns_per_msg (process CPU per round trip or pair; both threads count). Threads pinned when the
@@ -53,6 +56,24 @@ struct stream_box_adapter {
   void put(T v) { (void)box.push(std::move(v)); }
   T take() { return *box.pop(); }
   handoff::stream<T> box{1};
+};
+
+#endif
+
+#if defined(HANDOFF_BENCH_HAVE_MVAR)
+// The library's Sync policy with another spin budget: every blocking step spins `Limit` relax steps, then
+// parks.
+template <unsigned Limit>
+struct spin_sync : handoff::default_sync {
+  static constexpr unsigned spin_limit = Limit;
+};
+
+template <class T, unsigned Limit>
+struct mvar_spin_adapter {
+  static constexpr const char* name = "handoff.mvar";
+  void put(T v) { box.put(std::move(v)); }
+  T take() { return box.take(); }
+  handoff::mvar<T, spin_sync<Limit>> box;
 };
 #endif
 
@@ -115,6 +136,16 @@ void register_box(std::uint64_t round_trips) {
   benchmark::RegisterBenchmark(un.c_str(), [](benchmark::State& s) { uncontended<Box>(s); })->UseRealTime();
 }
 
+template <class Box>
+void register_spin(unsigned limit, std::uint64_t round_trips) {
+  const std::string name = "spin/" + std::to_string(limit) + "/" + Box::name;
+  benchmark::RegisterBenchmark(
+      name.c_str(), [name, round_trips](benchmark::State& s) { pingpong<Box>(s, name, round_trips); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,6 +158,13 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("handoff_round_trips_per_run", std::to_string(round_trips));
 #if defined(HANDOFF_BENCH_HAVE_MVAR)
   register_box<mvar_adapter<std::uint64_t>>(round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, 0>>(0, round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, 32>>(32, round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, handoff::default_spin_limit>>(handoff::default_spin_limit,
+                                                                               round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, 512>>(512, round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, 2048>>(2048, round_trips);
+  register_spin<mvar_spin_adapter<std::uint64_t, 8192>>(8192, round_trips);
 #endif
 #if defined(HANDOFF_BENCH_HAVE_STREAM)
   register_box<stream_box_adapter<std::uint64_t>>(round_trips);

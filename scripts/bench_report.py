@@ -33,6 +33,7 @@ HANDOFF_BOX = "handoff.mvar"
 CAP_ORDER = ["0", "1", "64", "1024", "unbounded"]
 QUEUE_NAME = re.compile(r"^(spsc|mpsc|mpmc)/(\d+)x(\d+)/cap:([^/]+)/([^/]+)")
 MVAR_NAME = re.compile(r"^(pingpong|uncontended)/([^/]+)")
+SPIN_NAME = re.compile(r"^spin/(\d+)/([^/]+)")
 FANOUT_NAME = re.compile(r"^fanout/(\d+)/([^/]+)")
 WORKLOAD_TITLES = {
     "spsc": "SPSC: one producer, one consumer",
@@ -211,14 +212,30 @@ def mvar_tables(summary):
         for box in sorted(boxes, key=peer_order):
             s = boxes[box]
             if s["error"]:
-                rows.append([box, "**FAILED**", "", "", s["error"]])
+                rows.append([box, "**FAILED**", "", "", "", s["error"]])
                 continue
             per = 1e9 / s["ips"] if s["ips"] else None
-            rows.append([f"**{box}**" if box.startswith("handoff") else box, rate(s["ips"]), nanos(per),
-                         nanos(s["cpu"]),
+            rows.append([f"**{box}**" if box.startswith("handoff") else box, rate(s["ips"]), percent(s["spread"]),
+                         nanos(per), nanos(s["cpu"]),
                          "(base)" if box == HANDOFF_BOX else times(ratio(base and base["ips"], s["ips"]))])
         parts.append(f"### {title}\n\n" + table(
-            ["box", unit + " (median)", "wall ns each", "CPU ns each", "handoff.mvar/box"], rows))
+            ["box", unit + " (median)", "spread", "wall ns each", "CPU ns each", "handoff.mvar/box"], rows))
+    spins = {}
+    for name, stats in summary.items():
+        m = SPIN_NAME.match(name)
+        if m:
+            spins[int(m.group(1))] = stats
+    if spins:
+        rows = []
+        for limit in sorted(spins):
+            s = spins[limit]
+            if s["error"]:
+                rows.append([limit, "**FAILED**", "", "", "", s["error"]])
+                continue
+            rows.append([limit, rate(s["ips"]), percent(s["spread"]), nanos(1e9 / s["ips"] if s["ips"] else None),
+                         nanos(s["cpu"])])
+        parts.append("### mvar ping-pong by spin budget (Sync::spin_limit relax steps before parking)\n\n" + table(
+            ["spin_limit", "round trips/s (median)", "spread", "wall ns each", "CPU ns each"], rows))
     return "\n\n".join(parts)
 
 
