@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark command of the README: handoff against its peers, from a fresh checkout to a Markdown table.
 #   scripts/bench.sh            default sweep, 3 repetitions (a few minutes on 2 cores)
-#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions
+#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (~20 min on 2 cores)
 #   scripts/bench.sh --no-deps  skip the package check (scripts/deps.sh --bench)
 # Steps: install the peers (Debian packages), build the `bench` preset (Release), run every build/bench/bench/*_bench
-# with repetitions, merge their JSON into bench/results/<date>-<hostname>.json, then scripts/bench_report.py writes
-# bench/results/<date>-<hostname>.md and one PNG per workload, refreshes bench/results/latest.md and latest-*.png,
-# and prints the table. Exits 1 if a benchmark failed its own verification or a binary failed.
+# with repetitions, merge their JSON into bench/results/<date>-<hostname>.json (-full.json for --full), then
+# scripts/bench_report.py writes the .md beside it and one PNG per workload, refreshes bench/results/latest.md and
+# latest-*.png, and prints the table. Exits 1 if a benchmark failed its own verification or a binary failed.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,7 +66,7 @@ repetitions=$([[ $full -eq 1 ]] && echo 5 || echo 3)
 sweep=$([[ $full -eq 1 ]] && echo full || echo default)
 results=bench/results
 mkdir -p "$results"
-stem="$results/$(date +%Y-%m-%d)-$(hostname -s)"
+stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$([[ $full -eq 1 ]] && echo -full)"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench 2>/dev/null; then
   commit="$commit+local-changes"
