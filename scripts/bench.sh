@@ -68,7 +68,7 @@ results=bench/results
 mkdir -p "$results"
 stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$([[ $full -eq 1 ]] && echo -full)"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench 2>/dev/null; then
+if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench ':!bench/results' 2>/dev/null; then
   commit="$commit+local-changes"
 fi
 export HANDOFF_GIT_COMMIT=$commit
