@@ -66,7 +66,9 @@ repetitions=$([[ $full -eq 1 ]] && echo 5 || echo 3)
 sweep=$([[ $full -eq 1 ]] && echo full || echo default)
 results=bench/results
 mkdir -p "$results"
-stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$([[ $full -eq 1 ]] && echo -full)"
+suffix=""
+if [[ $full -eq 1 ]]; then suffix=-full; fi
+stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$suffix"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench ':!bench/results' 2>/dev/null; then
   commit="$commit+local-changes"
