@@ -52,7 +52,10 @@ bool futex_parking::wait_until(park_word& word, std::uint32_t expected, const de
     // The deadline is absolute, so retrying after a signal neither loses nor stretches it.
     if (errno == EINTR) continue;
     if (errno == ETIMEDOUT) return false;
-    return true;  // EAGAIN: the word had already changed
+    if (errno == EAGAIN) return true;  // the word had already changed
+    // Anything else (not expected from a valid private futex word) must not turn into a busy loop or a lie:
+    // report the deadline truthfully and let the caller's re-check loop decide.
+    return !d.passed();
   }
 }
 

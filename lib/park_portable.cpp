@@ -31,8 +31,8 @@ slot& slot_for(const park_word& word) noexcept {
 
 template <class Clock>
 typename Clock::time_point to_time_point(std::int64_t ns) {
-  return typename Clock::time_point(
-      std::chrono::duration_cast<typename Clock::duration>(std::chrono::nanoseconds(ns)));
+  return
+      typename Clock::time_point(std::chrono::ceil<typename Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// ---------------------------------------------------------------------------------------------------------------
+// ----------------------------------------------------------------------------------------------------------
 // handoff/mvar.hpp: mvar<T>, a one-slot box (Lwt_mvar on OS threads; rules MV-1..MV-9 of the spec).
 //
 // Purpose: reader-driven hand-off. put on an empty box returns at once; on a full one it waits, putters queue
@@ -7,36 +7,42 @@
 // rule G-3). Beyond Lwt (Haskell's MVar): read() copies without emptying; swap() takes and puts in one step.
 //
 // State word (one Sync::atomic<uint32_t>): FULL (the storage holds a value), BUSY (one thread owns the
-// storage), TAKERS / PUTTERS / READERS (that waiter queue is non-empty). Invariants:
-//   - The storage is touched only by the thread that set BUSY (with a CAS from a state without BUSY).
-//   - The flag bits change only under lock_, and match the queues whenever BUSY is clear and lock_ is free.
-//   - With BUSY clear: TAKERS or READERS ⇒ !FULL, and PUTTERS ⇒ FULL (nobody waits for what is there).
-//   - Nobody ever waits for BUSY. The uncontended path is one CAS to claim the storage and one CAS to release
-//   it,
-//     expecting "no flags"; a thread that finds BUSY registers as a waiter instead (under lock_, with a CAS
-//     that sets its flag), and the BUSY holder, whose release CAS then fails, takes lock_ and serves every
-//     waiter that can be served (settle()). So there is no lock and no system call on the uncontended path
-//     (G-6), and the "decide to wait, register" step follows the protocol in detail/waiter.hpp.
-//   - settle() hands values to waiters in queue order: readers (copies), then the oldest taker or swapper,
-//   then, if
-//     empty, the oldest putter's value moves in; repeated until no waiter can be served.
-// Exceptions (G-8): if moving or copying a T throws in the caller's own step, the exception reaches the
-// caller and nothing changed (a failed put leaves the value with the caller). If it throws while settle()
-// serves a waiter on that waiter's behalf, that waiter is woken to redo its own operation in its own thread
-// (where the exception, if it recurs, reaches it); it loses its place in the queue only in that case. try_
-// operations that meet BUSY (another thread is moving a value in or out at that instant) answer full / empty
-// rather than wait: a try_ never waits (MV-7).
-// Memory ordering: everything a thread did before put/swap happens-before everything the thread that receives
-// the value does after take/read/swap returns it (G-4): the storage is published by the release that clears
-// BUSY and acquired by the CAS that next sets it; direct hand-offs go through waiter::complete (release) /
-// await (acquire). Lifetime: an mvar must outlive every operation on it; destroying it while a thread waits
-// is a precondition violation (checked in debug builds, G-9). Not copyable, not movable.
-// ---------------------------------------------------------------------------------------------------------------
+// storage), TAKERS / PUTTERS / READERS (that waiter queue is non-empty).
+//
+// Invariants:
+// 1. The storage is touched only by the thread that set BUSY (a CAS from a state without BUSY).
+// 2. Flag bits change only under lock_; they match the queues whenever BUSY is clear and lock_ is free.
+// 3. With BUSY clear: TAKERS or READERS imply !FULL, PUTTERS implies FULL (nobody waits for what is there).
+// 4. Nobody waits for BUSY to clear by spinning or parking on it. The uncontended path is one CAS that claims
+//    the storage and one CAS that releases it, both expecting "no flags", so it takes no lock and makes no
+//    system call (G-6). A thread that meets BUSY registers as a waiter instead (under lock_, with a CAS that
+//    sets its flag: the protocol of detail/waiter.hpp). The BUSY holder's release CAS then fails, and it
+//    serves every waiter that can be served, in queue order (serve_waiters): readers get copies, then the
+//    oldest taker or swapper gets the value, then, if empty, the oldest putter's value moves in; repeated.
+// 5. T's constructors and destructor never run under lock_: the server claims a waiter under the lock, drops
+//    it, moves or copies while still holding BUSY, and re-takes the lock for the next step. lock_ is held
+//    only for queue and flag updates, so waiting for it never means waiting for user code.
+// 6. A try_ operation (MV-7) never waits for an operation to start. If it meets BUSY it registers as a "try"
+//    waiter; the BUSY holder, once nothing more can be served, rejects every try waiter still queued (full /
+//    empty). So a try_ waits at most for the one operation already in flight, and its answer is linearized at
+//    that operation's release: it never reports "empty" for a box that stayed full throughout.
+//
+// Exceptions (G-8): if moving or copying a T throws, the exception reaches the thread whose operation was in
+// progress and the box is unchanged: a failed put leaves the value with the caller; a failed take leaves the
+// value in the box. When the throw happens while serving a waiter, that waiter's call rethrows it.
+// Memory ordering (G-4): everything a thread did before put/swap happens-before everything the thread that
+// receives the value does after take/read/swap returns it: the storage is published by the release that
+// clears BUSY and acquired by the CAS that next sets it; served waiters are published by waiter::complete
+// (release) and await (acquire). Lifetime: an mvar must outlive every operation on it; destroying it while a
+// thread waits is a precondition violation (checked in debug builds, G-9). Not copyable, not movable. T's
+// move and copy must not wait for a thread that is itself inside an operation on the same mvar.
+// ----------------------------------------------------------------------------------------------------------
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
@@ -63,8 +69,8 @@ class mvar {
   mvar() noexcept = default;  // MV-1: empty
   explicit mvar(T value) {    // MV-1: full
     ::new (storage()) T(std::move(value));
-    state_.store(kFull,
-                 std::memory_order_relaxed);  // relaxed: the constructor is not concurrent with anything
+    // relaxed: the constructor is not concurrent with anything.
+    state_.store(kFull, std::memory_order_relaxed);
   }
   mvar(const mvar&) = delete;
   mvar& operator=(const mvar&) = delete;
@@ -76,7 +82,6 @@ class mvar {
   }
 
   // ---- put: MV-2, MV-3, MV-4
-  // ------------------------------------------------------------------------------------
   void put(T&& v) { (void)put_impl(v, mode::wait, detail::deadline::never(), nullptr); }
   void put(const T& v) { put(T(v)); }
   status try_put(T&& v) { return put_impl(v, mode::try_only, detail::deadline::never(), nullptr); }  // MV-7
@@ -95,7 +100,6 @@ class mvar {
   status put(T&& v, std::stop_token st) { return put_impl(v, mode::wait, detail::deadline::never(), &st); }
 
   // ---- take: MV-5, MV-6
-  // -----------------------------------------------------------------------------------------
   T take() {
     std::optional<T> out;
     (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::never(), nullptr);
@@ -125,7 +129,6 @@ class mvar {
   }
 
   // ---- MV-8, MV-9
-  // -----------------------------------------------------------------------------------------------
   bool is_empty() const noexcept {
     // acquire: a snapshot; pairs with the release that last cleared BUSY, for callers that act on it.
     return (state_.load(std::memory_order_acquire) & kFull) == 0;
@@ -149,6 +152,7 @@ class mvar {
     return std::move(*out);
   }
   std::optional<T> try_read() {
+    static_assert(std::is_copy_constructible_v<T>, "mvar<T>::try_read needs a copyable T");
     std::optional<T> out;
     (void)take_impl(out, op::read, nullptr, mode::try_only, detail::deadline::never(), nullptr);
     return out;
@@ -172,23 +176,27 @@ class mvar {
 
   enum class mode { try_only, wait };
   enum class op : std::uint32_t { take, read, swap };
-  // waiter::kind values
-  static constexpr std::uint32_t kind_take = 0, kind_read = 1, kind_swap = 2, kind_put = 3, kind_retry = 4;
+  // waiter::kind: the operation, plus kTryKind for a try_ that met BUSY (invariant 6).
+  static constexpr std::uint32_t kind_take = 0, kind_read = 1, kind_swap = 2, kind_put = 3, kTryKind = 8;
 
-  // What a take/read/swap waiter's slot points to.
+  // What a waiter's slot points to. `error` carries an exception thrown while serving it.
   struct receive_slot {
     std::optional<T>* out;
     T* swap_in;  // swap only: the value to put in place of the one received
+    std::exception_ptr error;
+  };
+  struct put_slot {
+    T* value;
+    std::exception_ptr error;
   };
 
   T* storage() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
 
   // ---- the BUSY protocol
-  // ----------------------------------------------------------------------------------------
 
-  // Try to set BUSY on a state equal to `expected` (no flags). acquire: pairs with the release that last
-  // cleared BUSY, so the storage (and its value, if FULL) is visible.
-  bool claim_uncontended(word expected) noexcept {
+  // Set BUSY on a state equal to `expected`. acquire: pairs with the release that last cleared BUSY, so the
+  // storage (and its value, if FULL) is visible.
+  bool claim(word expected) noexcept {
     return state_.compare_exchange_strong(expected, expected | kBusy, std::memory_order_acquire,
                                           std::memory_order_relaxed);
   }
@@ -197,123 +205,131 @@ class mvar {
   void release(bool full) {
     word s = state_.load(std::memory_order_relaxed);
     while (!(s & kFlags)) {
-      // release: publishes the storage; pairs with the acquire CAS in claim_uncontended / claim_locked.
+      // release: publishes the storage; pairs with the acquire CAS in claim().
       if (state_.compare_exchange_weak(s, full ? kFull : 0, std::memory_order_release,
                                        std::memory_order_relaxed))
         return;
     }
     lock_.lock();
-    release_locked(full);
+    serve_waiters(full);
   }
 
-  // Under lock_ with BUSY held: serve waiters, publish the new state, unlock, then wake whoever was served.
-  void release_locked(bool full) noexcept {
-    waiter_t* served = nullptr;
-    const word next = settle(full, served);
-    // release: publishes the storage; pairs with the acquire CAS of the next thread to set BUSY. A plain
-    // store is enough: while BUSY is set no one else changes the word except flag updates, which need lock_
-    // (held here).
+  // Entered with lock_ and BUSY held; returns with both released (invariants 4-6). One step per turn: claim
+  // under the lock, move or copy without it, complete the waiter, and look again.
+  void serve_waiters(bool full) noexcept {
+    for (;;) {
+      waiter_t* batch = nullptr;  // claimed nodes, chained through `next`
+      if (full) {
+        while (waiter_t* r = readers_.claim_oldest()) push(batch, r);
+        if (!batch) {
+          if (waiter_t* w = takers_.claim_oldest()) push(batch, w);
+        }
+      } else if (waiter_t* p = putters_.claim_oldest()) {
+        push(batch, p);
+      }
+      if (!batch) break;
+      lock_.unlock();
+      while (batch) {
+        waiter_t* w = pop(batch);
+        full = serve_one(*w);
+        w->complete(status::ok);  // the node may vanish now
+      }
+      lock_.lock();
+    }
+    // Nothing more can be served: every try_ still queued gets its answer now (invariant 6).
+    waiter_t* rejected = nullptr;
+    reject_tries(readers_, rejected, status::empty);
+    reject_tries(takers_, rejected, status::empty);
+    reject_tries(putters_, rejected, status::full);
+    const word next = (full ? kFull : 0) | (takers_.empty() ? 0 : kTakers) |
+                      (putters_.empty() ? 0 : kPutters) | (readers_.empty() ? 0 : kReaders);
+    // release: publishes the storage; pairs with the acquire CAS in claim(). A plain store is enough: while
+    // BUSY is set nobody else writes the word except flag updates, which need lock_ (held here).
     state_.store(next, std::memory_order_release);
     lock_.unlock();
-    while (served) {
-      waiter_t* w = served;
-      served = w->next;
-      w->complete(status::ok);  // the node may vanish now
+    while (rejected) {
+      waiter_t* w = pop(rejected);
+      w->complete(w->result);
     }
   }
 
-  // Under lock_ with BUSY held (see the Invariants). Returns the new state word (BUSY clear). Served waiters
-  // are chained through `next` (they are unlinked) for completion after unlock.
-  word settle(bool full, waiter_t*& served) noexcept {
-    auto serve = [&served](waiter_t* w) {
-      w->next = served;
-      served = w;
-    };
-    for (;;) {
-      if (full) {
-        while (waiter_t* r = readers_.claim_oldest()) {
-          auto* slot = static_cast<receive_slot*>(r->slot);
-          if (!copy_into(*slot->out, *storage())) r->kind = kind_retry;
-          serve(r);
-        }
-        waiter_t* w = takers_.claim_oldest();
-        if (!w) break;
-        auto* slot = static_cast<receive_slot*>(w->slot);
-        if (!move_into(*slot->out, *storage())) {
-          w->kind = kind_retry;  // the value is still in the storage
-          serve(w);
-          continue;
-        }
-        storage()->~T();
-        if (w->kind == kind_swap && !construct_from(*slot->swap_in)) {
-          // The swapper's value would not move in: put the received one back and let the swapper retry
-          // itself.
-          restore_from(**slot->out);
-          slot->out->reset();
-          w->kind = kind_retry;
-        } else {
-          full = (w->kind == kind_swap);
-        }
-        serve(w);
-      } else {
-        waiter_t* p = putters_.claim_oldest();
-        if (!p) break;
-        if (construct_from(*static_cast<T*>(p->slot)))
-          full = true;
-        else
-          p->kind = kind_retry;
-        serve(p);
-      }
-    }
-    return (full ? kFull : 0) | (takers_.empty() ? 0 : kTakers) | (putters_.empty() ? 0 : kPutters) |
-           (readers_.empty() ? 0 : kReaders);
-  }
-
-  // Moves/copies on a waiter's behalf: false if T's constructor threw (the source is left as T leaves it).
-  static bool move_into(std::optional<T>& out, T& from) noexcept {
-    try {
-      out.emplace(std::move(from));
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
-  static bool copy_into(std::optional<T>& out, const T& from) noexcept {
-    if constexpr (std::is_copy_constructible_v<T>) {
+  // Serve one claimed waiter (BUSY held, lock_ free). Returns whether the storage is full afterwards. If T
+  // throws, the storage is as before and the waiter's call will rethrow.
+  bool serve_one(waiter_t& w) noexcept {
+    if ((w.kind & ~kTryKind) == kind_put) {
+      auto* slot = static_cast<put_slot*>(w.slot);
       try {
-        out.emplace(from);
+        ::new (storage()) T(std::move(*slot->value));
         return true;
       } catch (...) {
+        slot->error = std::current_exception();
         return false;
       }
-    } else {
-      (void)out, (void)from;
-      return false;  // unreachable: read() requires a copyable T
     }
-  }
-  bool construct_from(T& from) noexcept {
+    auto* slot = static_cast<receive_slot*>(w.slot);
+    const std::uint32_t kind = w.kind & ~kTryKind;
     try {
-      ::new (storage()) T(std::move(from));
-      return true;
+      if (kind == kind_read) {
+        if constexpr (std::is_copy_constructible_v<T>) slot->out->emplace(*storage());
+        return true;
+      }
+      slot->out->emplace(std::move(*storage()));
     } catch (...) {
-      return false;
+      slot->error = std::current_exception();
+      return true;  // the value is still in the box
+    }
+    storage()->~T();
+    if (kind != kind_swap) return false;
+    try {
+      ::new (storage()) T(std::move(*slot->swap_in));
+    } catch (...) {
+      slot->error = std::current_exception();
+      restore_from(**slot->out);  // the swap did not happen: the old value goes back
+      slot->out->reset();
+    }
+    return true;
+  }
+
+  // Under lock_: claim every try_ waiter of q and chain it for completion with `answer`.
+  static void reject_tries(queue_t& q, waiter_t*& rejected, status answer) noexcept {
+    for (waiter_t* w = q.front(); w;) {
+      waiter_t* next = w->next;
+      if (w->kind & kTryKind) {
+        q.remove(w);
+        if (w->try_claim()) {
+          w->result = answer;
+          push(rejected, w);
+        }
+      }
+      w = next;
     }
   }
+
+  static void push(waiter_t*& chain, waiter_t* w) noexcept {
+    w->next = chain;
+    chain = w;
+  }
+  static waiter_t* pop(waiter_t*& chain) noexcept {
+    waiter_t* w = chain;
+    chain = w->next;
+    return w;
+  }
+
   // Undo a half-done swap. If T's move throws here too, nothing sound remains: noexcept makes that terminate.
   void restore_from(T& from) noexcept { ::new (storage()) T(std::move(from)); }
 
   // ---- registration and waiting (the protocol of detail/waiter.hpp)
-  // ---------------------------------------------
 
   // Under lock_: add `flag` to the state word seen as `s` (CAS, so a concurrent fast path cannot slip between
-  // the decision to wait and the registration). False if the word changed: the caller re-decides.
+  // the decision to wait and the registration). False if the word changed: the caller decides again.
   bool flag_locked(word s, word flag) noexcept {
     // relaxed: registration publishes nothing to the fast path; lock_ orders it with the thread that serves
     // us.
     return state_.compare_exchange_strong(s, s | flag, std::memory_order_relaxed, std::memory_order_relaxed);
   }
 
-  // Link, unlock, wait. Returns ok (served; check w.kind for retry), timeout or cancelled (unlinked again).
+  // Link, unlock, wait. Returns the status the server set (ok, or the try_ rejection), or timeout/cancelled
+  // (then unlinked again).
   status park(waiter_t& w, queue_t& q, word flag, const detail::deadline& d, const std::stop_token* st) {
     q.push_back(&w);
     lock_.unlock();
@@ -324,7 +340,7 @@ class mvar {
     } else {
       o = w.await(d);
     }
-    if (o == waiter_t::outcome::completed) return status::ok;
+    if (o == waiter_t::outcome::completed) return w.result;
     detail::slow_guard<Sync> guard(lock_);
     if (w.linked) {
       q.remove(&w);
@@ -334,49 +350,35 @@ class mvar {
     return o == waiter_t::outcome::timed_out ? status::timeout : status::cancelled;
   }
 
-  // The answer when the operation would have to wait but may not, or nullopt when it may wait.
+  // When the operation would have to wait for the box to change: the answer it gives instead, or nullopt if
+  // it may wait. A past deadline behaves like try_ (G-7); so does an already-stopped token.
   std::optional<status> would_wait(mode m, status try_answer, const detail::deadline& d,
                                    const std::stop_token* st) const noexcept {
     if (m == mode::try_only) return try_answer;
-    if (!d.is_never() && Sync::passed(d)) return status::timeout;  // G-7: a past deadline behaves like try_
+    if (!d.is_never() && Sync::passed(d)) return status::timeout;
     if (st && st->stop_requested()) return status::cancelled;
     return std::nullopt;
   }
 
   status put_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
-    if (claim_uncontended(0)) {  // MV-2, uncontended
-      try {
-        ::new (storage()) T(std::move(v));
-      } catch (...) {
-        release(false);
-        throw;
-      }
-      release(true);
-      return status::ok;
-    }
-    for (;;) {
+    for (bool first = true;; first = false) {
+      if (first && claim(0)) return put_owned(v);  // MV-2, uncontended
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
       if (!(s & (kBusy | kFull))) {
-        // Empty: store, then settle() hands the value to the oldest taker if any (MV-3) or keeps it (MV-2).
-        // acquire: pairs with the release that last cleared BUSY (the storage is free).
-        word expected = s;
-        if (!state_.compare_exchange_strong(expected, s | kBusy, std::memory_order_acquire,
-                                            std::memory_order_relaxed)) {
+        // Empty (takers may wait: the release that follows hands them the value, MV-3).
+        if (!claim(s)) {
           lock_.unlock();
           continue;
         }
-        try {
-          ::new (storage()) T(std::move(v));
-        } catch (...) {
-          release_locked(false);
-          throw;
-        }
-        release_locked(true);
-        return status::ok;
+        lock_.unlock();
+        return put_owned(v);
       }
-      // Full, or another thread holds the storage: wait in line (MV-4). A try_ meeting BUSY answers full.
-      if (auto answer = would_wait(m, status::full, d, st)) {
+      const bool meets_busy = (s & kBusy) != 0;
+      std::uint32_t kind = kind_put;
+      if (meets_busy && m == mode::try_only) {
+        kind |= kTryKind;  // wait for the operation in flight to answer (invariant 6)
+      } else if (auto answer = would_wait(m, status::full, d, st)) {
         lock_.unlock();
         return *answer;
       }
@@ -385,28 +387,38 @@ class mvar {
         continue;
       }
       waiter_t w;
-      w.kind = kind_put;
-      w.slot = std::addressof(v);
-      const status r = park(w, putters_, kPutters, d, st);
-      if (r == status::ok && w.kind == kind_retry) continue;  // our value never moved: redo the put ourselves
+      put_slot slot{std::addressof(v), nullptr};
+      w.kind = kind;
+      w.slot = &slot;
+      const status r = park(w, putters_, kPutters, (kind & kTryKind) ? detail::deadline::never() : d, st);
+      if (slot.error) std::rethrow_exception(slot.error);
       return r;
     }
   }
 
+  // BUSY held on an empty box: move v in and release.
+  status put_owned(T& v) {
+    try {
+      ::new (storage()) T(std::move(v));
+    } catch (...) {
+      release(false);
+      throw;
+    }
+    release(true);
+    return status::ok;
+  }
+
   status take_impl(std::optional<T>& out, op o, T* swap_in, mode m, const detail::deadline& d,
                    const std::stop_token* st) {
-    if (claim_uncontended(kFull)) {  // MV-5, uncontended
-      take_owned(out, o, swap_in);
-      return status::ok;
-    }
-    for (;;) {
+    for (bool first = true;; first = false) {
+      if (first && claim(kFull)) {  // MV-5, uncontended
+        take_owned(out, o, swap_in);
+        return status::ok;
+      }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
       if ((s & kFull) && !(s & kBusy)) {
-        word expected = s;
-        // acquire: pairs with the release that last cleared BUSY (the value is visible).
-        if (!state_.compare_exchange_strong(expected, s | kBusy, std::memory_order_acquire,
-                                            std::memory_order_relaxed)) {
+        if (!claim(s)) {
           lock_.unlock();
           continue;
         }
@@ -414,7 +426,11 @@ class mvar {
         take_owned(out, o, swap_in);
         return status::ok;
       }
-      if (auto answer = would_wait(m, status::empty, d, st)) {
+      const bool meets_busy = (s & kBusy) != 0;
+      std::uint32_t kind = (o == op::read) ? kind_read : (o == op::swap ? kind_swap : kind_take);
+      if (meets_busy && m == mode::try_only) {
+        kind |= kTryKind;
+      } else if (auto answer = would_wait(m, status::empty, d, st)) {
         lock_.unlock();
         return *answer;
       }
@@ -424,17 +440,17 @@ class mvar {
         continue;
       }
       waiter_t w;
-      receive_slot slot{&out, swap_in};
-      w.kind = (o == op::read) ? kind_read : (o == op::swap ? kind_swap : kind_take);
+      receive_slot slot{&out, swap_in, nullptr};
+      w.kind = kind;
       w.slot = &slot;
-      const status r = park(w, o == op::read ? readers_ : takers_, flag, d, st);
-      if (r == status::ok && w.kind == kind_retry) continue;  // serve ourselves, so a throw reaches us
+      const status r = park(w, o == op::read ? readers_ : takers_, flag,
+                            (kind & kTryKind) ? detail::deadline::never() : d, st);
+      if (slot.error) std::rethrow_exception(slot.error);
       return r;
     }
   }
 
-  // With BUSY held on a full mvar: take, read or swap, then release (serving anyone who registered
-  // meanwhile).
+  // BUSY held on a full box: take, read or swap, then release (serving anyone who registered meanwhile).
   void take_owned(std::optional<T>& out, op o, T* swap_in) {
     try {
       if constexpr (std::is_copy_constructible_v<T>) {

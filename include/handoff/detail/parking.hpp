@@ -8,7 +8,7 @@
 //     CLOCK_MONOTONIC or CLOCK_REALTIME deadline, so EINTR is retried without stretching the deadline.
 //   - portable_parking (lib/park_portable.cpp): a fixed table of mutex + condition_variable slots hashed by
 //   address.
-// Contract shared by both (tests/unit/parking_test.cpp runs the same typed tests on each):
+// Contract shared by both (tests/unit/waiting_core_test.cpp runs the same typed tests on each):
 //   - wait/wait_until return when the word no longer holds `expected`, when woken, or spuriously; callers
 //   always
 //     re-check their own condition in a loop. wait_until returns false only if the deadline has passed.

@@ -2,15 +2,15 @@
 // handoff/detail/sync.hpp: the substitution point between handoff's algorithms and the machine.
 //
 // Every primitive is a template over a Sync policy (defaulted, so users write mvar<T>). The policy supplies:
-//   template <class U> using atomic = ...;            // the type of every shared word
-//   static void park(atomic<uint32_t>&, uint32_t expected);            // sleep while word == expected
-//   static bool park_until(atomic<uint32_t>&, uint32_t expected, const deadline&);  // false = deadline
-//   passed static void unpark_one(atomic<uint32_t>&); static void unpark_all(atomic<uint32_t>&); static bool
-//   passed(const deadline&);              // has the deadline passed (virtual time in tests) static void
-//   relax();                              // one step of a bounded spin static constexpr unsigned spin_limit;
-//   // spin steps before parking
-// os_sync<futex_parking> and os_sync<portable_parking> run on real threads; the test tree adds a
-// deterministic scheduler with the same shape (tests/support/), the folly DeterministicSchedule pattern.
+//   template <class U> using atomic = ...;      the type of every shared word
+//   static void park(atomic<uint32_t>&, uint32_t expected);      sleep while word == expected
+//   static bool park_until(atomic<uint32_t>&, uint32_t expected, const deadline&);   false = deadline passed
+//   static void unpark_one(atomic<uint32_t>&);  static void unpark_all(atomic<uint32_t>&);
+//   static bool passed(const deadline&);        has the deadline passed (virtual time under a test scheduler)
+//   static void relax();                        one step of a bounded spin
+//   static constexpr unsigned spin_limit;       spin steps before parking
+// os_sync<futex_parking> and os_sync<portable_parking> run on real threads; a test tree may substitute a
+// deterministic scheduler with the same shape (the folly DeterministicSchedule pattern).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
