@@ -1,0 +1,239 @@
+// ---------------------------------------------------------------------------------------------------------------
+// handoff/detail/condition_core.hpp: the waiter queue behind condition<T> and condition<void>.
+//
+// Purpose: everything condition<T> and condition<void> share: the FIFO of waiters, the "anyone waiting?"
+// count that makes a signal with nobody waiting one atomic load (G-6), registration, the timeout/cancel
+// unlink, and the claim-deliver-complete sequence of signal and broadcast. The public headers add only the
+// payload (a value, or nothing) and the API shapes.
+//
+// State: lock_ (slow_lock) guards queue_; waiters_ mirrors queue_.size() and is written only under lock_.
+// Invariants:
+//   1. waiters_ == queue_.size() whenever lock_ is free. queue_ may hold waiters that already left (deadline,
+//      stop request) and have not yet taken lock_ to unlink themselves; claim_oldest() skips them (CO-7).
+//   2. A claimed node is off the queue and owned by the claimer until complete() (delivered) or give_back()
+//      (unclaimed and relinked at the front, under lock_, so the waiter cannot return before it is linked
+//      again: a waiter that leaves always takes lock_ and unlinks itself if `linked`).
+//   3. While a node is claimed, the claimer uses its `next` field to chain claimed nodes (broadcast); the
+//      queue no longer touches it and the waiter never reads it.
+//   4. T's constructors never run under lock_: values are moved or copied after the claim, outside the lock.
+//
+// Why the fast path's load cannot miss a waiter that registered before the signal (a lock-based argument, no
+// seq_cst needed): a waiter registers by linking its node and storing the new queue size into waiters_, both
+// under lock_, before it releases lock_ and, for wait(lock), before it releases the caller's lock.
+// "Registered before the signal" means that this store happens-before the signaller's load: through lock_
+// (waiting(), an earlier signal), through the caller's lock (CO-6: the notifier took the lock the waiter
+// released), or any other synchronisation. Then read-write coherence ([intro.races]) forces the load to
+// return that store or one later in waiters_'s modification order. Every later store is a queue size written
+// under lock_, so a load of 0 means the queue was empty at that point: our waiter was already claimed by
+// another signal or had left. A waiter whose registration is not ordered before the load is concurrent with
+// the signal and may or may not be woken by it (both outcomes are linearizable). A broadcast takes effect
+// when it takes lock_ (its snapshot, CO-4), or at its load when that reads 0.
+//
+// Memory ordering (G-4): complete() publishes the payload with a release exchange on the node's state word;
+// the waiter's await() reads `done` with acquire. Everything the signaller did before signal/broadcast
+// happens-before the woken wait's return. waiters_ carries no data and is relaxed on both sides.
+// Lifetime: the core must outlive every operation on it; see condition.hpp.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <stop_token>
+
+#include "deadline.hpp"
+#include "precondition.hpp"
+#include "slow_lock.hpp"
+#include "waiter.hpp"
+#include "waiter_queue.hpp"
+
+namespace handoff::detail {
+
+// What condition's wait(lock) forms accept: anything with lock() and unlock() (BasicLockable).
+template <class L>
+concept basic_lockable = requires(L& l) {
+  l.lock();
+  l.unlock();
+};
+
+// The caller's lock, released after registration (CO-6). noexcept: BasicLockable's unlock() does not throw,
+// and a node already linked cannot be abandoned safely, so one that throws ends the program.
+template <class Lock>
+void release_caller_lock(Lock& lock) noexcept {
+  if constexpr (requires { lock.owns_lock(); }) {
+    HANDOFF_PRECONDITION(lock.owns_lock(), "condition::wait(lock) called without holding the lock (CO-6)");
+  }
+  lock.unlock();
+}
+
+// Re-acquires the caller's lock on every way out of a wait(lock) form (CO-6). As for
+// std::condition_variable_any, a lock() that throws here ends the program (destructors are noexcept).
+template <class Lock>
+class relock_on_exit {
+ public:
+  explicit relock_on_exit(Lock& lock) noexcept : lock_(lock) {}
+  ~relock_on_exit() { lock_.lock(); }
+  relock_on_exit(const relock_on_exit&) = delete;
+  relock_on_exit& operator=(const relock_on_exit&) = delete;
+
+ private:
+  Lock& lock_;
+};
+
+template <class Sync>
+class condition_core {
+ public:
+  using node = waiter<Sync>;
+  using outcome = typename node::outcome;
+
+  condition_core() noexcept = default;
+  condition_core(const condition_core&) = delete;
+  condition_core& operator=(const condition_core&) = delete;
+
+  ~condition_core() {
+    // relaxed: a waiter this thread knows about registered happens-before this point (coherence, as above).
+    HANDOFF_PRECONDITION(waiters_.load(std::memory_order_relaxed) == 0,
+                         "condition destroyed while threads wait on it (G-9)");
+  }
+
+  // Diagnostic snapshot: linked waiters (including any that left and are about to unlink themselves).
+  std::size_t waiting() const noexcept {
+    slow_guard<Sync> guard(lock_);
+    return queue_.size();
+  }
+
+  // G-7: a wait whose deadline already passed, or whose token is already stopped, returns at once without
+  // registering (a condition stores nothing, CO-1, so "try" can only ever find nothing).
+  static bool gives_up_at_once(const deadline& d, const std::stop_token* st, outcome& o) noexcept {
+    if (!d.is_never() && Sync::passed(d)) {
+      o = outcome::timed_out;
+      return true;
+    }
+    if (st && st->stop_requested()) {
+      o = outcome::cancelled;
+      return true;
+    }
+    return false;
+  }
+
+  // Registration: link `w` as the youngest waiter. From here on a signal can claim it (CO-2).
+  void enqueue(node& w) noexcept {
+    slow_guard<Sync> guard(lock_);
+    queue_.push_back(&w);
+    publish_count();
+  }
+
+  // After enqueue (and after the caller's lock was released, CO-6): the protocol of detail/waiter.hpp. On a
+  // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
+  // unlinked here if no signaller unlinked it already while skipping it.
+  outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
+    outcome o;
+    if (st) {
+      stop_interrupt<Sync> interrupt(*st, w);
+      o = w.await(d);
+    } else {
+      o = w.await(d);
+    }
+    if (o != outcome::completed) {
+      slow_guard<Sync> guard(lock_);
+      if (w.linked) {
+        queue_.remove(&w);
+        publish_count();
+      }
+    }
+    return o;
+  }
+
+  // signal: claim the oldest waiter still waiting, run deliver(node&) outside the lock, complete it. If
+  // deliver throws, the waiter goes back to the front of the queue, still waiting, and the exception reaches
+  // the signaller (G-8). Returns how many waiters were woken (0 or 1).
+  template <class Deliver>
+  std::size_t signal_with(Deliver&& deliver) {
+    // relaxed: carries no data; see "Why the fast path's load cannot miss" above.
+    if (waiters_.load(std::memory_order_relaxed) == 0) return 0;  // CO-3, G-6: one load, no lock
+    node* w;
+    {
+      slow_guard<Sync> guard(lock_);
+      w = queue_.claim_oldest();
+      publish_count();
+    }
+    if (!w) return 0;
+    try {
+      deliver(*w);
+    } catch (...) {
+      w->next = nullptr;
+      give_back(w);
+      throw;
+    }
+    w->complete(status::ok);  // the node may vanish now
+    return 1;
+  }
+
+  // broadcast: claim every waiter queued now (the snapshot, CO-4), then deliver to each in FIFO order outside
+  // the lock and complete it at once. If deliver throws for one of them, the exception reaches the
+  // broadcaster (G-8); the waiters already completed keep their values; that one and every later one in the
+  // snapshot go back to the front of the queue, in order, still waiting. Returns how many were woken.
+  template <class Deliver>
+  std::size_t broadcast_with(Deliver&& deliver) {
+    // relaxed: as in signal_with.
+    if (waiters_.load(std::memory_order_relaxed) == 0) return 0;
+    node* chain = nullptr;  // claimed, oldest first, linked through `next` (invariant 3)
+    {
+      slow_guard<Sync> guard(lock_);
+      node** tail = &chain;
+      while (node* w = queue_.claim_oldest()) {
+        *tail = w;
+        tail = &w->next;
+      }
+      *tail = nullptr;
+      publish_count();
+    }
+    std::size_t woken = 0;
+    while (node* w = chain) {
+      try {
+        deliver(*w);
+      } catch (...) {
+        give_back(chain);
+        throw;
+      }
+      chain = w->next;          // read before complete(): the node may vanish after it
+      w->complete(status::ok);  // CO-7: counted exactly when delivered
+      ++woken;
+    }
+    return woken;
+  }
+
+ private:
+  // Under lock_: mirror the queue size for the fast path (invariant 1).
+  void publish_count() noexcept {
+    // relaxed: read by the fast paths, which need only coherence (see above); lock_ orders the slow paths.
+    waiters_.store(queue_.size(), std::memory_order_relaxed);
+  }
+
+  // Unclaim a chain of claimed, undelivered nodes (oldest first, through `next`) and relink them at the front
+  // in the same order. Both steps under lock_ (invariant 2).
+  void give_back(node* chain) noexcept {
+    node* reversed = nullptr;
+    while (chain) {
+      node* next = chain->next;
+      chain->next = reversed;
+      reversed = chain;
+      chain = next;
+    }
+    slow_guard<Sync> guard(lock_);
+    while (reversed) {
+      node* next = reversed->next;
+      reversed->unclaim();  // a waiter whose deadline passed meanwhile now leaves, and needs lock_ to unlink
+      queue_.push_front(reversed);
+      reversed = next;
+    }
+    publish_count();
+  }
+
+  typename Sync::template atomic<std::size_t> waiters_{0};
+  mutable slow_lock<Sync> lock_;
+  waiter_queue<Sync> queue_;
+};
+
+}  // namespace handoff::detail
