@@ -1,0 +1,195 @@
+// CO-8: condition<void> as a drop-in for std::condition_variable(_any). Provenance: the classic bounded
+// buffer (a mutex, a std::deque and two condition variables, "not full" and "not empty", predicate waits,
+// notify after unlocking), as in the std::condition_variable examples of cppreference and most textbooks.
+// The same template runs with std::condition_variable, std::condition_variable_any, and handoff::condition<>
+// (both parking backends), with std::mutex and with a custom BasicLockable; every run must deliver the same
+// multiset of values, in per-producer order, and in exactly the same order when there is one producer and
+// one consumer.
+#include <handoff/condition.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "support/backends.hpp"
+#include "support/watchdog.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using handoff_test::get_or_abort;
+
+// A BasicLockable that is not std::mutex (a test-and-set lock that yields): needs condition_variable_any or
+// handoff::condition.
+class yielding_lock {
+ public:
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();  // pairs with unlock()
+  }
+  void unlock() { flag_.clear(std::memory_order_release); }  // release: pairs with the acquire in lock()
+
+ private:
+  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+// The ported code: written once against the std::condition_variable interface.
+template <class CV, class Mutex>
+class bounded_buffer {
+ public:
+  explicit bounded_buffer(std::size_t capacity) : capacity_(capacity) {}
+
+  void push(std::uint64_t v) {
+    std::unique_lock<Mutex> lock(mutex_);
+    not_full_.wait(lock, [&] { return items_.size() < capacity_; });
+    items_.push_back(v);
+    lock.unlock();
+    not_empty_.notify_one();
+  }
+
+  // The timed form: retries until it succeeds, counting the timeouts (exercises wait_for(lock, d, pred)).
+  void push_timed(std::uint64_t v) {
+    std::unique_lock<Mutex> lock(mutex_);
+    while (!not_full_.wait_for(lock, 100us, [&] { return items_.size() < capacity_; })) ++timeouts_;
+    items_.push_back(v);
+    lock.unlock();
+    not_empty_.notify_one();
+  }
+
+  // nullopt once closed and drained.
+  std::optional<std::uint64_t> pop() {
+    std::unique_lock<Mutex> lock(mutex_);
+    not_empty_.wait(lock, [&] { return !items_.empty() || closed_; });
+    if (items_.empty()) return std::nullopt;
+    const std::uint64_t v = items_.front();
+    items_.pop_front();
+    lock.unlock();
+    not_full_.notify_one();
+    return v;
+  }
+
+  void close() {
+    {
+      std::lock_guard<Mutex> lock(mutex_);
+      closed_ = true;
+    }
+    not_empty_.notify_all();
+  }
+
+ private:
+  Mutex mutex_;
+  CV not_full_, not_empty_;
+  std::deque<std::uint64_t> items_;
+  std::size_t capacity_;
+  bool closed_ = false;
+  std::uint64_t timeouts_ = 0;  // guarded by mutex_
+};
+
+struct run_result {
+  std::vector<std::uint64_t> received;                   // all values, in the order each consumer got them
+  std::vector<std::vector<std::uint64_t>> per_consumer;  // what each consumer got, in order
+};
+
+template <class CV, class Mutex>
+run_result run_workload(unsigned producers, unsigned consumers, std::uint64_t per_producer, std::size_t cap) {
+  bounded_buffer<CV, Mutex> buffer(cap);
+  run_result r;
+  r.per_consumer.resize(consumers);
+  std::vector<std::future<void>> threads;
+  for (unsigned c = 0; c < consumers; ++c) {
+    threads.push_back(std::async(std::launch::async, [&, c] {
+      while (auto v = buffer.pop()) r.per_consumer[c].push_back(*v);
+    }));
+  }
+  std::vector<std::future<void>> pushers;
+  for (unsigned p = 0; p < producers; ++p) {
+    pushers.push_back(std::async(std::launch::async, [&, p] {
+      for (std::uint64_t s = 0; s < per_producer; ++s) {
+        const std::uint64_t v = std::uint64_t{p} << 32 | s;
+        if (s % 4 == 3)
+          buffer.push_timed(v);
+        else
+          buffer.push(v);
+      }
+    }));
+  }
+  for (auto& p : pushers) get_or_abort(std::move(p), "producer (lost wakeup on not_full?)");
+  buffer.close();
+  for (auto& t : threads) get_or_abort(std::move(t), "consumer (lost wakeup on not_empty?)");
+  for (auto& pc : r.per_consumer) r.received.insert(r.received.end(), pc.begin(), pc.end());
+  return r;
+}
+
+// Every value exactly once, and per producer in order within each consumer's sequence.
+void check_conservation(const run_result& r, unsigned producers, std::uint64_t per_producer) {
+  std::vector<std::uint64_t> sorted = r.received;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::uint64_t> expected;
+  for (unsigned p = 0; p < producers; ++p)
+    for (std::uint64_t s = 0; s < per_producer; ++s) expected.push_back(std::uint64_t{p} << 32 | s);
+  ASSERT_EQ(sorted, expected) << "lost or duplicated values";
+  for (const auto& pc : r.per_consumer) {
+    std::vector<std::int64_t> last(producers, -1);
+    for (std::uint64_t v : pc) {
+      const auto p = static_cast<unsigned>(v >> 32);
+      const auto s = static_cast<std::int64_t>(v & 0xffffffffu);
+      ASSERT_GT(s, last[p]) << "a consumer saw producer " << p << " out of order";
+      last[p] = s;
+    }
+  }
+}
+
+template <class Sync>
+class ConditionCvPort : public ::testing::Test {};
+TYPED_TEST_SUITE(ConditionCvPort, handoff_test::real_backends, handoff_test::backend_names);
+
+constexpr std::uint64_t kPerProducer = 5'000;
+
+TYPED_TEST(ConditionCvPort, CO8_SpscSameSequenceAsStdConditionVariable) {
+  using handoff_cv = handoff::condition<void, TypeParam>;
+  const auto reference = run_workload<std::condition_variable, std::mutex>(1, 1, kPerProducer, 4);
+  const auto ported = run_workload<handoff_cv, std::mutex>(1, 1, kPerProducer, 4);
+  const auto ported_custom = run_workload<handoff_cv, yielding_lock>(1, 1, kPerProducer, 4);
+  check_conservation(reference, 1, kPerProducer);
+  EXPECT_EQ(ported.received, reference.received) << "one producer, one consumer: the same sequence";
+  EXPECT_EQ(ported_custom.received, reference.received);
+}
+
+TYPED_TEST(ConditionCvPort, CO8_MpmcSameMultisetAsStdConditionVariable) {
+  using handoff_cv = handoff::condition<void, TypeParam>;
+  constexpr unsigned kProducers = 3, kConsumers = 3;
+  auto sorted = [](std::vector<std::uint64_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const auto reference =
+      run_workload<std::condition_variable, std::mutex>(kProducers, kConsumers, kPerProducer, 2);
+  const auto any =
+      run_workload<std::condition_variable_any, yielding_lock>(kProducers, kConsumers, kPerProducer, 2);
+  const auto ported = run_workload<handoff_cv, std::mutex>(kProducers, kConsumers, kPerProducer, 2);
+  const auto ported_custom = run_workload<handoff_cv, yielding_lock>(kProducers, kConsumers, kPerProducer, 2);
+  check_conservation(reference, kProducers, kPerProducer);
+  check_conservation(any, kProducers, kPerProducer);
+  check_conservation(ported, kProducers, kPerProducer);
+  check_conservation(ported_custom, kProducers, kPerProducer);
+  EXPECT_EQ(sorted(ported.received), sorted(reference.received));
+  EXPECT_EQ(sorted(ported_custom.received), sorted(any.received));
+}
+
+// Capacity 1 with many threads: the most wake-ups per value, where a lost notify_one shows as a hang.
+TYPED_TEST(ConditionCvPort, CO8_CapacityOneManyThreadsNoLostWakeup) {
+  using handoff_cv = handoff::condition<void, TypeParam>;
+  const auto ported = run_workload<handoff_cv, std::mutex>(4, 4, 2'000, 1);
+  check_conservation(ported, 4, 2'000);
+}
+
+}  // namespace
