@@ -53,4 +53,30 @@ class slow_guard {
   slow_lock<Sync>& lock_;
 };
 
+// A guard that can drop and re-take the lock (slow paths unlock before running T's constructors or parking).
+// The destructor unlocks only if held, so every exit path, exceptions included, leaves the lock free.
+template <class Sync>
+class relockable_guard {
+ public:
+  explicit relockable_guard(slow_lock<Sync>& l) noexcept : lock_(l) { lock(); }
+  ~relockable_guard() {
+    if (held_) lock_.unlock();
+  }
+  relockable_guard(const relockable_guard&) = delete;
+  relockable_guard& operator=(const relockable_guard&) = delete;
+
+  void lock() noexcept {
+    lock_.lock();
+    held_ = true;
+  }
+  void unlock() noexcept {
+    held_ = false;
+    lock_.unlock();
+  }
+
+ private:
+  slow_lock<Sync>& lock_;
+  bool held_ = false;
+};
+
 }  // namespace handoff::detail

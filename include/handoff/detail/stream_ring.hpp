@@ -1,0 +1,151 @@
+// ---------------------------------------------------------------------------------------------------------------
+// handoff/detail/stream_ring.hpp: the slot array behind stream<T> (bounded, and the fast part of unbounded).
+//
+// Purpose: storage for values whose positions were already claimed on stream's state word. A pusher that
+// claimed index i writes slot i and publishes it; a popper that claimed index i waits for that publication,
+// moves the value out and frees the slot for index i + size(). Claiming (who gets which index, whether the
+// stream is full, closed or has waiters) is stream.hpp's job, on one word; this file only moves values.
+//
+// Slot turn word (one Sync::atomic<uint32_t> per slot, the futex word too):
+//   bits 0..29: 2 * (index mod 2^29) + 1 if the slot holds (or is a hole for) index, 2 * index if it is free
+//               for a pusher of index;  bit 31: a thread sleeps on this word (the waker must make the
+//               syscall).
+// Invariants:
+//   - The slot of index i is written only by the pusher that claimed i, once the popper of i - size() freed
+//     it; it is read only by the popper that claimed i, once that pusher published it. Indices are claimed
+//     on the state word with count < capacity <= size(), so at most two threads ever wait on one turn word
+//     (the popper of i and the pusher of i + size()), each for a step already in flight in another thread:
+//     waits here are bounded by that thread's progress, never by a thread that has not started.
+//   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
+//     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
+//   - Turns never wrap while a thread waits for one: a slot advances only through the steps of the two
+//     threads that wait on it, and 2^29 indices cannot pass while one of them is pending.
+// Memory ordering: publish() is a release exchange and await_turn() an acquire load, so the pusher's writes
+// (the value and everything before the push) happen-before the popper's move (rule G-4), and the popper's
+// move-out happens-before the next pusher's construction in the same slot.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <utility>
+
+namespace handoff::detail {
+
+template <class T, class Sync>
+class stream_ring {
+ public:
+  static constexpr std::uint32_t index_bits = 29;
+  static constexpr std::uint32_t index_mask = (std::uint32_t{1} << index_bits) - 1;
+
+  stream_ring() = default;
+  // `size` is a power of two (or 0 for no ring); the constructor may throw std::bad_alloc.
+  explicit stream_ring(std::size_t size)
+      : mask_(size ? size - 1 : 0), slots_(size ? new slot[size] : nullptr) {
+    for (std::size_t k = 0; k < size; ++k) {
+      // relaxed: the constructor is not concurrent with anything.
+      slots_[k].turn.store(free_turn(static_cast<std::uint32_t>(k)), std::memory_order_relaxed);
+    }
+  }
+  stream_ring(const stream_ring&) = delete;
+  stream_ring& operator=(const stream_ring&) = delete;
+
+  std::size_t size() const noexcept { return slots_ ? mask_ + 1 : 0; }
+
+  // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
+  // is published as a hole and the exception propagates; `v` is whatever T's constructor left it.
+  template <class U>
+  void fill(std::uint32_t i, U&& v) {
+    slot& s = at(i);
+    await_turn(s.turn, free_turn(i));
+    try {
+      ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
+    } catch (...) {
+      s.hole = true;
+      publish(s.turn, full_turn(i));
+      throw;
+    }
+    s.hole = false;
+    publish(s.turn, full_turn(i));
+  }
+
+  // Move the value of index i into `out` (the popper that claimed i). Returns false for a hole. If T's move
+  // constructor throws, the value is destroyed, the slot freed, and the exception propagates (documented in
+  // stream.hpp: the value whose move-out throws is the popper's own).
+  bool take(std::uint32_t i, std::optional<T>& out) {
+    slot& s = at(i);
+    await_turn(s.turn, full_turn(i));
+    if (s.hole) {
+      publish(s.turn, free_turn(i + static_cast<std::uint32_t>(size())));
+      return false;
+    }
+    T* p = std::launder(reinterpret_cast<T*>(s.storage));
+    struct release_slot {
+      stream_ring* ring;
+      slot* s;
+      T* p;
+      std::uint32_t next;
+      ~release_slot() {
+        p->~T();
+        ring->publish(s->turn, next);
+      }
+    } guard{this, &s, p, free_turn(i + static_cast<std::uint32_t>(size()))};
+    out.emplace(std::move(*p));
+    return true;
+  }
+
+  // Destructor helper, single-threaded: destroy the value of index i if it holds one.
+  void destroy_quiescent(std::uint32_t i) noexcept {
+    slot& s = at(i);
+    if (!s.hole) std::launder(reinterpret_cast<T*>(s.storage))->~T();
+  }
+
+ private:
+  static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
+
+  struct slot {
+    typename Sync::template atomic<std::uint32_t> turn{0};
+    bool hole = false;  // written by the pusher before publish, read by the popper after await_turn
+    alignas(T) unsigned char storage[sizeof(T)];
+  };
+
+  static std::uint32_t free_turn(std::uint32_t i) noexcept { return (i & index_mask) << 1; }
+  static std::uint32_t full_turn(std::uint32_t i) noexcept { return ((i & index_mask) << 1) | 1; }
+
+  slot& at(std::uint32_t i) noexcept { return slots_[i & mask_]; }
+
+  // Bounded spin, then park; the wake protocol of waiter.hpp (point 2) on the slot's turn word.
+  static void await_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t want) noexcept {
+    unsigned spins = 0;
+    for (;;) {
+      // acquire: pairs with the release exchange in publish(), making the slot's contents visible.
+      std::uint32_t t = turn.load(std::memory_order_acquire);
+      if ((t & ~sleeping) == want) return;
+      if (spins < Sync::spin_limit) {
+        ++spins;
+        Sync::relax();
+        continue;
+      }
+      if (!(t & sleeping)) {
+        // relaxed: the futex compares values; the exchange in publish() orders the wake.
+        if (!turn.compare_exchange_weak(t, t | sleeping, std::memory_order_relaxed)) continue;
+        t |= sleeping;
+      }
+      Sync::park(turn, t);
+    }
+  }
+
+  static void publish(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {
+    // release: publishes the slot's contents (or its emptiness); pairs with the acquire in await_turn().
+    const std::uint32_t old = turn.exchange(next, std::memory_order_release);
+    if (old & sleeping) Sync::unpark_all(turn);  // up to two threads wait on one slot (see Invariants)
+  }
+
+  std::size_t mask_ = 0;
+  std::unique_ptr<slot[]> slots_;
+};
+
+}  // namespace handoff::detail
