@@ -1,0 +1,287 @@
+// ---------------------------------------------------------------------------------------------------------------
+// bench/condition_bench.cpp: handoff::condition against std::condition_variable(_any).
+//
+// Workloads:
+//   notify_no_waiters/<cv>   one thread, notify_one (or signal(v)) with nobody waiting: the cost G-6 bounds
+//                            (handoff: one relaxed load, no lock, no call into the C library). The issue's
+//                            target: at least 2x faster than std::condition_variable::notify_one.
+//   notify_all_no_waiters/<cv>  the same for notify_all / broadcast.
+//   pingpong/<cv>            two threads, a mutex, a turn flag and two condition variables: each side waits
+//                            with wait(lock, pred) for its turn, flips it, unlocks and notifies the other
+//                            (--round-trips=N per run, default 10000). Two wake-ups per round trip: the wake
+//                            latency of one waiter, in the std::condition_variable pattern.
+//   pingpong/handoff.condition<T>  the same hand-off the handoff way, no mutex: signal(v) to the partner,
+//                            retried while it returns 0 (partner not yet waiting), and wait() returns the
+//                            value.
+//   broadcast/8/<cv>         one broadcaster, 8 waiters, a mutex and a generation counter: the broadcaster
+//                            waits until all 8 arrived, bumps the generation, unlocks and notify_all; each
+//                            waiter waits with wait(lock, pred) for the next generation
+//                            (--broadcast-rounds=N, default 2000). Every waiter must see every generation, in
+//                            order.
+//   broadcast/8/handoff.condition<T>  the same without a mutex: the broadcaster waits (polling waiting())
+//                            until all 8 wait, then broadcast(generation) must return 8.
+// Counters: items_per_second (notifies, round trips, or broadcast rounds per second of wall time),
+// cpu_ns_per_msg (process CPU per item, every thread counted). Two threads are pinned when the machine has
+// two cores; nine are never pinned.
+// ---------------------------------------------------------------------------------------------------------------
+#include <benchmark/benchmark.h>
+
+#include <handoff/condition.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace {
+
+namespace hb = handoff_bench;
+
+// ---- the condition variables under test, behind one name each
+
+struct std_cv {
+  static constexpr const char* name = "std::condition_variable";
+  using type = std::condition_variable;
+};
+struct std_cv_any {
+  static constexpr const char* name = "std::condition_variable_any";
+  using type = std::condition_variable_any;
+};
+struct handoff_cv {
+  static constexpr const char* name = "handoff.condition<>";
+  using type = handoff::condition<>;
+};
+
+// ---- notify with nobody waiting
+
+template <class CV>
+void notify_no_waiters(benchmark::State& state) {
+  typename CV::type cv;
+  for (auto _ : state) {
+    cv.notify_one();
+    benchmark::ClobberMemory();  // the call is not hoisted or merged across iterations
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <class CV>
+void notify_all_no_waiters(benchmark::State& state) {
+  typename CV::type cv;
+  for (auto _ : state) {
+    cv.notify_all();
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void signal_no_waiters(benchmark::State& state) {
+  handoff::condition<std::uint64_t> c;
+  std::uint64_t n = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(c.signal(n++));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---- ping-pong: wake latency of one waiter
+
+template <class CV>
+void pingpong_cv(benchmark::State& state, const std::string& name, std::uint64_t round_trips) {
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    std::mutex m;
+    typename CV::type to_a, to_b;
+    int turn = 0;  // guarded by m
+    std::uint64_t ball = 0, wrong = 0;
+    const double cpu_before = hb::process_cpu_seconds();
+    hb::thread_team::run(2, [&](unsigned me) {
+      auto& mine = me == 0 ? to_a : to_b;
+      auto& other = me == 0 ? to_b : to_a;
+      for (std::uint64_t n = 0; n < round_trips; ++n) {
+        std::unique_lock lock(m);
+        mine.wait(lock, [&] { return turn == static_cast<int>(me); });
+        if (ball != 2 * n + me) ++wrong;
+        ++ball;
+        turn = 1 - static_cast<int>(me);
+        lock.unlock();
+        other.notify_one();
+      }
+    });
+    cpu_seconds += hb::process_cpu_seconds() - cpu_before;
+    if (wrong != 0) {
+      hb::report_failure(state, name, std::to_string(wrong) + " turns saw the wrong ball");
+      return;
+    }
+  }
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(round_trips);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel(hb::thread_team::pins(2) ? "round trips; pinned" : "round trips; unpinned");
+}
+
+// signal(v) until it reaches the partner (it returns 0 while the partner is not waiting yet).
+template <class C>
+void signal_until_taken(C& c, std::uint64_t v) {
+  for (unsigned spins = 0; c.signal(std::uint64_t{v}) == 0; ++spins) {
+    if (spins % 64 == 63) std::this_thread::yield();  // the partner may be descheduled (oversubscribed)
+  }
+}
+
+void pingpong_handoff_typed(benchmark::State& state, const std::string& name, std::uint64_t round_trips) {
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    handoff::condition<std::uint64_t> ping, pong;
+    std::uint64_t wrong = 0;
+    const double cpu_before = hb::process_cpu_seconds();
+    hb::thread_team::run(2, [&](unsigned me) {
+      if (me == 0) {
+        for (std::uint64_t n = 0; n < round_trips; ++n) {
+          signal_until_taken(ping, n);
+          if (pong.wait() != n + 1) ++wrong;
+        }
+      } else {
+        for (std::uint64_t n = 0; n < round_trips; ++n) signal_until_taken(pong, ping.wait() + 1);
+      }
+    });
+    cpu_seconds += hb::process_cpu_seconds() - cpu_before;
+    if (wrong != 0) {
+      hb::report_failure(state, name, std::to_string(wrong) + " answers differed from what was sent");
+      return;
+    }
+  }
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(round_trips);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel(hb::thread_team::pins(2) ? "round trips; pinned" : "round trips; unpinned");
+}
+
+// ---- broadcast to 8 waiters
+
+constexpr unsigned kBroadcastWaiters = 8;
+
+template <class CV>
+void broadcast_cv(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    std::mutex m;
+    typename CV::type go, all_arrived;
+    std::uint64_t generation = 0;  // guarded by m
+    unsigned arrived = 0;          // guarded by m
+    std::atomic<std::uint64_t> wrong{0};
+    const double cpu_before = hb::process_cpu_seconds();
+    hb::thread_team::run(kBroadcastWaiters + 1, [&](unsigned i) {
+      std::unique_lock lock(m);
+      if (i == kBroadcastWaiters) {
+        for (std::uint64_t r = 0; r < rounds; ++r) {
+          all_arrived.wait(lock, [&] { return arrived == kBroadcastWaiters; });
+          arrived = 0;
+          ++generation;
+          lock.unlock();
+          go.notify_all();
+          lock.lock();
+        }
+        return;
+      }
+      for (std::uint64_t r = 0; r < rounds; ++r) {
+        if (++arrived == kBroadcastWaiters) all_arrived.notify_one();
+        go.wait(lock, [&] { return generation != r; });
+        // relaxed: a tally read after the team joined
+        if (generation != r + 1) wrong.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+    cpu_seconds += hb::process_cpu_seconds() - cpu_before;
+    if (wrong.load() != 0) {
+      hb::report_failure(state, name, std::to_string(wrong.load()) + " waiters saw the wrong generation");
+      return;
+    }
+  }
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel("broadcast rounds, 8 waiters; unpinned");
+}
+
+void broadcast_handoff_typed(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    handoff::condition<std::uint64_t> go;
+    std::atomic<std::uint64_t> wrong{0};
+    const double cpu_before = hb::process_cpu_seconds();
+    hb::thread_team::run(kBroadcastWaiters + 1, [&](unsigned i) {
+      if (i == kBroadcastWaiters) {
+        for (std::uint64_t r = 0; r < rounds; ++r) {
+          while (go.waiting() != kBroadcastWaiters) std::this_thread::yield();
+          // relaxed: a tally read after the team joined
+          if (go.broadcast(r + 1) != kBroadcastWaiters) wrong.fetch_add(1, std::memory_order_relaxed);
+        }
+        return;
+      }
+      for (std::uint64_t r = 0; r < rounds; ++r)
+        if (go.wait() != r + 1) wrong.fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
+    });
+    cpu_seconds += hb::process_cpu_seconds() - cpu_before;
+    if (wrong.load() != 0) {
+      hb::report_failure(state, name, std::to_string(wrong.load()) + " wrong counts or generations");
+      return;
+    }
+  }
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel("broadcast rounds, 8 waiters; unpinned");
+}
+
+template <class CV>
+void register_cv(std::uint64_t round_trips, std::uint64_t rounds) {
+  benchmark::RegisterBenchmark((std::string("notify_no_waiters/") + CV::name).c_str(), notify_no_waiters<CV>);
+  benchmark::RegisterBenchmark((std::string("notify_all_no_waiters/") + CV::name).c_str(),
+                               notify_all_no_waiters<CV>);
+  const std::string pp = std::string("pingpong/") + CV::name;
+  benchmark::RegisterBenchmark(
+      pp.c_str(), [pp, round_trips](benchmark::State& s) { pingpong_cv<CV>(s, pp, round_trips); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.2);
+  const std::string bc = std::string("broadcast/8/") + CV::name;
+  benchmark::RegisterBenchmark(bc.c_str(),
+                               [bc, rounds](benchmark::State& s) { broadcast_cv<CV>(s, bc, rounds); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  std::string text;
+  std::uint64_t round_trips = 10000, rounds = 2000;
+  if (hb::take_flag(argc, argv, "round-trips", &text)) round_trips = std::stoull(text);
+  if (hb::take_flag(argc, argv, "broadcast-rounds", &text)) rounds = std::stoull(text);
+  (void)hb::take_flag(argc, argv, "full");  // accepted for scripts/bench.sh; the sweep is the same
+  hb::add_machine_context();
+  benchmark::AddCustomContext("handoff_round_trips_per_run", std::to_string(round_trips));
+  benchmark::AddCustomContext("handoff_broadcast_rounds_per_run", std::to_string(rounds));
+
+  register_cv<handoff_cv>(round_trips, rounds);
+  benchmark::RegisterBenchmark("notify_no_waiters/handoff.condition<T>::signal", signal_no_waiters);
+  const std::string pp = "pingpong/handoff.condition<T>";
+  benchmark::RegisterBenchmark(
+      pp.c_str(), [pp, round_trips](benchmark::State& s) { pingpong_handoff_typed(s, pp, round_trips); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.2);
+  const std::string bc = "broadcast/8/handoff.condition<T>";
+  benchmark::RegisterBenchmark(bc.c_str(),
+                               [bc, rounds](benchmark::State& s) { broadcast_handoff_typed(s, bc, rounds); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(0.2);
+  register_cv<std_cv>(round_trips, rounds);
+  register_cv<std_cv_any>(round_trips, rounds);
+  return hb::run_and_exit_code(argc, argv);
+}
