@@ -54,6 +54,15 @@ struct handoff_cv {
   static constexpr const char* name = "handoff.condition<>";
   using type = handoff::condition<>;
 };
+// The library's Sync policy with no spin phase: a waiter parks at once, as std::condition_variable does. With
+// more threads than cores, spinning waiters take CPU from the threads they wait for; this row measures that.
+struct no_spin_sync : handoff::default_sync {
+  static constexpr unsigned spin_limit = 0;
+};
+struct handoff_cv_no_spin {
+  static constexpr const char* name = "handoff.condition<>(spin_limit=0)";
+  using type = handoff::condition<void, no_spin_sync>;
+};
 
 // ---- notify with nobody waiting
 
@@ -281,6 +290,7 @@ int main(int argc, char** argv) {
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond)
       ->MinTime(0.2);
+  register_cv<handoff_cv_no_spin>(round_trips, rounds);
   register_cv<std_cv>(round_trips, rounds);
   register_cv<std_cv_any>(round_trips, rounds);
   return hb::run_and_exit_code(argc, argv);
