@@ -13,15 +13,17 @@ int main() {
   auto alice = news.subscribe();
   auto bob = news.subscribe();
   std::atomic<int> seen{0};
-  std::jthread a([&] {
-    while (auto item = alice.pop()) std::printf("alice reads %s\n", item->c_str()), ++seen;
-  });
-  std::jthread b([&] {
-    while (auto item = bob.pop()) std::printf("bob reads %s\n", item->c_str()), ++seen;
-  });
+  auto read_all = [&](const char* who, auto& subscription) {
+    while (auto item = subscription.pop()) {  // until close() and this subscriber's buffer is drained
+      std::printf("%s reads %s\n", who, item->c_str());
+      ++seen;
+    }
+  };
+  std::jthread a([&] { read_all("alice", alice); });
+  std::jthread b([&] { read_all("bob", bob); });
   news.publish("hello");  // a copy for alice and one for bob
   news.publish("bye");
-  news.close();  // subscribers drain what was published, then pop() returns nullopt
+  news.close();
   a.join();
   b.join();
   return seen == 4 ? 0 : 1;
