@@ -1,0 +1,492 @@
+// ---------------------------------------------------------------------------------------------------------------
+// handoff/topic.hpp: topic<T>, fan-out (rule ST-8): every subscriber receives its own copy of every value
+// published while it is subscribed, through its own bounded buffer.
+//
+// Purpose: the safe form of Lwt's "several traversors on one stream". A stream is a work queue (each value to
+// one popper); a topic is a broadcast. subscribe() returns a subscription, a move-only reader with the pop
+// family of a stream (pop, try_pop, pop_for, pop_until, pop(out, stop_token), range-for until end-of-stream)
+// that unsubscribes in its destructor. publish(v) copies v into the buffer of every current subscriber.
+//
+//   topic<T> t{64};                                  // 64 unread values per subscriber, policy wait
+//   auto sub = t.subscribe();                        // sees every value published from now on
+//   t.publish(v);                                    // returns how many subscribers received v
+//   while (auto x = sub.pop()) use(*x);              // until t.close() and the buffer is drained
+//
+// When a subscriber falls behind (its buffer holds capacity_per_subscriber values), overflow_policy decides:
+//   wait (default)  the publisher waits until that subscriber pops (back-pressure). Subscribers that have
+//   room
+//                   get the value at once; the publisher then waits for the full ones in subscription order.
+//   drop_oldest     the publisher never waits for a subscriber: the subscriber's oldest buffered value is
+//                   dropped to make room, and the subscriber's lag count goes up by one (tokio's broadcast
+//                   reports this as RecvError::Lagged).
+// Lag: subscription::take_lag() returns the number of values this subscriber will never receive that were
+// published to it since the previous take_lag() (or since subscribe()), and resets the count; lagged() reads
+// it without resetting. A value is counted when drop_oldest dropped it, or (policy wait) when a publish_for/
+// publish_until/publish(v, stop_token) gave up on this subscriber's full buffer, or when T's copy constructor
+// threw before this subscriber got its copy. Every value counted by a take_lag() call is older than every
+// value a pop returns after that call, so `if (auto n = sub.take_lag()) resync(n); auto v = sub.pop();` is
+// sound. Per subscriber, over its whole life: values popped + values lagged + values left in its buffer when
+// it was destroyed == values published to it.
+//
+// publish forms (G-7). `delivered` counts subscribers whose buffer received the value.
+//   std::size_t publish(const T&)                  waits (policy wait) as long as it takes; returns
+//   delivered. publish_result try_publish(const T&)           never waits; ALL OR NOTHING: ok (delivered to
+//   every current
+//                                                  subscriber) or full (delivered to none: some buffer was
+//                                                  full, or another publish was in progress) or closed.
+//   publish_result publish_for / publish_until / publish(v, stop_token)
+//                                                  ok, or timeout / cancelled: the value reached `delivered`
+//                                                  subscribers and each remaining one has its lag raised by
+//                                                  one. If the deadline passes (or the stop is requested)
+//                                                  before this publish may start, nobody receives it:
+//                                                  delivered == 0.
+//   Under drop_oldest nothing waits for a subscriber, so every form behaves as publish() (try_publish can
+//   still answer full when another publish is in progress). Any form returns closed (delivered == 0) after
+//   close(); a publish that close() overtakes returns closed with the subscribers it reached before.
+//
+// Invariants:
+//   1. Each subscriber owns a stream<T, Sync>{capacity_per_subscriber} (its buffer) and a lag counter, in a
+//      subscriber_state held by shared_ptr: by its subscription, by the topic's subscriber list, and by the
+//      snapshot of a publisher. Only publishers push into a buffer; only its subscription pops from it,
+//      except that drop_oldest publishers try_pop the oldest value to drop it.
+//   2. Publishes are serialised by a publish token (an mvar<token, Sync>, taken with the publish's own
+//      deadline or stop token): every subscriber receives values in one total order, the order in which
+//      publishes took the token, and each subscriber's values are a contiguous run of that order (from its
+//      subscribe to its unsubscribe or the close) apart from lagged values. Because a publisher is the only
+//      pusher into each buffer, "size() < capacity" stays true until it pushes: try_publish checks every
+//      buffer first and then pushes to all of them without waiting (all or nothing, exactly).
+//   3. The subscriber list is copy-on-write behind list_lock (detail/slow_lock.hpp), taken only by subscribe,
+//      unsubscribe, close and by a publisher whose cached snapshot is out of date (the list's version moved).
+//      Nobody waits for anything while holding list_lock, and a publisher never holds it while pushing.
+//      So unsubscribe cannot deadlock with a publisher waiting on that subscriber's full buffer: unsubscribe
+//      closes the buffer (stream::close never waits), the waiting push fails with `closed`, and the
+//      publisher moves on to the next subscriber. Lock order: list_lock, then a buffer's own lock; the
+//      publish token is never taken by subscribe, unsubscribe or close.
+//   4. A subscriber receives every value of each publish that took the token after its subscribe() returned
+//      and before its unsubscribe() (or destruction) began; for publishes overlapping those calls, it
+//      receives the value or not, never a gap followed by more values of the same run.
+//   5. close() sets closed, empties the list and closes every buffer: subscribers drain what they hold and
+//      then see end-of-stream; publishes that start later return closed; subscribe() after close() returns a
+//      subscription that is already at end-of-stream.
+// Exceptions (G-8): if T's copy constructor throws during a publish, the publish throws, the subscribers that
+// already received the value keep it, every other subscriber of that publish has its lag raised by one, and
+// the topic stays usable (the token is released).
+// Memory ordering (G-4): everything a thread did before publish(v) happens-before everything a subscriber
+// does after the pop that returns its copy of v (stream push/pop). close() happens-before every pop that
+// reports end-of-stream because of it and every publish that returns closed. A take_lag() that counts a
+// dropped value happens-after that drop (release/acquire on the lag counter). Lifetime: safe by shared
+// ownership. A subscription may outlive its topic: destroying the topic closes it, so the subscription drains
+// its buffer and then reports end-of-stream. Destroying a topic while a publish is in progress, or using a
+// moved-from subscription, is a precondition violation (checked in debug builds, G-9). A subscriber_state
+// removed from the list stays alive in the last publisher's cached snapshot until the next publish refreshes
+// it (its buffer is closed; memory only). Topic: not copyable, not movable. Subscription: move-only. T must
+// be copy-constructible.
+// ---------------------------------------------------------------------------------------------------------------
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/deadline.hpp"
+#include "detail/precondition.hpp"
+#include "detail/slow_lock.hpp"
+#include "detail/sync.hpp"
+#include "mvar.hpp"
+#include "status.hpp"
+#include "stream.hpp"
+
+namespace handoff {
+
+enum class overflow_policy { wait, drop_oldest };
+
+// The answer of try_publish, publish_for, publish_until and publish(v, stop_token).
+struct publish_result {
+  status result = status::ok;  // ok | full (try_publish) | timeout | cancelled | closed
+  std::size_t delivered = 0;   // subscribers whose buffer received the value
+  friend bool operator==(const publish_result&, const publish_result&) = default;
+};
+
+template <class T, class Sync = default_sync>
+class topic {
+  static_assert(std::is_copy_constructible_v<T>,
+                "topic<T> copies each value to every subscriber: T must be copyable");
+  using buffer_type = stream<T, Sync>;
+
+  struct subscriber_state {
+    explicit subscriber_state(std::size_t capacity) : buffer(capacity) {}
+    buffer_type buffer;
+    typename Sync::template atomic<std::uint64_t> lag{0};
+    bool pending = false;  // guarded by the publish token: this publish has not yet dealt with the subscriber
+  };
+  using subscriber_list = std::vector<std::shared_ptr<subscriber_state>>;
+
+  // What subscriptions share with the topic (invariant 3). Outlives the topic while subscriptions exist.
+  struct shared_core {
+    detail::slow_lock<Sync> list_lock;
+    std::shared_ptr<const subscriber_list> subscribers;        // guarded by list_lock; nullptr = none
+    typename Sync::template atomic<std::uint64_t> version{0};  // bumped under list_lock at each list change
+    typename Sync::template atomic<std::uint32_t> closed{0};   // set under list_lock by close()
+  };
+
+  struct token {};
+
+ public:
+  // The largest capacity_per_subscriber accepted (each buffer is a bounded stream).
+  static constexpr std::size_t max_capacity = buffer_type::max_capacity;
+
+  explicit topic(std::size_t capacity_per_subscriber, overflow_policy policy = overflow_policy::wait)
+      : core_(std::make_shared<shared_core>()),
+        publish_token_(token{}),
+        capacity_(checked_capacity(capacity_per_subscriber)),
+        policy_(policy) {}
+  topic(const topic&) = delete;
+  topic& operator=(const topic&) = delete;
+
+  ~topic() {
+    HANDOFF_PRECONDITION(!publish_token_.is_empty(), "topic destroyed while a publish is in progress (G-9)");
+    close();
+  }
+
+  class subscription;
+
+  // A reader of every value published from now on (invariant 4). After close(): already at end-of-stream.
+  subscription subscribe() {
+    auto state = std::make_shared<subscriber_state>(capacity_);
+    std::shared_ptr<const subscriber_list> old;  // released after the lock
+    {
+      detail::slow_guard<Sync> guard(core_->list_lock);
+      // relaxed: closed is written under list_lock, which orders it with this read.
+      if (core_->closed.load(std::memory_order_relaxed)) {
+        state->buffer.close();
+      } else {
+        auto next = copy_open(core_->subscribers.get(), 1);
+        next->push_back(state);
+        old = std::exchange(core_->subscribers, std::move(next));
+        // relaxed: publishers re-read the list under list_lock when they see a new version (invariant 3).
+        core_->version.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    return subscription(core_, std::move(state));
+  }
+
+  // ---- publish (see the table in the header comment)
+  std::size_t publish(const T& v) {
+    return publish_impl(v, mode::wait, detail::deadline::never(), nullptr).delivered;
+  }
+  publish_result try_publish(const T& v) {
+    return publish_impl(v, mode::try_only, detail::deadline::never(), nullptr);
+  }
+  template <class Rep, class Period>
+  publish_result publish_for(const T& v, std::chrono::duration<Rep, Period> d) {
+    return publish_impl(v, mode::wait, detail::deadline::after(d), nullptr);
+  }
+  template <class Clock, class Duration>
+  publish_result publish_until(const T& v, std::chrono::time_point<Clock, Duration> t) {
+    return publish_impl(v, mode::wait, detail::deadline::at(t), nullptr);
+  }
+  publish_result publish(const T& v, std::stop_token st) {
+    return publish_impl(v, mode::wait, detail::deadline::never(), &st);
+  }
+
+  // Idempotent, never waits (invariant 5).
+  void close() noexcept {
+    std::shared_ptr<const subscriber_list> old;
+    {
+      detail::slow_guard<Sync> guard(core_->list_lock);
+      // release: pairs with the acquire in publish_impl; a publish that sees it returns closed.
+      core_->closed.store(1, std::memory_order_release);
+      old = std::exchange(core_->subscribers, nullptr);
+      core_->version.fetch_add(1, std::memory_order_relaxed);  // relaxed: as in subscribe()
+    }
+    if (old)
+      for (const auto& s : *old) s->buffer.close();  // wakes publishers waiting on them (closed)
+  }
+  bool is_closed() const noexcept {
+    return core_->closed.load(std::memory_order_acquire) != 0;  // acquire: pairs with the store in close()
+  }
+
+  // Snapshot of the number of subscribers (takes list_lock; not for hot paths).
+  std::size_t subscriber_count() const {
+    detail::slow_guard<Sync> guard(core_->list_lock);
+    return core_->subscribers ? core_->subscribers->size() : 0;
+  }
+  std::size_t capacity_per_subscriber() const noexcept { return capacity_; }
+  overflow_policy policy() const noexcept { return policy_; }
+
+ private:
+  enum class mode { try_only, wait };
+
+  static std::size_t checked_capacity(std::size_t capacity) {
+    if (capacity == 0 || capacity > max_capacity)
+      throw std::invalid_argument("handoff::topic: capacity_per_subscriber must be in 1..2^28, got " +
+                                  std::to_string(capacity));
+    return capacity;
+  }
+
+  // A new list holding the open subscribers of `from` (unsubscribed ones, whose buffer is closed, are pruned
+  // here: unsubscribe() leaves its entry behind if it could not allocate), with room for `extra` more.
+  static std::shared_ptr<subscriber_list> copy_open(const subscriber_list* from, std::size_t extra) {
+    auto next = std::make_shared<subscriber_list>();
+    next->reserve((from ? from->size() : 0) + extra);
+    if (from)
+      for (const auto& s : *from)
+        if (!s->buffer.is_closed()) next->push_back(s);
+    return next;
+  }
+
+  // Token holder only: bring the cached snapshot up to date with the list.
+  void refresh_snapshot() {
+    // relaxed: only decides whether to re-read the list under list_lock; a subscribe() that happened-before
+    // this publish wrote a newer version, which this load must see (read-write coherence).
+    if (core_->version.load(std::memory_order_relaxed) == snapshot_version_) return;
+    std::shared_ptr<const subscriber_list> old;  // states dropped from the snapshot are released unlocked
+    {
+      detail::slow_guard<Sync> guard(core_->list_lock);
+      old = std::exchange(snapshot_, core_->subscribers);
+      snapshot_version_ = core_->version.load(std::memory_order_relaxed);  // relaxed: under list_lock
+    }
+  }
+
+  static void add_lag(subscriber_state& s) noexcept {
+    // release: pairs with the acquire in take_lag(); the drop that is counted happens-before the read.
+    s.lag.fetch_add(1, std::memory_order_release);
+  }
+
+  // Push into one buffer, waiting as the publish's deadline / stop token allow. ok | closed | timeout |
+  // cancelled.
+  static status push_waiting(buffer_type& b, T&& v, const detail::deadline& d, const std::stop_token* st) {
+    if (st) return b.push(std::move(v), *st);
+    switch (d.kind()) {
+      case detail::deadline::clock_kind::never:
+        return b.push(std::move(v)) ? status::ok : status::closed;
+      case detail::deadline::clock_kind::steady:
+        return b.push_until(std::move(v), std::chrono::steady_clock::time_point(
+                                              std::chrono::nanoseconds(d.nanoseconds_since_epoch())));
+      case detail::deadline::clock_kind::system:
+        break;
+    }
+    return b.push_until(std::move(v), std::chrono::system_clock::time_point(
+                                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                              std::chrono::nanoseconds(d.nanoseconds_since_epoch()))));
+  }
+
+  // Take the publish token (invariant 2) as the publish's mode allows: ok | full (try) | timeout | cancelled.
+  status take_token(mode m, const detail::deadline& d, const std::stop_token* st) {
+    std::optional<token> t;
+    if (m == mode::try_only) {
+      t = publish_token_.try_take();
+      return t ? status::ok : status::full;
+    }
+    if (st) {
+      t = publish_token_.take(*st);
+      return t ? status::ok : status::cancelled;
+    }
+    switch (d.kind()) {
+      case detail::deadline::clock_kind::never:
+        (void)publish_token_.take();
+        return status::ok;
+      case detail::deadline::clock_kind::steady:
+        t = publish_token_.take_until(
+            std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d.nanoseconds_since_epoch())));
+        break;
+      case detail::deadline::clock_kind::system:
+        t = publish_token_.take_until(std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::nanoseconds(d.nanoseconds_since_epoch()))));
+        break;
+    }
+    return t ? status::ok : status::timeout;
+  }
+
+  struct token_release {
+    mvar<token, Sync>& m;
+    ~token_release() { m.put(token{}); }  // the holder is the only putter: never waits
+  };
+
+  // Exception path (G-8): every subscriber this publish had not dealt with misses the value.
+  struct pending_guard {
+    const subscriber_list& subs;
+    ~pending_guard() {
+      for (const auto& s : subs)
+        if (std::exchange(s->pending, false)) add_lag(*s);
+    }
+  };
+
+  publish_result publish_impl(const T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
+    if (is_closed()) return {status::closed, 0};
+    if (const status t = take_token(m, d, st); t != status::ok) return {t, 0};
+    token_release release{publish_token_};
+    // acquire: pairs with the release in close(); a publish that took the token after close() returns closed.
+    if (core_->closed.load(std::memory_order_acquire)) return {status::closed, 0};
+    refresh_snapshot();
+    if (!snapshot_ || snapshot_->empty()) return {status::ok, 0};
+    const subscriber_list& subs = *snapshot_;  // snapshot_ changes only under the token we hold
+
+    if (m == mode::try_only && policy_ == overflow_policy::wait)
+      for (const auto& s : subs)  // all or nothing: a buffer with room keeps it until we push (invariant 2)
+        if (s->buffer.size() >= capacity_ && !s->buffer.is_closed()) return {status::full, 0};
+
+    for (const auto& s : subs) s->pending = true;
+    pending_guard guard{subs};
+    std::size_t delivered = 0;
+    bool met_closed = false;
+    auto settle = [&](subscriber_state& s, status r) {
+      s.pending = false;
+      if (r == status::ok)
+        ++delivered;
+      else if (r == status::closed)
+        met_closed = true;  // unsubscribed (or the topic closed): no lag, it will never pop again
+      else
+        add_lag(s);
+    };
+
+    if (policy_ == overflow_policy::drop_oldest) {
+      for (const auto& s : subs) {
+        T copy(v);
+        status r;
+        // Only we push (invariant 1), so one drop makes room; a failed try_pop means its owner just did.
+        while ((r = s->buffer.try_push(std::move(copy))) == status::full)
+          if (s->buffer.try_pop()) add_lag(*s);
+        settle(*s, r);
+      }
+    } else {
+      // Pass 1: every subscriber with room gets the value at once (no head-of-line blocking behind a full
+      // one).
+      for (const auto& s : subs) {
+        if (s->buffer.size() >= capacity_) continue;
+        T copy(v);
+        const status r = s->buffer.try_push(std::move(copy));
+        if (r != status::full) settle(*s, r);  // full cannot happen (invariant 2), but then pass 2 handles it
+      }
+      // Pass 2: wait for the full ones, in subscription order, within the one deadline / stop token. (A
+      // try_publish gets here only if invariant 2 were broken; it must not wait even then.)
+      const detail::deadline wait_deadline =
+          m == mode::try_only ? detail::deadline::after(std::chrono::seconds(-1)) : d;
+      status gave_up = status::ok;
+      for (const auto& s : subs) {
+        if (!s->pending) continue;
+        T copy(v);
+        const status r = push_waiting(s->buffer, std::move(copy), wait_deadline, st);
+        settle(*s, r);
+        if ((r == status::timeout || r == status::cancelled) && gave_up == status::ok) gave_up = r;
+      }
+      if (gave_up != status::ok && !(met_closed && is_closed())) return {gave_up, delivered};
+    }
+    if (met_closed && is_closed()) return {status::closed, delivered};
+    return {status::ok, delivered};
+  }
+
+  std::shared_ptr<shared_core> core_;
+  mvar<token, Sync> publish_token_;  // full = no publish in progress (invariant 2)
+  // Guarded by publish_token_: the subscriber list as of this topic's last publish.
+  std::shared_ptr<const subscriber_list> snapshot_;
+  std::uint64_t snapshot_version_ = ~std::uint64_t{0};
+  const std::size_t capacity_;
+  const overflow_policy policy_;
+};
+
+// A topic's reader: the pop family of stream<T> over this subscriber's own buffer, plus lag reporting.
+// Move-only; unsubscribes in its destructor.
+template <class T, class Sync>
+class topic<T, Sync>::subscription {
+ public:
+  using value_type = T;
+  using waiting_counts = typename buffer_type::waiting_counts;
+
+  subscription(subscription&& other) noexcept = default;
+  subscription& operator=(subscription&& other) noexcept {
+    if (this != &other) {
+      unsubscribe();
+      core_ = std::move(other.core_);
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+  ~subscription() { unsubscribe(); }
+
+  // ---- pop family (as stream<T>: ST-4, ST-5, ST-7, G-7). nullopt / closed: unsubscribed or topic closed,
+  // and the buffer drained.
+  std::optional<T> pop() { return buffer().pop(); }
+  status try_pop(T& out) { return buffer().try_pop(out); }
+  std::optional<T> try_pop() { return buffer().try_pop(); }
+  template <class Rep, class Period>
+  status pop_for(T& out, std::chrono::duration<Rep, Period> d) {
+    return buffer().pop_for(out, d);
+  }
+  template <class Clock, class Duration>
+  status pop_until(T& out, std::chrono::time_point<Clock, Duration> t) {
+    return buffer().pop_until(out, t);
+  }
+  status pop(T& out, std::stop_token st) { return buffer().pop(out, std::move(st)); }
+
+  // `for (T v : sub)` pops until end-of-stream.
+  typename buffer_type::iterator begin() { return buffer().begin(); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+  // ---- lag (see the header comment): values published to this subscriber that it will never receive.
+  std::uint64_t take_lag() noexcept {
+    check();
+    // acquire: pairs with the release in add_lag(); every drop counted here happens-before our next pop.
+    return state_->lag.exchange(0, std::memory_order_acquire);
+  }
+  std::uint64_t lagged() const noexcept {
+    check();
+    return state_->lag.load(std::memory_order_relaxed);  // relaxed: a snapshot
+  }
+
+  // Leave the topic now (idempotent; the destructor does it): no value published after this call begins is
+  // delivered, a publisher waiting on this buffer moves on, and pops drain what is buffered, then report
+  // end-of-stream.
+  void unsubscribe() noexcept {
+    if (!core_) return;
+    std::shared_ptr<shared_core> core = std::move(core_);
+    state_->buffer.close();  // first: a publisher waiting on the full buffer wakes with closed (invariant 3)
+    std::shared_ptr<const subscriber_list> old;
+    try {
+      detail::slow_guard<Sync> guard(core->list_lock);
+      if (core->subscribers) {
+        old = std::exchange(core->subscribers, copy_open(core->subscribers.get(), 0));
+        core->version.fetch_add(1, std::memory_order_relaxed);  // relaxed: as in subscribe()
+      }
+    } catch (...) {  // only std::bad_alloc: copy_open allocates
+      // The entry stays, closed: publishers skip it and the next list change prunes it.
+    }
+  }
+  bool is_subscribed() const noexcept { return core_ != nullptr; }
+
+  // Snapshots of this subscriber's buffer.
+  bool is_closed() const noexcept { return check(), state_->buffer.is_closed(); }
+  std::size_t size() const noexcept { return check(), state_->buffer.size(); }
+  std::size_t capacity() const noexcept { return check(), state_->buffer.capacity(); }
+  waiting_counts waiting() const { return check(), state_->buffer.waiting(); }  // waiting publishers/poppers
+
+ private:
+  friend class topic;
+  subscription(std::shared_ptr<shared_core> core, std::shared_ptr<subscriber_state> state) noexcept
+      : core_(state->buffer.is_closed() ? nullptr : std::move(core)), state_(std::move(state)) {}
+
+  void check() const noexcept {
+    HANDOFF_PRECONDITION(state_ != nullptr, "topic subscription used after move (G-9)");
+  }
+  buffer_type& buffer() {
+    check();
+    return state_->buffer;
+  }
+
+  std::shared_ptr<shared_core> core_;  // nullptr once unsubscribed (or moved from)
+  std::shared_ptr<subscriber_state> state_;
+};
+
+}  // namespace handoff
