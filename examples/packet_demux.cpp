@@ -506,12 +506,28 @@ run_result run_one(const options& o, const std::string& name, Make make) {
 }
 
 // ---------------------------------------------------------------------------------------------- report
+// The first three fields of /proc/loadavg, or "?" where it cannot be read: on a shared 2-core machine the
+// numbers depend on what else runs.
+std::string load_average() {
+  std::string text = "?";
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    double a = 0, b = 0, c = 0;
+    if (std::fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", a, b, c);
+      text = buf;
+    }
+    std::fclose(f);
+  }
+  return text;
+}
+
 void print_header(const options& o, int rcvbuf) {
   std::printf(
       "packet_demux: ids=%u consumers-per-id=%u packets<=%u seconds<=%g rate=%u/s burst=%u bad=%u%% "
-      "capacity=%u work=%uus timeout=%ums seed=%u; receive buffer %d bytes; %u cores\n\n",
+      "capacity=%u work=%uus timeout=%ums seed=%u; receive buffer %d bytes; %u cores, load average %s\n\n",
       o.ids, o.consumers_per_id, o.packets, o.seconds, o.rate, o.burst, o.bad_percent, o.capacity, o.work_us,
-      o.timeout_ms, o.seed, rcvbuf, std::thread::hardware_concurrency());
+      o.timeout_ms, o.seed, rcvbuf, std::thread::hardware_concurrency(), load_average().c_str());
   std::printf(
       "| impl | sent | read | kernel dropped | rejected | delivered | lost | woken/packet | receiver blocked "
       "ms "
