@@ -22,11 +22,12 @@ bool mvar_tour() {
 
 bool condition_tour() {
   // -- condition
-  handoff::condition<int> version_changed;  // stores nothing: a queue of waiting threads
+  handoff::condition<std::string> config_changed;  // stores nothing: a queue of waiting threads
   std::jthread watcher([&](std::stop_token stop) {
-    while (auto v = version_changed.wait(stop)) std::printf("watcher: now at version %d\n", *v);
+    while (auto path = config_changed.wait(stop)) std::printf("watcher: reload %s\n", path->c_str());
   });  // (the jthread's destructor requests stop: the wait returns nullopt and the loop ends)
-  std::size_t woken = version_changed.broadcast(2);  // wakes the threads waiting right now; returns how many
+  std::size_t woken =
+      config_changed.broadcast("app.toml");  // the threads waiting right now; returns how many
   // -- end
   return woken <= 1;
 }
