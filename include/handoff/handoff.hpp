@@ -2,5 +2,9 @@
 // This header includes every primitive; include the individual headers to keep builds lean.
 #pragma once
 
+#include "adapters.hpp"
+#include "condition.hpp"
 #include "mvar.hpp"
 #include "status.hpp"
+#include "stream.hpp"
+#include "topic.hpp"

@@ -266,7 +266,7 @@ class stream {
       // (invariant 2); the value itself is published by the slot's turn (stream_ring).
       if (state_.compare_exchange_weak(s, next_tail(s), std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        ring_.fill(tail_of(s), std::move(v));
+        fill_claimed(tail_of(s), v);
         return fast::done;
       }
     }
@@ -286,6 +286,29 @@ class stream {
         if (ring_.take(head_of(s), out)) return fast::done;
         s = state_.load(std::memory_order_acquire);  // a hole (a push whose move threw): claim again
       }
+    }
+  }
+
+  // Write v into index i, which this thread claimed. If T's move throws (G-8), give the index back when no
+  // later index was claimed (the stream is as before the push), else leave a hole that its popper skips.
+  void fill_claimed(std::uint32_t i, T& v) {
+    try {
+      ring_.fill(i, std::move(v));
+    } catch (...) {
+      // acquire: as in try_fast_push.
+      std::uint64_t s = state_.load(std::memory_order_acquire);
+      const std::uint32_t next = (i + 1) & index_mask;
+      for (;;) {
+        if (tail_of(s) != next || count_of(s) == 0) {  // someone claimed after us (or popped our index)
+          ring_.publish_hole(i);
+          break;
+        }
+        const std::uint64_t back = (s & ~kTailMask) | (std::uint64_t{i} << kTailShift);
+        // acq_rel: as in try_fast_push; succeeds only if the word is unchanged since we checked it.
+        if (state_.compare_exchange_weak(s, back, std::memory_order_acq_rel, std::memory_order_acquire))
+          break;
+      }
+      throw;
     }
   }
 
@@ -364,7 +387,7 @@ class stream {
                                             std::memory_order_acquire))
           continue;
         guard.unlock();
-        ring_.fill(tail_of(s), std::move(v));
+        fill_claimed(tail_of(s), v);
         return status::ok;
       }
 
@@ -473,7 +496,8 @@ class stream {
           ring_.fill(tail_of(s), std::move(*static_cast<T*>(w->slot)));
           w->complete(status::ok);
         } catch (...) {
-          w->complete(kRetry);  // a hole stands in its slot; the pusher keeps its value and starts again
+          ring_.publish_hole(tail_of(s));
+          w->complete(kRetry);  // the pusher keeps its value and starts again
         }
         if (take_error) std::rethrow_exception(take_error);
         if (got) return status::ok;

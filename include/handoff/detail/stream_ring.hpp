@@ -56,19 +56,22 @@ class stream_ring {
   std::size_t size() const noexcept { return slots_ ? mask_ + 1 : 0; }
 
   // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
-  // is published as a hole and the exception propagates; `v` is whatever T's constructor left it.
+  // stays free for index i and the exception propagates; the caller then either gives the index back on the
+  // state word or calls publish_hole(i). `v` is whatever T's constructor left it.
   template <class U>
   void fill(std::uint32_t i, U&& v) {
     slot& s = at(i);
     await_turn(s.turn, free_turn(i));
-    try {
-      ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
-    } catch (...) {
-      s.hole = true;
-      publish(s.turn, full_turn(i));
-      throw;
-    }
+    ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
     s.hole = false;
+    publish(s.turn, full_turn(i));
+  }
+
+  // Index i was claimed but its value could not be constructed, and the index cannot be given back: its
+  // popper will find no value and claim again.
+  void publish_hole(std::uint32_t i) noexcept {
+    slot& s = at(i);
+    s.hole = true;
     publish(s.turn, full_turn(i));
   }
 
