@@ -103,18 +103,18 @@ class condition {
   std::optional<T> wait_for(std::chrono::duration<Rep, Period> d) {
     inbox in;
     (void)run(in, detail::deadline::after(d), nullptr);
-    return std::move(in.value);
+    return in.release();
   }
   template <class Clock, class Duration>
   std::optional<T> wait_until(std::chrono::time_point<Clock, Duration> t) {
     inbox in;
     (void)run(in, detail::deadline::at(t), nullptr);
-    return std::move(in.value);
+    return in.release();
   }
   std::optional<T> wait(std::stop_token st) {
     inbox in;
     (void)run(in, detail::deadline::never(), &st);
-    return std::move(in.value);
+    return in.release();
   }
 
   // The same with the caller's lock released while waiting and held again on return (CO-6).
@@ -122,19 +122,19 @@ class condition {
   std::optional<T> wait_for(Lock& lock, std::chrono::duration<Rep, Period> d) {
     inbox in;
     (void)run_locked(lock, in, detail::deadline::after(d), nullptr);
-    return std::move(in.value);
+    return in.release();
   }
   template <detail::basic_lockable Lock, class Clock, class Duration>
   std::optional<T> wait_until(Lock& lock, std::chrono::time_point<Clock, Duration> t) {
     inbox in;
     (void)run_locked(lock, in, detail::deadline::at(t), nullptr);
-    return std::move(in.value);
+    return in.release();
   }
   template <detail::basic_lockable Lock>
   std::optional<T> wait(Lock& lock, std::stop_token st) {
     inbox in;
     (void)run_locked(lock, in, detail::deadline::never(), &st);
-    return std::move(in.value);
+    return in.release();
   }
 
   // ---- waking: CO-3, CO-4, CO-5, CO-7
@@ -161,8 +161,23 @@ class condition {
   struct inbox {
     std::optional<T> value;
     std::exception_ptr error;  // broadcast_error
+    // Engaged-only move: returning the optional itself trips g++ 12's -Wmaybe-uninitialized on the
+    // disengaged payload of a trivial T at -O1 and above (a false positive that -Werror users would hit).
+    std::optional<T> release() {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+      if (!value) return std::nullopt;
+      return std::optional<T>(std::move(*value));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    }
   };
-  static inbox& inbox_of(node& w) noexcept { return *static_cast<inbox*>(w.slot); }
+  static inbox& inbox_of(node& w) noexcept {
+    return *static_cast<inbox*>(w.slot);
+  }
 
   outcome run(inbox& in, const detail::deadline& d, const std::stop_token* st) {
     outcome o;

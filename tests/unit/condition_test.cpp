@@ -746,4 +746,23 @@ TYPED_TEST(ConditionTest, G4_SignalPublishesWhatCameBefore) {
   EXPECT_EQ(get_or_abort(std::move(waiter), "publishing waiter"), expected);
 }
 
+// A trivially copyable T returned through wait(stop_token) in a loop: g++ 12 at -O1 and above reported a
+// false -Wmaybe-uninitialized inside condition.hpp for this pattern, which breaks -Werror builds (the tsan
+// preset compiles this file at -O1 with -Werror, so the regression is a build failure).
+TYPED_TEST(ConditionTest, CO2_WaitStopTokenLoopOfTrivialValues) {
+  condition<int, TypeParam> c;
+  std::stop_source stop;
+  auto waiter = std::async(std::launch::async, [&] {
+    long sum = 0;
+    while (auto v = c.wait(stop.get_token())) {
+      sum += *v;
+      if (sum >= 6) break;
+    }
+    return sum;
+  });
+  for (int v = 1; v <= 3; ++v)
+    while (c.signal(int{v}) == 0) std::this_thread::yield();
+  EXPECT_EQ(get_or_abort(std::move(waiter), "wait(stop_token) loop"), 6);
+}
+
 }  // namespace
