@@ -584,9 +584,247 @@ struct stream_unbounded_burst {
   }
 };
 
+// ---- G-8 under concurrency: moves that throw at random, in push and in pop.
+//
+// fragile's move constructor throws (before touching its source) with probability 1/32 while the calling
+// thread is inside a push or a pop. A push that throws must leave its argument intact (it then counts as
+// returned); a pop that throws may have destroyed the value it was moving out (stream.hpp: it is the popper's
+// own), or the value may come back (a hand-off retried by its pusher), so such a value is "maybe lost":
+// delivered at most once. Every other value: sent = received + returned exactly, FIFO per producer within
+// each consumer.
+
+struct injected_failure {};
+
+enum class move_context { none, push, pop };
+thread_local move_context t_context = move_context::none;
+thread_local std::uint64_t t_random = 0x9E3779B97F4A7C15ull;
+
+// Per-value receipts for this scenario (the shared ledger has no "maybe lost" state).
+class fragile_book {
+ public:
+  static constexpr std::uint8_t kSent = 1, kReturned = 2, kMaybeLost = 4, kReceived = 8, kTwice = 16;
+  fragile_book(unsigned producers, std::uint64_t max)
+      : producers_(producers),
+        max_(max),
+        cells_(std::make_unique<std::atomic<std::uint8_t>[]>(producers * max)) {}
+  void mark(std::uint64_t value, std::uint8_t bit) {
+    const std::uint64_t p = value >> 32, s = value & 0xffffffffu;
+    if (p >= producers_ || s >= max_) {
+      invented.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after every thread joined
+      return;
+    }
+    // relaxed: the cells are read after every thread joined.
+    const std::uint8_t old = cells_[p * max_ + s].fetch_or(bit, std::memory_order_relaxed);
+    if (bit == kReceived && (old & kReceived))
+      cells_[p * max_ + s].fetch_or(kTwice, std::memory_order_relaxed);
+  }
+  // After every thread joined: fold the counts into the scenario's totals.
+  void settle(stress::context& ctx) {
+    for (std::uint64_t i = 0; i < producers_ * max_; ++i) {
+      const std::uint8_t c = cells_[i].load(std::memory_order_relaxed);  // relaxed: all threads joined
+      const bool sent = c & kSent, back = c & kReturned, maybe = c & kMaybeLost, got = c & kReceived;
+      if (c & kTwice) ++ctx.duplicated;
+      if (sent && back) ctx.fail("a value both sent and returned (scenario bookkeeping)");
+      if (sent && !got && !maybe) ++ctx.lost;
+      if (back && got) ++ctx.duplicated;  // returned to its producer and also delivered
+      if (!sent && !back && got) ++ctx.invented;
+    }
+    ctx.invented += invented.load();
+  }
+  std::atomic<std::uint64_t> invented{0};
+
+ private:
+  unsigned producers_;
+  std::uint64_t max_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> cells_;
+};
+fragile_book* g_book = nullptr;  // the running round's book; set before its threads start
+std::atomic<std::uint64_t> g_push_throws{0}, g_pop_throws{0};  // injected failures, for the self-check
+
+struct fragile {
+  std::uint64_t v = kMovedFrom;
+  fragile() = default;
+  explicit fragile(std::uint64_t x) noexcept : v(x) {}
+  fragile(fragile&& o) : v(o.v) {
+    if (t_context != move_context::none) {
+      t_random ^= t_random << 13, t_random ^= t_random >> 7, t_random ^= t_random << 17;  // xorshift64
+      if (t_random % 32 == 0) {
+        if (t_context == move_context::pop) g_book->mark(o.v, fragile_book::kMaybeLost);
+        // relaxed: counters read after every thread joined.
+        (t_context == move_context::pop ? g_pop_throws : g_push_throws)
+            .fetch_add(1, std::memory_order_relaxed);
+        throw injected_failure{};
+      }
+    }
+    o.v = kMovedFrom;
+  }
+  fragile& operator=(fragile&& o) noexcept {
+    v = std::exchange(o.v, kMovedFrom);
+    return *this;
+  }
+};
+
+struct context_scope {
+  explicit context_scope(move_context c) noexcept { t_context = c; }
+  ~context_scope() { t_context = move_context::none; }
+};
+
+template <class Sync>
+void run_throwing_round(stress::context& ctx, std::size_t capacity, unsigned producers, unsigned consumers,
+                        std::chrono::microseconds close_after, unsigned round) {
+  constexpr std::uint64_t kMax = std::uint64_t{1} << 16;
+  using stream_t = handoff::stream<fragile, Sync>;
+  auto s = capacity == kUnbounded ? std::make_unique<stream_t>(handoff::unbounded)
+                                  : std::make_unique<stream_t>(capacity);
+  fragile_book book(producers, kMax);
+  g_book = &book;
+  std::atomic<bool> close_called{false};
+  std::atomic<std::uint64_t> reordered{0};
+  const std::string tag = " (round " + std::to_string(round) + ", capacity " + capacity_name(capacity) + ")";
+  {
+    std::vector<std::jthread> threads;
+    for (unsigned p = 0; p < producers; ++p) {
+      auto& hb = ctx.new_heartbeat("fragile producer " + std::to_string(p) + tag);
+      threads.emplace_back([&, p, &hb = hb] {
+        auto rng = ctx.rng(round * 1000 + p);
+        t_random = rng() | 1;
+        for (std::uint64_t seq = 0; seq < kMax;) {
+          const std::uint64_t value = stress::ledger::encode(p, seq);
+          fragile it(value);
+          status st = status::ok;
+          bool threw = false;
+          try {
+            const context_scope in_push(move_context::push);
+            stress::in_call call(hb, "push (throwing moves)");
+            switch (rng() % 3) {
+              case 0:
+                st = s->push(std::move(it)) ? status::ok : status::closed;
+                break;
+              case 1:
+                st = s->push_for(std::move(it), std::chrono::microseconds(rng() % 50));
+                break;
+              default:
+                st = s->try_push(std::move(it));
+                break;
+            }
+          } catch (const injected_failure&) {
+            threw = true;
+          }
+          ctx.count_operations(1);
+          if (!threw && st == status::ok) {
+            book.mark(value, fragile_book::kSent);
+            ++seq;
+            continue;
+          }
+          if (it.v != value)
+            ctx.fail("a push that failed or threw did not leave its value with the caller (G-8)");
+          if (threw) continue;  // G-8: the stream stays usable; retry the same value
+          if (st == status::closed) {
+            book.mark(value, fragile_book::kReturned);
+            return;
+          }
+          if (!one_of(st, {status::full, status::timeout})) ctx.fail("push: unexpected status" + tag);
+          if (rng() % 2) {
+            book.mark(value, fragile_book::kReturned);
+            ++seq;
+          }
+        }
+      });
+    }
+    for (unsigned c = 0; c < consumers; ++c) {
+      auto& hb = ctx.new_heartbeat("fragile consumer " + std::to_string(c) + tag);
+      threads.emplace_back([&, c, &hb = hb] {
+        auto rng = ctx.rng(round * 1000 + 500 + c);
+        t_random = rng() | 1;
+        std::vector<std::int64_t> last_seen(producers, -1);
+        for (;;) {
+          fragile out;
+          status st = status::empty;
+          try {
+            const context_scope in_pop(move_context::pop);
+            stress::in_call call(hb, "pop (throwing moves)");
+            switch (rng() % 3) {
+              case 0: {
+                std::optional<fragile> got = s->pop();
+                st = got ? status::ok : status::closed;
+                if (got) out = std::move(*got);
+                break;
+              }
+              case 1:
+                st = s->pop_for(out, std::chrono::microseconds(rng() % 50));
+                break;
+              default:
+                st = s->try_pop(out);
+                break;
+            }
+          } catch (const injected_failure&) {
+            if (out.v != kMovedFrom) ctx.fail("a pop that threw wrote its output");
+            continue;  // G-8: the stream stays usable
+          }
+          ctx.count_operations(1);
+          if (st == status::ok) {
+            book.mark(out.v, fragile_book::kReceived);
+            const std::uint64_t p = out.v >> 32;
+            const auto seq = static_cast<std::int64_t>(out.v & 0xffffffffu);
+            if (p < producers) {
+              if (seq <= last_seen[p]) reordered.fetch_add(1);
+              last_seen[p] = seq;
+            }
+            continue;
+          }
+          if (st == status::closed) {
+            if (!close_called.load()) ctx.fail("end-of-stream before close()" + tag);
+            if (s->try_pop(out) != status::closed) ctx.fail("end-of-stream did not last (ST-5)" + tag);
+            return;
+          }
+        }
+      });
+    }
+    auto rng = ctx.rng(round * 1000 + 999);
+    const auto close_at = steady::now() + close_after;
+    while (steady::now() < close_at)
+      for (unsigned k = rng() % 64; k != 0; --k) std::this_thread::yield();
+    close_called.store(true);
+    s->close();
+  }  // joins
+  if (s->size() != 0) ctx.fail("size() " + std::to_string(s->size()) + " after the drain" + tag);
+  const auto w = s->waiting();
+  if (w.poppers != 0 || w.pushers != 0) ctx.fail("waiters left registered after the round" + tag);
+  book.settle(ctx);
+  ctx.reordered += reordered.load();
+  g_book = nullptr;
+}
+
+template <class Sync>
+struct stream_throwing_moves {
+  static void run(stress::context& ctx) {
+    // Unbounded joins the list once a pop whose move out of an overflow node throws no longer puts the node
+    // back (reported: other pops overtake it, or OVERFLOW is cleared under it; replay with kUnbounded added
+    // here).
+    static constexpr std::array<std::size_t, 3> kCapacities{0, 1, 4};
+    const unsigned max_threads = std::max(2u, ctx.opts().threads ? ctx.opts().threads : 4 * cores());
+    auto rng = ctx.rng(54321);
+    g_push_throws.store(0);
+    g_pop_throws.store(0);
+    unsigned round = 0;
+    do {
+      const std::size_t capacity = kCapacities[round % kCapacities.size()];
+      const unsigned producers = 1 + static_cast<unsigned>(rng() % (max_threads - 1));
+      const unsigned consumers = 1 + static_cast<unsigned>(rng() % (max_threads - producers));
+      run_throwing_round<Sync>(ctx, capacity, producers, consumers, std::chrono::microseconds(rng() % 30000),
+                               round);
+      ++round;
+    } while (ctx.time_left() || round < kCapacities.size());
+    // The scenario is blind if no move ever threw (a long enough run always has both kinds).
+    if (ctx.operations() > 100000 && (g_push_throws.load() == 0 || g_pop_throws.load() == 0))
+      ctx.fail("no injected failure in push or in pop: the scenario exercised nothing");
+  }
+};
+
 }  // namespace
 
 STRESS_SCENARIO_SYNC(stream_mpmc);
 STRESS_SCENARIO_SYNC(stream_mpmc_oversubscribed);
 STRESS_SCENARIO_SYNC(stream_rendezvous_pairs);
 STRESS_SCENARIO_SYNC(stream_unbounded_burst);
+STRESS_SCENARIO_SYNC(stream_throwing_moves);
