@@ -5,20 +5,17 @@
 //
 // Checked per round, after every thread joined (values are producer << 32 | seq; every publish attempt is
 // recorded with its status and delivered count):
-//   - each subscriber: every value was attempted and delivered to somebody (not invented), per-producer
-//   order,
-//     no duplicate (a stress::ledger per stable subscriber);
-//   - one total order (topic invariant 2): every subscriber's values appear in the first stable subscriber's
-//     order;
-//   - conservation: for each value, subscribers that popped it <= `delivered`; under wait exactly equal;
-//   under
-//     drop_oldest, sum(delivered) == sum(popped) + sum(lag) over all subscribers (churned ones drain their
-//     buffer after unsubscribe());
-//   - wait: every stable subscriber has every value whose publish returned ok (ledger: lost), its lag is
-//     between the values it missed from timed-out/cancelled publishes and those plus closed ones; each
-//     churned subscriber's values are contiguous (no ok value missing between its first and last);
-//   - drop_oldest: each stable subscriber's popped + lag is between #ok and #ok + #(closed with deliveries);
-//   - no hang: every blocking call is marked for the watchdog.
+// - each subscriber: every value was attempted and delivered to somebody (not invented), per-producer order,
+//   no duplicate (a stress::ledger per stable subscriber);
+// - one total order (topic invariant 2): every subscriber's values appear in stable subscriber 0's order;
+// - conservation: for each value, subscribers that popped it <= `delivered` (wait: exactly equal); under
+//   drop_oldest, sum(delivered) == sum(popped) + sum(lag) over all subscribers (churned ones drain their
+//   buffer after unsubscribe());
+// - wait: every stable subscriber has every value whose publish returned ok (ledger: lost); its lag lies
+//   between the values it missed from timed-out/cancelled publishes and those plus closed ones; each
+//   churned subscriber's values are contiguous (no ok value missing between its first and last);
+// - drop_oldest: each stable subscriber's popped + lag is between #ok and #ok + #(closed with deliveries);
+// - no hang: every blocking call is marked for the watchdog.
 #include <handoff/topic.hpp>
 
 #include <algorithm>

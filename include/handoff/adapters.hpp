@@ -19,11 +19,13 @@
 // Lwt's fold takes the value first); returns acc.
 //
 // Invariants: an adapter pops its reader only from its own pop(); each popped value is passed to f / pred
-// once and then returned (map, filter when pred holds) or destroyed (filter when it does not). Memory
-// ordering: exactly that of the underlying reader (f runs after the pop that returned the value). Lifetime:
-// an adapter built from an lvalue reader refers to it (the reader must outlive the adapter); built from an
-// rvalue (e.g. map(filter(sub, p), f)) it owns the moved-in reader. If f or pred throws, the exception
-// reaches the caller of pop() and the value being processed is destroyed.
+// once and then returned (map, filter when pred holds) or destroyed (filter when it does not). If f or pred
+// throws, the exception reaches the caller of pop() and the value being processed is destroyed.
+//
+// Memory ordering: exactly that of the underlying reader (f runs after the pop that returned the value).
+//
+// Lifetime: an adapter built from an lvalue reader refers to it (the reader must outlive the adapter); built
+// from an rvalue (e.g. map(filter(sub, p), f)) it owns the moved-in reader. Adapters are move-constructible.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 

@@ -13,36 +13,32 @@
 //   while (auto x = sub.pop()) use(*x);              // until t.close() and the buffer is drained
 //
 // When a subscriber falls behind (its buffer holds capacity_per_subscriber values), overflow_policy decides:
-//   wait (default)  the publisher waits until that subscriber pops (back-pressure). Subscribers that have
-//   room
-//                   get the value at once; the publisher then waits for the full ones in subscription order.
-//   drop_oldest     the publisher never waits for a subscriber: the subscriber's oldest buffered value is
-//                   dropped to make room, and the subscriber's lag count goes up by one (tokio's broadcast
-//                   reports this as RecvError::Lagged).
+// - wait (default): the publisher waits until that subscriber pops (back-pressure). Subscribers that have
+//   room get the value at once; the publisher then waits for the full ones, in subscription order.
+// - drop_oldest: the publisher never waits for a subscriber. The subscriber's oldest buffered value is
+//   dropped to make room and its lag count goes up by one (tokio's broadcast reports this as Lagged).
+//
 // Lag: subscription::take_lag() returns the number of values this subscriber will never receive that were
 // published to it since the previous take_lag() (or since subscribe()), and resets the count; lagged() reads
 // it without resetting. A value is counted when drop_oldest dropped it, or (policy wait) when a publish_for/
 // publish_until/publish(v, stop_token) gave up on this subscriber's full buffer, or when T's copy constructor
-// threw before this subscriber got its copy. Every value counted by a take_lag() call is older than every
-// value a pop returns after that call, so `if (auto n = sub.take_lag()) resync(n); auto v = sub.pop();` is
-// sound. Per subscriber, over its whole life: values popped + values lagged + values left in its buffer when
-// it was destroyed == values published to it.
+// threw before this subscriber got its copy. Where the lost values sit: a value dropped by drop_oldest is
+// older than every value a pop returns after the take_lag() that counts it (it was the oldest buffered when
+// dropped); a value skipped by a timed-out, cancelled or throwing publish is newer than every value that was
+// buffered when it was skipped (it would have queued behind them). Per subscriber, over its whole life:
+// values popped + values lagged + values left in its buffer when it was destroyed == values published to it.
 //
-// publish forms (G-7). `delivered` counts subscribers whose buffer received the value.
-//   std::size_t publish(const T&)                  waits (policy wait) as long as it takes; returns
-//   delivered. publish_result try_publish(const T&)           never waits; ALL OR NOTHING: ok (delivered to
-//   every current
-//                                                  subscriber) or full (delivered to none: some buffer was
-//                                                  full, or another publish was in progress) or closed.
-//   publish_result publish_for / publish_until / publish(v, stop_token)
-//                                                  ok, or timeout / cancelled: the value reached `delivered`
-//                                                  subscribers and each remaining one has its lag raised by
-//                                                  one. If the deadline passes (or the stop is requested)
-//                                                  before this publish may start, nobody receives it:
-//                                                  delivered == 0.
-//   Under drop_oldest nothing waits for a subscriber, so every form behaves as publish() (try_publish can
-//   still answer full when another publish is in progress). Any form returns closed (delivered == 0) after
-//   close(); a publish that close() overtakes returns closed with the subscribers it reached before.
+// Publish forms (G-7); `delivered` counts the subscribers whose buffer received the value:
+// - std::size_t publish(v): waits (policy wait) as long as it takes; returns delivered.
+// - publish_result try_publish(v): never waits; ALL OR NOTHING: ok (delivered to every current subscriber),
+//   or full (delivered to none: some buffer was full, or another publish was in progress), or closed.
+// - publish_result publish_for(v, d) / publish_until(v, t) / publish(v, stop_token): ok; or timeout /
+//   cancelled: the value reached `delivered` subscribers and each remaining one has its lag raised by one.
+//   If the deadline passes (or the stop is requested) before this publish may start, nobody receives it and
+//   delivered == 0.
+// Under drop_oldest nothing waits for a subscriber, so every form behaves as publish() (try_publish can still
+// answer full when another publish is in progress). Every form returns closed (delivered == 0) after close();
+// a publish that close() overtakes returns closed with the subscribers it reached before.
 //
 // Invariants:
 //   1. Each subscriber owns a stream<T, Sync>{capacity_per_subscriber} (its buffer) and a lag counter, in a
@@ -74,13 +70,14 @@
 // Memory ordering (G-4): everything a thread did before publish(v) happens-before everything a subscriber
 // does after the pop that returns its copy of v (stream push/pop). close() happens-before every pop that
 // reports end-of-stream because of it and every publish that returns closed. A take_lag() that counts a
-// dropped value happens-after that drop (release/acquire on the lag counter). Lifetime: safe by shared
-// ownership. A subscription may outlive its topic: destroying the topic closes it, so the subscription drains
-// its buffer and then reports end-of-stream. Destroying a topic while a publish is in progress, or using a
-// moved-from subscription, is a precondition violation (checked in debug builds, G-9). A subscriber_state
-// removed from the list stays alive in the last publisher's cached snapshot until the next publish refreshes
-// it (its buffer is closed; memory only). Topic: not copyable, not movable. Subscription: move-only. T must
-// be copy-constructible.
+// dropped value happens-after that drop (release/acquire on the lag counter).
+//
+// Lifetime: safe by shared ownership. A subscription may outlive its topic: destroying the topic closes it,
+// so the subscription drains its buffer and then reports end-of-stream. Destroying a topic while a publish is
+// in progress, or using a moved-from subscription, is a precondition violation (checked in debug builds,
+// G-9). A subscriber_state removed from the list stays alive in the last publisher's cached snapshot until
+// the next publish refreshes it (its buffer is closed; memory only). Topic: not copyable, not movable.
+// Subscription: move-only. T must be copy-constructible.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -179,7 +176,7 @@ class topic {
     return subscription(core_, std::move(state));
   }
 
-  // ---- publish (see the table in the header comment)
+  // ---- publish: see "Publish forms" in the header comment
   std::size_t publish(const T& v) {
     return publish_impl(v, mode::wait, detail::deadline::never(), nullptr).delivered;
   }
