@@ -798,10 +798,7 @@ void run_throwing_round(stress::context& ctx, std::size_t capacity, unsigned pro
 template <class Sync>
 struct stream_throwing_moves {
   static void run(stress::context& ctx) {
-    // Unbounded joins the list once a pop whose move out of an overflow node throws no longer puts the node
-    // back (reported: other pops overtake it, or OVERFLOW is cleared under it; replay with kUnbounded added
-    // here).
-    static constexpr std::array<std::size_t, 3> kCapacities{0, 1, 4};
+    static constexpr std::array<std::size_t, 4> kCapacities{0, 1, 4, kUnbounded};
     const unsigned max_threads = std::max(2u, ctx.opts().threads ? ctx.opts().threads : 4 * cores());
     auto rng = ctx.rng(54321);
     g_push_throws.store(0);

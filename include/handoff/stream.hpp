@@ -104,7 +104,7 @@ class stream {
     for (std::uint32_t i = head_of(s); i != tail_of(s); i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
     while (overflow_node* n = overflow_head_) {
       overflow_head_ = n->next;
-      delete n;
+      overflow_deleter{}(n);
     }
   }
 
@@ -191,10 +191,10 @@ class stream {
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = T*;
-    using reference = T&;
+    using reference = T&&;  // as std::move_iterator: `for (T v : s)` moves each value out (move-only T works)
 
     iterator() = default;
-    reference operator*() const { return *current_; }
+    reference operator*() const { return std::move(*current_); }
     pointer operator->() const { return &*current_; }  // the popped value lives in the iterator
     iterator& operator++() {
       current_ = owner_->pop();
@@ -299,7 +299,9 @@ class stream {
       std::uint64_t s = state_.load(std::memory_order_acquire);
       const std::uint32_t next = (i + 1) & index_mask;
       for (;;) {
-        if (tail_of(s) != next || count_of(s) == 0) {  // someone claimed after us (or popped our index)
+        // A hole when someone claimed after us, popped our index, or registered as a waiting pusher on the
+        // strength of our claim (giving the index back would leave it waiting on a stream with room).
+        if (tail_of(s) != next || count_of(s) == 0 || (s & kPushers)) {
           ring_.publish_hole(i);
           break;
         }
@@ -394,7 +396,8 @@ class stream {
       if (is_unbounded()) {  // invariant 4: push never waits
         if (!spare) {
           guard.unlock();
-          spare.reset(static_cast<overflow_node*>(::operator new(sizeof(overflow_node))));
+          spare.reset(static_cast<overflow_node*>(
+              ::operator new (sizeof(overflow_node), std::align_val_t{alignof(overflow_node)})));
           continue;
         }
         ::new (static_cast<void*>(spare.get())) overflow_node(std::move(v));  // invariant 6: the exception
@@ -424,12 +427,14 @@ class stream {
   }
 
   struct raw_node_deleter {  // storage for a node whose value is not constructed yet
-    void operator()(overflow_node* n) const noexcept { ::operator delete(n); }
+    void operator()(overflow_node* n) const noexcept {
+      ::operator delete (n, std::align_val_t{alignof(overflow_node)});
+    }
   };
   struct overflow_deleter {
     void operator()(overflow_node* n) const noexcept {
       n->~overflow_node();
-      ::operator delete(n);
+      ::operator delete (n, std::align_val_t{alignof(overflow_node)});
     }
   };
 
@@ -530,12 +535,13 @@ class stream {
         try {
           out.emplace(std::move(n->value));
         } catch (...) {
-          guard.lock();
-          n->next = overflow_head_;  // back in front: the order is kept, the flag was never cleared
-          overflow_head_ = n;
-          if (!overflow_tail_) overflow_tail_ = n;
-          overflow_size_.fetch_add(1, std::memory_order_relaxed);  // relaxed: as in push_impl
-          (void)owned.release();
+          // The value whose move-out throws is this pop's own (see Exceptions above): it is destroyed with
+          // its node, and the list goes on as if it had been popped, so nothing overtakes or strands.
+          owned.reset();
+          if (last) {
+            guard.lock();
+            if (!overflow_head_) set_flag(kOverflow, false);
+          }
           throw;
         }
         owned.reset();  // T's destructor, outside lock_
