@@ -20,8 +20,9 @@
 //    serves every waiter that can be served, in queue order (serve_waiters): readers get copies, then the
 //    oldest taker or swapper gets the value, then, if empty, the oldest putter's value moves in; repeated.
 // 5. T's constructors and destructor never run under lock_: the server claims a waiter under the lock, drops
-//    it, moves or copies while still holding BUSY, and re-takes the lock for the next step. lock_ is held
-//    only for queue and flag updates, so waiting for it never means waiting for user code.
+//    it, moves or copies while still holding BUSY, and re-takes the lock for the next step. Served waiters
+//    are completed once BUSY is released, so the state a returning waiter observes already includes its step.
+//    lock_ is held only for queue and flag updates, so waiting for it never means waiting for user code.
 // 6. A try_ operation (MV-7) never waits for an operation to start. If it meets BUSY it registers as a "try"
 //    waiter; the BUSY holder, once nothing more can be served, rejects every try waiter still queued (full /
 //    empty). So a try_ waits at most for the one operation already in flight, and its answer is linearized at
@@ -217,6 +218,9 @@ class mvar {
   // Entered with lock_ and BUSY held; returns with both released (invariants 4-6). One step per turn: claim
   // under the lock, move or copy without it, complete the waiter, and look again.
   void serve_waiters(bool full) noexcept {
+    // Served waiters are completed only after the state word shows the result of serving them, so a thread
+    // whose take returned never sees the box still full in is_empty() (found by the review test under TSan).
+    waiter_t* served = nullptr;
     for (;;) {
       waiter_t* batch = nullptr;  // claimed nodes, chained through `next`
       if (full) {
@@ -232,7 +236,7 @@ class mvar {
       while (batch) {
         waiter_t* w = pop(batch);
         full = serve_one(*w);
-        w->complete(status::ok);  // the node may vanish now
+        push(served, w);  // claimed and off every queue: nobody else touches it until complete()
       }
       lock_.lock();
     }
@@ -247,6 +251,7 @@ class mvar {
     // BUSY is set nobody else writes the word except flag updates, which need lock_ (held here).
     state_.store(next, std::memory_order_release);
     lock_.unlock();
+    while (served) pop(served)->complete(status::ok);  // each node may vanish once completed
     while (rejected) {
       waiter_t* w = pop(rejected);
       w->complete(w->result);
