@@ -326,7 +326,8 @@ class topic {
     // acquire: pairs with the release in close(); a publish that took the token after close() returns closed.
     if (core_->closed.load(std::memory_order_acquire)) return {status::closed, 0};
     refresh_snapshot();
-    if (!snapshot_ || snapshot_->empty()) return {status::ok, 0};
+    // An empty list may be close()'s doing (it empties the list): then this publish was overtaken by it.
+    if (!snapshot_ || snapshot_->empty()) return {is_closed() ? status::closed : status::ok, 0};
     const subscriber_list& subs = *snapshot_;  // snapshot_ changes only under the token we hold
 
     if (m == mode::try_only && policy_ == overflow_policy::wait)

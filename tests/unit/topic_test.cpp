@@ -2,12 +2,16 @@
 // general rules as they apply to it (G-1 wake-ups on close/unsubscribe, G-6 no allocation in steady state,
 // G-7 try/for/until/stop forms, G-8 a throwing copy, G-9 misuse), on both parking backends. The overflow
 // policies (wait, drop_oldest with exact lag) and subscribe/unsubscribe while publishing are checked here;
-// stress/topic_stress.cpp adds churn, random close and a ledger. No sleeps: handshakes go through the
-// subscription's waiting()/size() snapshots, hangs are caught by the watchdog (support/watchdog.hpp).
+// stress/topic_stress.cpp adds churn, random close and a ledger; the DetTopic tests run the races that matter
+// (publish vs close, vs unsubscribe, vs subscribe, vs pops under drop_oldest) over 2000 seeded interleavings
+// each (tests/support/det_sync.hpp; a failure prints its HANDOFF_DET_SEED replay line). No sleeps: handshakes
+// go through the subscription's waiting()/size() snapshots, hangs are caught by the watchdog
+// (support/watchdog.hpp).
 #include <handoff/topic.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -24,6 +28,7 @@
 
 #include "support/backends.hpp"
 #include "support/counting_new.hpp"
+#include "support/det_sync.hpp"
 #include "support/watchdog.hpp"
 
 namespace handoff {
@@ -602,5 +607,163 @@ TYPED_TEST(TopicTest, G9_MovedFromSubscriptionIsCheckedDeathTest) {
   EXPECT_DEATH((void)a.pop(), "used after move");  // NOLINT(bugprone-use-after-move): the point of the test
 }
 #endif
+
+// ---- the races, under the deterministic scheduler (one seeded interleaving per run; G-1 = no DEADLOCK)
+using handoff_test::det_expect_clean;
+using handoff_test::det_sync;
+using handoff_test::det_thread;
+using det_topic = handoff::topic<int, det_sync>;
+constexpr auto kFar = std::chrono::hours(1);  // under det_sync only the scheduler decides when it passes
+
+// Drains a subscription that is closed or unsubscribed (never waits).
+std::vector<int> drain(det_topic::subscription& s) {
+  std::vector<int> out;
+  while (auto v = s.pop()) out.push_back(*v);
+  return out;
+}
+
+// Invariant 5: a publish racing close() is either before it (every subscriber gets the value: ok) or
+// overtaken by it (closed, `delivered` subscribers got it); never "ok" for a value somebody misses.
+TEST(DetTopic, ST8_PublishRacingCloseIsAllOrClosed) {
+  det_expect_clean([] {
+    det_topic t{2};
+    auto a = t.subscribe();
+    auto b = t.subscribe();
+    publish_result r;
+    {
+      det_thread publisher([&] { r = t.publish_for(7, kFar); }, "publisher");
+      det_thread closer([&] { t.close(); }, "closer");
+    }
+    std::size_t got = 0;
+    for (auto* s : {&a, &b}) {
+      const auto seen = drain(*s);
+      DET_CHECK(seen.empty() || seen == std::vector<int>{7});
+      got += seen.size();
+      DET_CHECK(s->take_lag() == 0);  // nothing waits with room in every buffer: no timeout, no lag
+    }
+    DET_CHECK(r.result == status::ok || r.result == status::closed);
+    DET_CHECK(got == r.delivered);
+    if (r.result == status::ok) DET_CHECK(got == 2);
+  });
+}
+
+// Invariant 3: a subscriber leaving (after maybe popping) while the publisher waits on its full buffer:
+// no deadlock, the other subscriber is served, deliveries are truthful, and leaving is not lag.
+TEST(DetTopic, ST8_UnsubscribeRacingWaitingPublisher) {
+  det_expect_clean([] {
+    det_topic t{1};
+    auto leaving = t.subscribe();
+    auto staying = t.subscribe();
+    DET_CHECK(t.publish(1) == 2);
+    DET_CHECK(staying.pop() == 1);
+    publish_result r;
+    std::vector<int> left_with;
+    {
+      det_thread publisher([&] { r = t.publish_for(2, kFar); }, "publisher");
+      det_thread leaver(
+          [&] {
+            if (handoff_test::det_random() % 2) left_with.push_back(*leaving.pop());  // makes room, maybe
+            leaving.unsubscribe();
+            for (int v : drain(leaving)) left_with.push_back(v);
+          },
+          "leaver");
+    }
+    t.close();
+    const auto staying_all = drain(staying);
+    DET_CHECK(r.result == status::ok || r.result == status::timeout);
+    const std::size_t leaving_got_2 = std::count(left_with.begin(), left_with.end(), 2);
+    const std::size_t staying_got_2 = std::count(staying_all.begin(), staying_all.end(), 2);
+    DET_CHECK(leaving_got_2 + staying_got_2 == r.delivered);
+    DET_CHECK(!left_with.empty() && left_with.front() == 1);
+    // staying is open throughout: it got 2 or was skipped (lag); leaving got it, was skipped, or had left.
+    DET_CHECK(staying_got_2 + staying.take_lag() == 1);
+    DET_CHECK(leaving_got_2 + leaving.take_lag() <= 1);
+    if (r.result == status::ok) DET_CHECK(staying_got_2 == 1);
+  });
+}
+
+// Invariant 4: a subscribe() racing two publishes sees a suffix of them ({}, {2} or {1, 2}), never a gap.
+TEST(DetTopic, ST8_SubscribeRacingPublishesSeesASuffix) {
+  det_expect_clean([] {
+    det_topic t{2};
+    auto early = t.subscribe();
+    std::optional<det_topic::subscription> late;
+    std::size_t delivered = 0;
+    {
+      det_thread publisher(
+          [&] {
+            delivered += t.publish(1);
+            delivered += t.publish(2);
+          },
+          "publisher");
+      det_thread subscriber([&] { late.emplace(t.subscribe()); }, "subscriber");
+    }
+    t.close();
+    DET_CHECK(drain(early) == (std::vector<int>{1, 2}));
+    const auto seen = drain(*late);
+    DET_CHECK(seen.empty() || seen == std::vector<int>{2} || seen == (std::vector<int>{1, 2}));
+    DET_CHECK(delivered == 2 + seen.size());
+  });
+}
+
+// drop_oldest racing the subscriber's own pops: order kept, popped + lag + left == published, the
+// publisher never waits (an untimed publish with a full buffer and no popper would be a DEADLOCK here).
+TEST(DetTopic, ST8_DropOldestRacingPopsConservesValues) {
+  det_expect_clean([] {
+    handoff::topic<int, det_sync> t{1, overflow_policy::drop_oldest};
+    auto s = t.subscribe();
+    std::vector<int> popped;
+    {
+      det_thread publisher(
+          [&] {
+            for (int i = 1; i <= 4; ++i) DET_CHECK(t.publish(i) == 1);
+          },
+          "publisher");
+      det_thread consumer(
+          [&] {
+            for (int i = 0; i < 2; ++i) {
+              int v = 0;
+              if (s.try_pop(v) == status::ok) popped.push_back(v);
+            }
+          },
+          "consumer");
+    }
+    const std::uint64_t lag = s.take_lag();
+    t.close();
+    for (int v : drain(s)) popped.push_back(v);
+    DET_CHECK(std::is_sorted(popped.begin(), popped.end()));
+    DET_CHECK(std::adjacent_find(popped.begin(), popped.end()) == popped.end());
+    DET_CHECK(!popped.empty() && popped.back() == 4);  // the newest value is never dropped
+    DET_CHECK(popped.size() + lag == 4);
+  });
+}
+
+// Invariant 2 + G-1: two publishers waiting on small buffers, two subscribers; both subscribers see the same
+// order, each publisher's values in its order, and nobody is left waiting.
+TEST(DetTopic, ST8_TwoPublishersTwoSubscribersOneOrder) {
+  det_expect_clean([] {
+    det_topic t{1};
+    auto a = t.subscribe();
+    auto b = t.subscribe();
+    std::vector<int> seen_a, seen_b;
+    {
+      det_thread p0([&] { t.publish(10), t.publish(11); }, "publisher 0");
+      det_thread p1([&] { t.publish(20), t.publish(21); }, "publisher 1");
+      det_thread ra(
+          [&] {
+            for (int i = 0; i < 4; ++i) seen_a.push_back(*a.pop());
+          },
+          "reader a");
+      det_thread rb(
+          [&] {
+            for (int i = 0; i < 4; ++i) seen_b.push_back(*b.pop());
+          },
+          "reader b");
+    }
+    DET_CHECK(seen_a == seen_b);
+    const auto pos = [&](int v) { return std::find(seen_a.begin(), seen_a.end(), v) - seen_a.begin(); };
+    DET_CHECK(pos(10) < pos(11) && pos(20) < pos(21) && pos(21) < 4 && pos(11) < 4);
+  });
+}
 
 }  // namespace
