@@ -620,6 +620,43 @@ TYPED_TEST(StreamTest, PopTimeoutRacingPushIsTruthful) {
   EXPECT_EQ(delivered, kRounds);
 }
 
+// ST-7 with a move-only T: range-for moves each value out of the stream (the iterator's reference is T&&).
+TYPED_TEST(StreamTest, RangeForMovesMoveOnlyValues) {
+  MAKE_STREAM(s, std::unique_ptr<int>);
+  auto producer = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 50; ++i) s.push(std::make_unique<int>(i));
+    s.close();
+  });
+  int expected = 0;
+  for (std::unique_ptr<int> v : s) {
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(*v, expected++);
+  }
+  EXPECT_EQ(expected, 50);
+  get_or_abort(std::move(producer), "producer");
+}
+
+// Over-aligned values keep their alignment in the ring and in the overflow list (found by review under ASan:
+// overflow nodes were allocated without the alignment and freed with a mismatched delete).
+struct alignas(64) wide {
+  std::uint64_t v = 0;
+  explicit wide(std::uint64_t x) : v(x) {}
+};
+
+TYPED_TEST(StreamTest, OverAlignedValuesKeepTheirAlignment) {
+  MAKE_STREAM(s, wide);
+  if constexpr (TypeParam::capacity != 0) {
+    const std::size_t n = TypeParam::capacity == kUnbounded ? 600 : TypeParam::room;  // 600: past the ring
+    for (std::size_t i = 0; i < n; ++i) s.push(wide(i));
+    for (std::size_t i = 0; i < n / 2; ++i) {
+      auto v = s.pop();
+      ASSERT_TRUE(v.has_value());
+      EXPECT_EQ(v->v, i);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&*v) % 64, 0u);
+    }
+  }  // the rest is destroyed with the stream
+}
+
 #if HANDOFF_CHECKED
 TYPED_TEST(StreamTest, DestroyWhileWaitingIsCaught) {  // G-9
   GTEST_FLAG_SET(death_test_style, "threadsafe");
