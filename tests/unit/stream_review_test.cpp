@@ -5,6 +5,8 @@
 // chosen per value id, holds one thread inside a move at a chosen point; the other threads are sequenced by
 // s.waiting() / s.size() snapshots. No sleeps, no timing assertions; hangs end in the watchdog.
 // A test named DISABLED_<Name> fails with the current code: its comment gives the interleaving and the rule.
+// Findings 1-3 were fixed in 50c9b8c while this review ran (the fixes proposed here); their tests stay as
+// regression tests.
 // The det tests run the real code on the deterministic scheduler (tests/support/det_sync.hpp) for the races
 // whose window lies between two instructions of the library and cannot be held open by a gate.
 #include <handoff/stream.hpp>
@@ -16,9 +18,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/backends.hpp"
@@ -118,8 +123,7 @@ class StreamReviewTest : public ::testing::Test {
 };
 TYPED_TEST_SUITE(StreamReviewTest, handoff_test::real_backends, handoff_test::backend_names);
 
-// ---- Finding 1: the give-back CAS of fill_claimed ignores PUSHERS
-// ----------------------------------------------
+// ---- Finding 1 (fixed in 50c9b8c): the give-back CAS of fill_claimed ignored PUSHERS
 //
 // ST-2, G-1 (invariant 3 "PUSHERS implies count >= capacity" is false). Capacity 1:
 //   1. A: push(1): fast CAS claims index 0 (count 1); its move into slot 0 blocks on the gate.
@@ -127,10 +131,9 @@ TYPED_TEST_SUITE(StreamReviewTest, handoff_test::real_backends, handoff_test::ba
 //   3. A's move throws. fill_claimed sees tail == 1 and count 1, and CASes tail back to 0; PUSHERS stays set.
 // The stream is empty (size() == 0) while B waits for room, and every later push diverts on PUSHERS and
 // waits too (try_push answers `full` on an empty stream) until some pop happens to arrive.
-// Fix: in fill_claimed's catch, give the index back only when the word has no PUSHERS (publish a hole
-// otherwise), or better, take lock_ and move the oldest waiting pusher's value into index i when i is still
-// the last claimed index (tail == i + 1).
-TYPED_TEST(StreamReviewTest, DISABLED_ThrowingPushDoesNotLeaveAPusherWaitingOnAnEmptyStream_ST2_G1) {
+// Fix: in fill_claimed's catch, give the index back only when the word has no PUSHERS, else publish a hole
+// (B then enters through the PUSHERS branch of the next pop, which skips the hole).
+TYPED_TEST(StreamReviewTest, ThrowingPushDoesNotLeaveAPusherWaitingOnAnEmptyStream_ST2_G1) {
   handoff::stream<probe, TypeParam> s(1);
   probe::gate_id = 1;
   probe::throw_id = 1;
@@ -184,7 +187,7 @@ struct det_value {
   det_value& operator=(det_value&&) = default;
 };
 
-TEST(StreamReviewDet, DISABLED_GiveBackRacingAPoppersPushersPathHangs_G1) {
+TEST(StreamReviewDet, GiveBackRacingAPoppersPushersPathHangs_G1) {
   handoff_test::det_expect_clean([] {
     det_value::poisoned_move_started = false;
     handoff::stream<det_value, handoff_test::det_sync> s(1);
@@ -220,8 +223,7 @@ TEST(StreamReviewDet, DISABLED_GiveBackRacingAPoppersPushersPathHangs_G1) {
   });
 }
 
-// ---- Finding 2: an overflow pop whose move throws relinks its node
-// ---------------------------------------------
+// ---- Finding 2 (fixed in 50c9b8c): an overflow pop whose move threw relinked its node
 //
 // Unbounded streams. pop_impl's overflow branch takes node n off the list and drops lock_ to move the value
 // out; if that move throws it puts n back at the front. While n is off the list the stream looks drained
@@ -232,7 +234,7 @@ TEST(StreamReviewDet, DISABLED_GiveBackRacingAPoppersPushersPathHangs_G1) {
 //       end-of-stream while 1 is still buffered.
 //   (b) ST-5: 1. P1 takes n and blocks.  2. close().  3. P2 pops: nothing on the list, CLOSED: end-of-stream.
 //       4. P1's move throws; n is relinked.  5. A later pop returns value 1 after end-of-stream was reported.
-// Both also disagree with the header ("if it throws while a pop moves its own value out, that value is
+// Both also disagreed with the header ("if it throws while a pop moves its own value out, that value is
 // destroyed", as the ring path does). Fix: in the catch, destroy n like the ring does (owned.reset() outside
 // lock_, then, if `last`, relock and clear OVERFLOW when the list is still empty) and rethrow; no relinking.
 template <class S>
@@ -247,7 +249,7 @@ void fill_ring_then_one_overflow_value(S& s, int overflow_id) {
   ASSERT_EQ(s.size(), 1u);
 }
 
-TYPED_TEST(StreamReviewTest, DISABLED_ThrowingOverflowPopDoesNotLeaveAPopperWaitingOnABufferedValue_G1_ST5) {
+TYPED_TEST(StreamReviewTest, ThrowingOverflowPopDoesNotLeaveAPopperWaitingOnABufferedValue_G1_ST5) {
   handoff::stream<probe, TypeParam> s(handoff::unbounded);
   fill_ring_then_one_overflow_value(s, 1);
   probe::gate_id = 1;
@@ -269,7 +271,7 @@ TYPED_TEST(StreamReviewTest, DISABLED_ThrowingOverflowPopDoesNotLeaveAPopperWait
   EXPECT_FALSE(!second && late) << "ST-5: value " << late->id << " popped after P2 got end-of-stream";
 }
 
-TYPED_TEST(StreamReviewTest, DISABLED_ThrowingOverflowPopAfterCloseDoesNotResurrectAValue_ST5) {
+TYPED_TEST(StreamReviewTest, ThrowingOverflowPopAfterCloseDoesNotResurrectAValue_ST5) {
   handoff::stream<probe, TypeParam> s(handoff::unbounded);
   fill_ring_then_one_overflow_value(s, 1);
   probe::gate_id = 1;
@@ -284,16 +286,15 @@ TYPED_TEST(StreamReviewTest, DISABLED_ThrowingOverflowPopAfterCloseDoesNotResurr
   EXPECT_FALSE(late.has_value()) << "ST-5: value " << late->id << " popped after end-of-stream";
 }
 
-// ---- Finding 3: overflow nodes of an over-aligned T are misaligned
-// ---------------------------------------------
+// ---- Finding 3 (fixed in 50c9b8c): overflow nodes of an over-aligned T were misaligned
 //
 // push_impl allocates a node with ::operator new(sizeof(overflow_node)) (default alignment, 16 on x86-64) and
 // placement-constructs T in it; ~stream frees leftover nodes with `delete n` (which, for an over-aligned
 // node, calls the aligned operator delete: a mismatched pair, reported by ASan as new-delete-type-mismatch).
 // Constructing a T at a misaligned address is undefined behaviour. Rule: stream<T> holds any
 // move-constructible T (api.md); the ring itself is fine (new slot[] honours alignment).
-// Fix: allocate and free nodes through one aligned pair, e.g. std::allocator<overflow_node>{}.allocate(1) /
-// deallocate(n, 1) in raw_node_deleter, overflow_deleter and ~stream (n->~overflow_node() first there).
+// Fix: allocate and free nodes through one aligned pair (::operator new / delete with
+// std::align_val_t{alignof(overflow_node)}) in push_impl, raw_node_deleter, overflow_deleter and ~stream.
 struct alignas(64) wide {
   static inline std::atomic<int> misaligned{0};
   int id = 0;
@@ -303,7 +304,7 @@ struct alignas(64) wide {
   }
 };
 
-TYPED_TEST(StreamReviewTest, DISABLED_OverflowNodesOfAnOverAlignedTAreAligned) {
+TYPED_TEST(StreamReviewTest, OverflowNodesOfAnOverAlignedTAreAligned) {
   wide::misaligned = 0;
   {
     handoff::stream<wide, TypeParam> s(handoff::unbounded);
@@ -320,7 +321,6 @@ TYPED_TEST(StreamReviewTest, DISABLED_OverflowNodesOfAnOverAlignedTAreAligned) {
 }
 
 // ---- Finding 4: a popper served a value whose move throws loses its place (G-3)
-// --------------------------------
 //
 // push_impl's POPPERS branch claims the oldest popper P1, and when moving the pusher's value into P1's
 // optional throws it completes P1 with kRetry. P1 then re-registers at the back, behind P2:
@@ -366,7 +366,6 @@ TYPED_TEST(StreamReviewTest, DISABLED_PopperKeepsItsPlaceWhenTheValueHandedToItT
 }
 
 // ---- Finding 5: a hole occupies capacity until it is popped (ST-2)
-// ---------------------------------------------
 //
 // A push whose move throws after a later index was claimed leaves a hole; the hole counts in size() and
 // against capacity until a popper skips it. Capacity 2:
@@ -484,6 +483,206 @@ TYPED_TEST(StreamReviewTest, CloseDuringAPushersBranchHandOff_ST5) {
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->id, 2);
   EXPECT_FALSE(s.pop().has_value());
+}
+
+// ---- A hunting scenario: throwing moves everywhere, under the deterministic scheduler
+//
+// G-1, G-2, G-8, ST-4, ST-5. Two pushers push three values each, some "poisoned" (every move throws: the push
+// must throw and leave the value with the pusher) and some "fragile" (the first move made by a popper thread
+// throws: the popper's own value is then destroyed and its pop throws, or a waiting pusher's value stays with
+// it and the pusher retries). Two poppers pop until end-of-stream; close() follows the pushes. Checks: no
+// deadlock; every value is delivered at most once, per producer in order; a value whose push returned true
+// is delivered or was destroyed by a throwing pop (no more of those than pops that threw); a value whose push
+// threw is still the pusher's; a pop that starts after another returned end-of-stream gets end-of-stream.
+// Capacities 0, 1 and 2 start full (pushers wait: the PUSHERS branch and rendezvous); the unbounded case
+// starts with an empty ring and two values in the overflow list, so the pushers' values go to the list too,
+// and its poppers start after three pushes (overflow pops whose move throws). Budgets: 500 seeds (bounded),
+// 40 (unbounded, slow per seed); HANDOFF_DET_SEEDS=N for more. 20000 seeds each found nothing on 50c9b8c.
+struct fate {
+  int holders = 0;       // live objects holding this value (moved-from ones do not)
+  bool poison = false;   // every move throws
+  bool fragile = false;  // the first move made by a popper thread throws
+  int delivered = 0;     // times a popper returned it
+  int pop_start = 0;     // scenario clock at the start / return of the pop that delivered it
+  int pop_end = 0;
+  int push_result = -1;  // 1 ok, 0 refused (closed), 2 threw
+};
+inline thread_local bool in_popper_thread = false;  // det threads run one at a time on pooled OS threads
+
+struct hunted {
+  fate* f = nullptr;
+  explicit hunted(fate* x) : f(x) { ++f->holders; }
+  hunted(hunted&& o) : f(o.f) {
+    if (f && f->poison) {
+      handoff_test::det_yield();
+      throw probe_error();
+    }
+    if (f && f->fragile && in_popper_thread) {
+      f->fragile = false;
+      handoff_test::det_yield();
+      throw probe_error();
+    }
+    o.f = nullptr;
+  }
+  hunted& operator=(hunted&& o) {
+    if (this != &o) {
+      if (f) --f->holders;
+      f = std::exchange(o.f, nullptr);
+    }
+    return *this;
+  }
+  ~hunted() {
+    if (f) --f->holders;
+  }
+};
+
+template <class Make>
+void throwing_moves_everywhere(Make make_stream, std::size_t prefill, std::size_t predrain = 0,
+                               int poppers_wait_for_pushes = 0) {
+  in_popper_thread = false;  // the pooled OS thread may have run a popper before
+  auto s = make_stream();
+  constexpr int per_pusher = 3;
+  std::vector<fate> fates(2 * per_pusher + prefill);
+  for (std::size_t i = 0; i < prefill; ++i) {
+    fates[2 * per_pusher + i].push_result = s->push(hunted{&fates[2 * per_pusher + i]}) ? 1 : 0;
+  }
+  for (int i = 0; i < 2 * per_pusher; ++i) {
+    const std::uint64_t r = handoff_test::det_random() % 8;
+    fates[i].poison = r == 0 || r == 1;
+    fates[i].fragile = r == 2 || r == 3;
+  }
+  std::vector<std::vector<std::unique_ptr<hunted>>> kept(2);  // moving a poisoned value would throw
+  int pop_throws = 0;
+  int pushes_returned = 0;
+  int clock = 0;         // det threads run one at a time: a plain counter orders their events
+  int eos_at = 1 << 30;  // clock when a pop first returned end-of-stream
+  bool popped_after_eos = false;
+  std::vector<std::vector<std::unique_ptr<hunted>>> popped(2);
+  for (std::size_t i = 0; i < predrain; ++i) {  // before any thread starts: popped in order, first
+    auto v = s->pop();
+    DET_CHECK(v.has_value());
+    if (!v) return;
+    ++v->f->delivered;
+    v->f->pop_start = clock++;
+    v->f->pop_end = clock++;
+    popped[0].push_back(std::make_unique<hunted>(std::move(*v)));
+  }
+  std::vector<handoff_test::det_thread> threads;
+  for (int p = 0; p < 2; ++p) {
+    threads.emplace_back(
+        [&, p] {
+          in_popper_thread = false;
+          for (int k = 0; k < per_pusher; ++k) {
+            fate* f = &fates[p * per_pusher + k];
+            auto v = std::make_unique<hunted>(f);
+            try {
+              f->push_result = s->push(std::move(*v)) ? 1 : 0;
+            } catch (const probe_error&) {
+              f->push_result = 2;
+            }
+            if (v->f) kept[p].push_back(std::move(v));
+            ++pushes_returned;
+          }
+        },
+        "pusher " + std::to_string(p));
+  }
+  std::vector<handoff_test::det_thread> poppers;
+  for (int c = 0; c < 2; ++c) {
+    poppers.emplace_back(
+        [&, c] {
+          while (pushes_returned < poppers_wait_for_pushes) handoff_test::det_yield();
+          in_popper_thread = true;
+          for (;;) {
+            const int start = clock++;
+            try {
+              auto v = s->pop();
+              const int end = clock++;
+              if (!v) {
+                if (eos_at > end) eos_at = end;
+                break;
+              }
+              if (start > eos_at) popped_after_eos = true;
+              ++v->f->delivered;
+              v->f->pop_start = start;
+              v->f->pop_end = end;
+              in_popper_thread = false;  // keeping it is not a popper's move
+              popped[c].push_back(std::make_unique<hunted>(std::move(*v)));
+              in_popper_thread = true;
+            } catch (const probe_error&) {
+              ++pop_throws;
+            }
+          }
+          in_popper_thread = false;
+        },
+        "popper " + std::to_string(c));
+  }
+  for (auto& t : threads) t.join();
+  s->close();
+  for (auto& t : poppers) t.join();
+
+  int destroyed = 0;
+  for (std::size_t i = 0; i < fates.size(); ++i) {
+    const fate& f = fates[i];
+    const std::string at = " (value " + std::to_string(i) + ")";
+    DET_CHECK_MSG(f.delivered <= 1, "delivered twice" + at);
+    DET_CHECK_MSG(f.push_result == 1 || f.delivered == 0, "delivered and kept by its pusher" + at);
+    DET_CHECK_MSG(f.holders == (f.delivered + (f.push_result != 1 ? 1 : 0)),
+                  "holders " + std::to_string(f.holders) + at);
+    if (f.push_result == 1 && f.delivered == 0) ++destroyed;
+    if (f.poison) DET_CHECK_MSG(f.push_result == 2, "a poisoned push did not throw" + at);
+  }
+  DET_CHECK_MSG(destroyed <= pop_throws, "values lost: " + std::to_string(destroyed) + " > pops that threw " +
+                                             std::to_string(pop_throws));
+  DET_CHECK_MSG(!popped_after_eos, "ST-5: a pop that started after end-of-stream returned a value");
+  // ST-4: if push(a) returned before push(b) started (same pusher in order, or a prefilled), a pop that
+  // returned b cannot have returned before the pop of a started.
+  const int n = static_cast<int>(fates.size());
+  auto pushed_before = [&](int a, int b) {
+    const bool pa = a >= 2 * per_pusher, pb = b >= 2 * per_pusher;
+    if (pa) return !pb || a < b;
+    return !pb && a / per_pusher == b / per_pusher && a < b;
+  };
+  for (int a = 0; a < n; ++a) {
+    for (int b = 0; b < n; ++b) {
+      if (a == b || !fates[a].delivered || !fates[b].delivered || !pushed_before(a, b)) continue;
+      DET_CHECK_MSG(fates[b].pop_end > fates[a].pop_start,
+                    "ST-4: value " + std::to_string(b) + " popped before value " + std::to_string(a));
+    }
+  }
+}
+
+TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap1_G1_G2_G8) {
+  handoff_test::det_expect_clean(
+      [] {
+        throwing_moves_everywhere(
+            [] { return std::make_unique<handoff::stream<hunted, handoff_test::det_sync>>(1); }, 1);
+      },
+      {}, 500);
+}
+TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap2_G1_G2_G8) {
+  handoff_test::det_expect_clean(
+      [] {
+        throwing_moves_everywhere(
+            [] { return std::make_unique<handoff::stream<hunted, handoff_test::det_sync>>(2); }, 2);
+      },
+      {}, 500);
+}
+TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap0_G1_G2_G8) {
+  handoff_test::det_expect_clean(
+      [] {
+        throwing_moves_everywhere(
+            [] { return std::make_unique<handoff::stream<hunted, handoff_test::det_sync>>(0); }, 0);
+      },
+      {}, 500);
+}
+TEST(StreamReviewDet, ThrowingMovesEverywhere_Unbounded_G1_G2_G8) {
+  using S = handoff::stream<hunted, handoff_test::det_sync>;
+  handoff_test::det_expect_clean(
+      [] {
+        throwing_moves_everywhere([] { return std::make_unique<S>(handoff::unbounded); },
+                                  S::unbounded_ring_size + 2, S::unbounded_ring_size, 3);
+      },
+      {}, 40);
 }
 
 }  // namespace
