@@ -391,6 +391,32 @@ TYPED_TEST(StreamReviewTest, DISABLED_AHoleDoesNotUseCapacity_ST2) {
   }
 }
 
+// ST-2, G-1, after the fix of finding 1: the hole keeps the waiting pusher out of a stream with no value.
+// Capacity 1: A claims index 0 and blocks in its move; B registers PUSHERS; A's move throws and publishes a
+// hole (PUSHERS set). The stream holds no value, yet B waits until some pop passes the hole; with no popper
+// it waits forever (a producer that pushes before its consumer starts can deadlock on it).
+// Fix (validated on a scratch copy against every stream test): in fill_claimed's catch, when tail == i + 1,
+// count > 0 and PUSHERS, take lock_, re-check the word, claim the oldest pusher, clear PUSHERS if the queue
+// emptied, drop lock_ and move its value into index i (i is the last claimed index: FIFO holds); complete
+// it ok, or publish the hole and complete kRetry if that move throws too.
+TYPED_TEST(StreamReviewTest, DISABLED_APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) {
+  handoff::stream<probe, TypeParam> s(1);
+  probe::gate_id = 1;
+  probe::throw_id = 1;
+  auto a = push_expecting_throw(s, 1);
+  until([] { return probe::in_move.load() == 1; }, "A inside its move into slot 0");
+  auto b = std::async(std::launch::async, [&] { return s.push(probe{2}); });
+  until([&] { return s.waiting().pushers == 1; }, "B waiting for room");
+  probe::gate_open = true;
+  EXPECT_TRUE(get_or_abort(std::move(a), "A's throwing push"));
+  EXPECT_EQ(s.waiting().pushers, 0u) << "G-1: B still waits for room; the stream holds no value";
+  auto v = s.pop();  // clean up either way
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->id, 2);
+  EXPECT_TRUE(get_or_abort(std::move(b), "B's push"));
+  EXPECT_EQ(s.size(), 0u);
+}
+
 // ---- Checks of paths the review found sound ---------------------------------------------------------------
 
 // G-1, stream_ring.hpp invariant "at most two threads ever wait on one turn word": false, and harmless only
