@@ -417,6 +417,42 @@ TYPED_TEST(StreamReviewTest, DISABLED_APusherWaitingOnAThrowingPushTakesItsIndex
   EXPECT_EQ(s.size(), 0u);
 }
 
+// ---- Finding 6: close() waits for T's move into an overflow node (ST-5: close never waits)
+//
+// Unbounded streams construct the overflow node's value under lock_ (invariant 6 documents it as "the
+// exception"); close() and waiting() take lock_. So close() waits for an arbitrary user move constructor:
+//   1. The ring is full (256).  2. A: push(1) takes the overflow branch and, holding lock_, blocks in T's
+//   move.
+//   3. close() blocks on lock_ until A's move returns.
+// With the current code this test does not fail cleanly: close() hangs and the watchdog aborts the binary
+// after handoff_test::hang_bound (run it alone). Fix: link the node before constructing its value, as the
+// ring does with slots: under lock_, link an unconstructed node marked "pending" (a turn word like a ring
+// slot's) and set OVERFLOW; drop lock_, construct, publish; a popper that takes a pending node waits for the
+// publication (bounded by the pusher's progress) and skips it if the move threw (a hole).
+TYPED_TEST(StreamReviewTest, DISABLED_CloseDoesNotWaitForAnOverflowPushsMove_ST5) {
+  using S = handoff::stream<probe, TypeParam>;
+  S s(handoff::unbounded);
+  for (int i = 0; i < static_cast<int>(S::unbounded_ring_size); ++i) ASSERT_TRUE(s.push(probe{1000 + i}));
+  probe::gate_id = 1;
+  auto a = std::async(std::launch::async, [&] { return s.push(probe{1}); });
+  until([] { return probe::in_move.load() == 1; }, "A inside its move into an overflow node");
+  auto closer = std::async(std::launch::async, [&] { s.close(); });
+  get_or_abort(std::move(closer), "close() while a push moves into an overflow node");
+  probe::gate_open = true;
+  const bool a_ok = get_or_abort(std::move(a), "A's push");
+  for (int i = 0; i < static_cast<int>(S::unbounded_ring_size); ++i) {
+    auto v = s.pop();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->id, 1000 + i);
+  }
+  if (a_ok) {
+    auto v = s.pop();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->id, 1);
+  }
+  EXPECT_FALSE(s.pop().has_value());
+}
+
 // ---- Checks of paths the review found sound ---------------------------------------------------------------
 
 // G-1, stream_ring.hpp invariant "at most two threads ever wait on one turn word": false, and harmless only
