@@ -329,9 +329,9 @@ TYPED_TEST(StreamReviewTest, OverflowNodesOfAnOverAlignedTAreAligned) {
 //   push(11) to P1.
 // The header's only fairness exception is for "the thread that owns the value" (the pusher here, which gets
 // the exception); P1 owned nothing and did nothing. Same at every capacity (0, 1, unbounded).
-// Fix: in that catch, relock; if the word still has count == 0 and no OVERFLOW (nothing was pushed
-// meanwhile), poppers_.push_front(w), set POPPERS, w->unclaim() (as condition_core::give_back does);
-// otherwise complete kRetry as now (values are there to retry for).
+// Fix: in that catch, relock; if the word still has count == 0 and no OVERFLOW, PUSHERS or CLOSED (nothing
+// was pushed meanwhile), poppers_.push_front(w), set POPPERS, w->unclaim() (as condition_core::give_back
+// does); otherwise complete kRetry as now (values are there to retry for).
 template <class S>
 void popper_keeps_its_place(S& s) {
   auto p1 = pop_id(s);
@@ -362,6 +362,47 @@ TYPED_TEST(StreamReviewTest, DISABLED_PopperKeepsItsPlaceWhenTheValueHandedToItT
     SCOPED_TRACE("unbounded");
     handoff::stream<probe, TypeParam> s(handoff::unbounded);
     popper_keeps_its_place(s);
+  }
+}
+
+// G-1, and a guard for the fix of finding 4: while the pusher's move into the claimed popper P1 is in flight,
+// POPPERS is clear, so a later push C either waits as a pusher (capacity 0) or enters the ring (capacity 1).
+// When the move throws, P1 must still meet C's value: a fix that puts P1 back at the front must not do so
+// when PUSHERS is set or count > 0 (both queues waiting, or a popper waiting on a non-empty ring, is a lost
+// wakeup).
+template <class S>
+void popper_meets_a_push_that_arrived_during_a_throwing_hand_off(S& s) {
+  auto p1 = pop_id(s);
+  until([&] { return s.waiting().poppers == 1; }, "P1 waiting");
+  probe::gate_id = 1;
+  probe::throw_id = 1;
+  auto a = push_expecting_throw(s, 1);
+  until([] { return probe::in_move.load() == 1; }, "A moving its value into P1");
+  auto c = std::async(std::launch::async, [&] { return s.push(probe{2}); });
+  if (s.capacity() == 0) until([&] { return s.waiting().pushers == 1; }, "C waiting as a pusher");
+  if (s.capacity() > 0) {
+    EXPECT_TRUE(get_or_abort(std::move(c), "C's push into the ring"));
+  }
+  probe::gate_open = true;
+  EXPECT_TRUE(get_or_abort(std::move(a), "A's throwing push"));
+  EXPECT_EQ(get_or_abort(std::move(p1), "P1"), std::optional<int>(2));
+  if (c.valid()) {
+    EXPECT_TRUE(get_or_abort(std::move(c), "C's push"));
+  }
+  EXPECT_EQ(s.size(), 0u);
+}
+
+TYPED_TEST(StreamReviewTest, PopperMeetsAPushThatArrivedDuringAThrowingHandOff_G1) {
+  {
+    SCOPED_TRACE("capacity 0");
+    handoff::stream<probe, TypeParam> s(0);
+    popper_meets_a_push_that_arrived_during_a_throwing_hand_off(s);
+  }
+  probe::reset();
+  {
+    SCOPED_TRACE("capacity 1");
+    handoff::stream<probe, TypeParam> s(1);
+    popper_meets_a_push_that_arrived_during_a_throwing_hand_off(s);
   }
 }
 
