@@ -28,14 +28,19 @@
 //      ring first and then the list. Memory is the ring plus one node per value of backlog beyond it.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
 //   6. T's constructors never run under lock_, except the move into an overflow node of an unbounded stream
-//      (a documented exception). A try_ operation never waits for an operation to start; it may wait for a
-//      slot write already in flight in another thread (detail/stream_ring.hpp), which is bounded by that
-//      thread's progress.
+//      (a known exception: close() and other slow-path operations on that stream wait for that move; see
+//      the disabled test CloseDoesNotWaitForAnOverflowPushsMove_ST5). A try_ operation never waits for an
+//      operation to start; it may wait for a slot write already in flight in another thread
+//      (detail/stream_ring.hpp), which is bounded by that thread's progress.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
-// the caller (as T's constructor left it); the stream is unchanged and stays usable. If it throws while a
-// pop moves its own value out, that value is destroyed and the pop throws. If it throws while one waiting
-// thread's value is handed to another, the thread that owns the value retries its operation from the start
-// (it may lose its place in the FIFO; this is the only fairness exception).
+// the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
+// position is given back when it is still the last one, or handed to the oldest waiting pusher; otherwise it
+// becomes a "hole" that counts in size() and uses one unit of capacity until a pop passes it. If T's move
+// throws while a pop moves its own value out, that value is destroyed and the pop throws. If it throws while
+// a pusher's value is handed to a waiting popper, the pusher gets the exception and the popper keeps its
+// place (or, if values arrived meanwhile, starts again). If it throws while a waiting pusher's value is
+// moved in by another thread, that pusher starts its push again and may lose its place in the FIFO: the only
+// fairness exception.
 // Memory ordering (G-4): everything a thread did before push happens-before everything the thread that pops
 // that value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
 // happens-before every pop that returns end-of-stream because of it, and before every push that fails.
@@ -301,8 +306,12 @@ class stream {
       for (;;) {
         // A hole when someone claimed after us, popped our index, or registered as a waiting pusher on the
         // strength of our claim (giving the index back would leave it waiting on a stream with room).
-        if (tail_of(s) != next || count_of(s) == 0 || (s & kPushers)) {
+        if (tail_of(s) != next || count_of(s) == 0) {
           ring_.publish_hole(i);
+          break;
+        }
+        if (s & kPushers) {  // i is still the last index: the oldest waiting pusher's value takes it
+          if (!hand_index_to_oldest_pusher(i)) ring_.publish_hole(i);
           break;
         }
         const std::uint64_t back = (s & ~kTailMask) | (std::uint64_t{i} << kTailShift);
@@ -312,6 +321,29 @@ class stream {
       }
       throw;
     }
+  }
+
+  // Index i was claimed by a push whose move threw, it is the last claimed index, and pushers wait: move the
+  // oldest one's value into it. False (nothing done) if the word changed or no pusher could be claimed.
+  bool hand_index_to_oldest_pusher(std::uint32_t i) noexcept {
+    node* w = nullptr;
+    {
+      detail::slow_guard<Sync> guard(lock_);
+      // acquire: as in push_impl; under lock_ no pop can claim a pusher or move the tail past i.
+      const std::uint64_t s = state_.load(std::memory_order_acquire);
+      if (tail_of(s) != ((i + 1) & index_mask) || count_of(s) == 0 || !(s & kPushers)) return false;
+      w = pushers_.claim_oldest();
+      if (pushers_.empty()) set_flag(kPushers, false);
+    }
+    if (!w) return false;
+    try {
+      ring_.fill(i, std::move(*static_cast<T*>(w->slot)));
+    } catch (...) {
+      w->complete(kRetry);  // the pusher keeps its value and starts again
+      return false;
+    }
+    w->complete(status::ok);
+    return true;
   }
 
   // Under lock_: set or clear `flag` on the state word (other bits may change concurrently on the fast path).
@@ -375,7 +407,21 @@ class stream {
         try {
           static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
         } catch (...) {
-          w->complete(kRetry);  // the popper starts again; the value stays with us
+          guard.lock();
+          // acquire: as in try_fast_push.
+          std::uint64_t now = state_.load(std::memory_order_acquire);
+          bool relinked = false;
+          while (count_of(now) == 0 && !(now & (kOverflow | kClosed | kPushers))) {
+            // acq_rel: registration on the word (invariant 2), as in pop_impl.
+            if (state_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+              poppers_.push_front(w);  // G-3: its place back, at the front
+              w->unclaim();
+              relinked = true;
+              break;
+            }
+          }
+          if (!relinked) w->complete(kRetry);  // values arrived meanwhile (or closed): the popper retries
           throw;
         }
         w->complete(status::ok);

@@ -111,7 +111,13 @@ void fifo_of_blocked_senders(std::size_t senders = 3) {
         "sender " + std::to_string(i));
     // Wait until sender i is queued or done: queued + returned counts senders 1..i only when i is one of
     // them.
-    while (A::waiting_senders(ch) + returned < i) det_yield();
+    // Read `returned` before the queue: a sender that leaves the queue in between is then counted by neither
+    // (we wait a step longer) rather than by both (sender i+1 would start before sender i queued).
+    for (;;) {
+      const std::size_t done = returned;
+      if (A::waiting_senders(ch) + done >= i) break;
+      det_yield();
+    }
   }
   for (auto& t : threads) t.join();
   receiver.join();

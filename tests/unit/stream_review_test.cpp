@@ -347,7 +347,7 @@ void popper_keeps_its_place(S& s) {
   EXPECT_EQ(get_or_abort(std::move(p2), "P2"), std::optional<int>(11));
 }
 
-TYPED_TEST(StreamReviewTest, DISABLED_PopperKeepsItsPlaceWhenTheValueHandedToItThrows_G3) {
+TYPED_TEST(StreamReviewTest, PopperKeepsItsPlaceWhenTheValueHandedToItThrows_G3) {
   {
     SCOPED_TRACE("capacity 0");
     handoff::stream<probe, TypeParam> s(0);
@@ -440,7 +440,7 @@ TYPED_TEST(StreamReviewTest, DISABLED_AHoleDoesNotUseCapacity_ST2) {
 // count > 0 and PUSHERS, take lock_, re-check the word, claim the oldest pusher, clear PUSHERS if the queue
 // emptied, drop lock_ and move its value into index i (i is the last claimed index: FIFO holds); complete
 // it ok, or publish the hole and complete kRetry if that move throws too.
-TYPED_TEST(StreamReviewTest, DISABLED_APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) {
+TYPED_TEST(StreamReviewTest, APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) {
   handoff::stream<probe, TypeParam> s(1);
   probe::gate_id = 1;
   probe::throw_id = 1;

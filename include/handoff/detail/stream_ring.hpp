@@ -13,9 +13,10 @@
 // Invariants:
 //   - The slot of index i is written only by the pusher that claimed i, once the popper of i - size() freed
 //     it; it is read only by the popper that claimed i, once that pusher published it. Indices are claimed
-//     on the state word with count < capacity <= size(), so at most two threads ever wait on one turn word
-//     (the popper of i and the pusher of i + size()), each for a step already in flight in another thread:
-//     waits here are bounded by that thread's progress, never by a thread that has not started.
+//     on the state word with count < capacity <= size(). Behind a stalled step, several threads may wait on
+//     one turn word (the popper of i, the pusher of i + size(), later claimants behind them), each for a
+//     step already in flight in another thread, so publish() wakes them all: waits here are bounded by that
+//     thread's progress, never by a thread that has not started.
 //   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
 //     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
 //   - Turns never wrap while a thread waits for one: a slot advances only through the steps of the two
@@ -144,7 +145,7 @@ class stream_ring {
   static void publish(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {
     // release: publishes the slot's contents (or its emptiness); pairs with the acquire in await_turn().
     const std::uint32_t old = turn.exchange(next, std::memory_order_release);
-    if (old & sleeping) Sync::unpark_all(turn);  // up to two threads wait on one slot (see Invariants)
+    if (old & sleeping) Sync::unpark_all(turn);  // several threads may wait on one slot (see Invariants)
   }
 
   std::size_t mask_ = 0;
