@@ -46,18 +46,7 @@ void bounded(const std::string& what, std::function<void()> body) {
   handoff_test::get_or_abort(std::async(std::launch::async, std::move(body)), what);
 }
 
-// Bounded spin on a diagnostic snapshot (the handshake Go's tests do with time.Sleep).
-template <class Pred>
-void until(Pred pred, const char* what) {
-  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      std::fprintf(stderr, "WATCHDOG: condition never held: %s\n", what);
-      std::abort();
-    }
-    std::this_thread::yield();
-  }
-}
+using handoff_test::until;
 
 template <class Sync>
 class GoChan : public ::testing::Test {

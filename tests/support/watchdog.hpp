@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <future>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace handoff_test {
@@ -27,6 +28,21 @@ auto get_or_abort(Future&& f, const std::string& what) {
     std::abort();
   }
   return f.get();
+}
+
+// Spin (yielding) until `pred` holds: a handshake on a snapshot (waiting(), size(), an atomic), never a
+// sleep. The watchdog bound turns "never" into a failure that names what was awaited.
+template <class Pred>
+void until(Pred pred, const char* what) {
+  const auto give_up = std::chrono::steady_clock::now() + hang_bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ADD_FAILURE() << "condition never held: " << what;
+      std::fflush(stderr);
+      std::abort();
+    }
+    std::this_thread::yield();
+  }
 }
 
 }  // namespace handoff_test

@@ -31,18 +31,7 @@ constexpr int kRaceIterations = 10'000;
 constexpr int kRaceIterations = 100'000;
 #endif
 
-// Spin (yielding) until `pred` holds; the watchdog bound turns a never into a failure.
-template <class Pred>
-void until(Pred pred, const char* what) {
-  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      ADD_FAILURE() << "condition never held: " << what;
-      std::abort();
-    }
-    std::this_thread::yield();
-  }
-}
+using handoff_test::until;
 
 template <class Sync>
 class MvarTest : public ::testing::Test {};

@@ -43,17 +43,7 @@ struct gated {
   }
 };
 
-template <class Pred>
-void until(Pred pred, const char* what) {
-  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      ADD_FAILURE() << "condition never held: " << what;
-      std::abort();
-    }
-    std::this_thread::yield();
-  }
-}
+using handoff_test::until;
 
 template <class Sync>
 class ReviewCoreTest : public ::testing::Test {

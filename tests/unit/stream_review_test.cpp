@@ -75,17 +75,7 @@ struct probe {
   }
 };
 
-template <class Pred>
-void until(Pred pred, const char* what) {
-  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      ADD_FAILURE() << "condition never held: " << what;
-      std::abort();
-    }
-    std::this_thread::yield();
-  }
-}
+using handoff_test::until;
 
 // push(probe{id}) on another thread; the future says whether it threw probe_error (true) or returned (false).
 template <class S>

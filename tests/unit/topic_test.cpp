@@ -46,18 +46,7 @@ using handoff::publish_result;
 using handoff::status;
 using handoff_test::get_or_abort;
 
-// Spin (yielding) until `pred` holds; the watchdog bound turns a never into a failure.
-template <class Pred>
-void until(Pred pred, const char* what) {
-  const auto give_up = std::chrono::steady_clock::now() + handoff_test::hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      ADD_FAILURE() << "condition never held: " << what;
-      std::abort();
-    }
-    std::this_thread::yield();
-  }
-}
+using handoff_test::until;
 
 template <class Sync>
 class TopicTest : public ::testing::Test {};
