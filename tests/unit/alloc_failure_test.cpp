@@ -15,6 +15,10 @@
 #include <new>
 #include <string>
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // the replaced new and delete pair malloc with free
+#endif
+
 #if defined(__clang__) && defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define HANDOFF_TEST_NO_FAILING_NEW 1  // clang's static sanitizer runtimes own operator new
