@@ -27,11 +27,10 @@
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
 //      ring first and then the list. Memory is the ring plus one node per value of backlog beyond it.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
-//   6. T's constructors never run under lock_, except the move into an overflow node of an unbounded stream
-//      (a known exception: close() and other slow-path operations on that stream wait for that move; see
-//      the disabled test CloseDoesNotWaitForAnOverflowPushsMove_ST5). A try_ operation never waits for an
-//      operation to start; it may wait for a slot write already in flight in another thread
-//      (detail/stream_ring.hpp), which is bounded by that thread's progress.
+//   6. T's constructors and destructors never run under lock_: an overflow node is linked first and its value
+//      moved in afterwards, published through the node's turn word like a ring slot. A try_ operation never
+//      waits for an operation to start; it may wait for a slot or node write already in flight in another
+//      thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // position is given back when it is still the last one, or handed to the oldest waiting pusher; otherwise it
@@ -109,7 +108,8 @@ class stream {
     for (std::uint32_t i = head_of(s); i != tail_of(s); i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
     while (overflow_node* n = overflow_head_) {
       overflow_head_ = n->next;
-      overflow_deleter{}(n);
+      if (!n->hole) n->value()->~T();
+      delete n;
     }
   }
 
@@ -251,10 +251,14 @@ class stream {
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 
+  // A value beyond an unbounded stream's ring. It is linked under lock_ before its value is constructed (so
+  // no T constructor runs under lock_) and published through its turn word, as a ring slot is.
   struct overflow_node {
-    explicit overflow_node(T&& v) : value(std::move(v)) {}
-    T value;
-    overflow_node* next = nullptr;
+    typename Sync::template atomic<std::uint32_t> turn{0};  // 0: being written; 1: value (or hole) published
+    bool hole = false;  // the pusher's move threw: no value; written before the publish, read after it
+    overflow_node* next = nullptr;  // guarded by lock_
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
 
   // ---- fast paths (invariant 1)
@@ -391,8 +395,7 @@ class stream {
       case fast::slow:
         break;
     }
-    std::unique_ptr<overflow_node, raw_node_deleter>
-        spare;  // unbounded: allocated outside lock_ when the ring is full
+    std::unique_ptr<overflow_node> spare;  // unbounded: allocated outside lock_ when the ring is full
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and indices under lock_ (fast paths may still move head/tail).
@@ -442,17 +445,24 @@ class stream {
       if (is_unbounded()) {  // invariant 4: push never waits
         if (!spare) {
           guard.unlock();
-          spare.reset(static_cast<overflow_node*>(
-              ::operator new (sizeof(overflow_node), std::align_val_t{alignof(overflow_node)})));
+          spare = std::make_unique<overflow_node>();  // may throw std::bad_alloc: v is untouched
           continue;
         }
-        ::new (static_cast<void*>(spare.get())) overflow_node(std::move(v));  // invariant 6: the exception
         overflow_node* n = spare.release();
         (overflow_tail_ ? overflow_tail_->next : overflow_head_) = n;
         overflow_tail_ = n;
         // relaxed: a snapshot counter for size(); lock_ orders its updates.
         overflow_size_.fetch_add(1, std::memory_order_relaxed);
         set_flag(kOverflow, true);
+        guard.unlock();
+        try {
+          ::new (static_cast<void*>(n->storage)) T(std::move(v));  // outside lock_ (invariant 6)
+        } catch (...) {
+          n->hole = true;  // its popper skips it; the value stays with us
+          ring_type::publish(n->turn, 1);
+          throw;
+        }
+        ring_type::publish(n->turn, 1);
         return status::ok;
       }
 
@@ -471,18 +481,6 @@ class stream {
       if (r != kRetry) return r;  // ok: a popper moved v; closed / timeout / cancelled: v is still ours
     }
   }
-
-  struct raw_node_deleter {  // storage for a node whose value is not constructed yet
-    void operator()(overflow_node* n) const noexcept {
-      ::operator delete (n, std::align_val_t{alignof(overflow_node)});
-    }
-  };
-  struct overflow_deleter {
-    void operator()(overflow_node* n) const noexcept {
-      n->~overflow_node();
-      ::operator delete (n, std::align_val_t{alignof(overflow_node)});
-    }
-  };
 
   // ---- pop slow path
   status pop_into(T& out, mode m, const detail::deadline& d, const std::stop_token* st) {
@@ -577,24 +575,28 @@ class stream {
         overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
         const bool last = overflow_head_ == nullptr;             // OVERFLOW stays set until n's value is out
         guard.unlock();
-        std::unique_ptr<overflow_node, overflow_deleter> owned(n);
-        try {
-          out.emplace(std::move(n->value));
-        } catch (...) {
-          // The value whose move-out throws is this pop's own (see Exceptions above): it is destroyed with
-          // its node, and the list goes on as if it had been popped, so nothing overtakes or strands.
-          owned.reset();
-          if (last) {
-            guard.lock();
-            if (!overflow_head_) set_flag(kOverflow, false);
+        std::unique_ptr<overflow_node> owned(n);
+        ring_type::await_turn(n->turn, 1);  // its pusher may still be moving the value in (invariant 6)
+        std::exception_ptr error;
+        if (!n->hole) {
+          try {
+            out.emplace(std::move(*n->value()));
+          } catch (...) {
+            // The value whose move-out throws is this pop's own (see Exceptions above): it is destroyed with
+            // its node, and the list goes on as if it had been popped, so nothing overtakes or strands.
+            error = std::current_exception();
           }
-          throw;
+          n->value()->~T();  // outside lock_
         }
-        owned.reset();  // T's destructor, outside lock_
+        const bool hole = n->hole;
+        owned.reset();
         if (last) {
           guard.lock();
           if (!overflow_head_) set_flag(kOverflow, false);
+          guard.unlock();
         }
+        if (error) std::rethrow_exception(error);
+        if (hole) continue;  // a push whose move threw: claim again
         return status::ok;
       }
 

@@ -107,20 +107,8 @@ class stream_ring {
     if (!s.hole) std::launder(reinterpret_cast<T*>(s.storage))->~T();
   }
 
- private:
-  static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
-
-  struct slot {
-    typename Sync::template atomic<std::uint32_t> turn{0};
-    bool hole = false;  // written by the pusher before publish, read by the popper after await_turn
-    alignas(T) unsigned char storage[sizeof(T)];
-  };
-
-  static std::uint32_t free_turn(std::uint32_t i) noexcept { return (i & index_mask) << 1; }
-  static std::uint32_t full_turn(std::uint32_t i) noexcept { return ((i & index_mask) << 1) | 1; }
-
-  slot& at(std::uint32_t i) noexcept { return slots_[i & mask_]; }
-
+ public:
+  // The turn protocol, also used by stream's overflow nodes (turn 0: being written; 1: published).
   // Bounded spin, then park; the wake protocol of waiter.hpp (point 2) on the slot's turn word.
   static void await_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t want) noexcept {
     unsigned spins = 0;
@@ -147,6 +135,20 @@ class stream_ring {
     const std::uint32_t old = turn.exchange(next, std::memory_order_release);
     if (old & sleeping) Sync::unpark_all(turn);  // several threads may wait on one slot (see Invariants)
   }
+
+ private:
+  static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
+
+  struct slot {
+    typename Sync::template atomic<std::uint32_t> turn{0};
+    bool hole = false;  // written by the pusher before publish, read by the popper after await_turn
+    alignas(T) unsigned char storage[sizeof(T)];
+  };
+
+  static std::uint32_t free_turn(std::uint32_t i) noexcept { return (i & index_mask) << 1; }
+  static std::uint32_t full_turn(std::uint32_t i) noexcept { return ((i & index_mask) << 1) | 1; }
+
+  slot& at(std::uint32_t i) noexcept { return slots_[i & mask_]; }
 
   std::size_t mask_ = 0;
   std::unique_ptr<slot[]> slots_;
