@@ -33,15 +33,15 @@
 //      thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
-// position is given back when it is still the last one, or handed to the oldest waiting pusher; otherwise it
-// becomes a "hole" that counts in size() and uses one unit of capacity until a pop passes it. If T's move
-// throws while a pop moves its own value out, that value is destroyed and the pop throws. If it throws while
-// a pusher's value is handed to a waiting popper, the pusher gets the exception and the popper keeps its
-// place (or, if values arrived meanwhile, starts again). If it throws while a waiting pusher's value is
-// moved in by another thread, that pusher starts its push again and may lose its place in the FIFO: the only
-// fairness exception.
-// Memory ordering (G-4): everything a thread did before push happens-before everything the thread that pops
-// that value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
+// ring position is given back when it is still the last one, or handed to the oldest waiting pusher;
+// otherwise (and always for an overflow node of an unbounded stream) it becomes a "hole" that counts in
+// size() and uses one unit of capacity until a pop passes it. If T's move throws while a pop moves its own
+// value out, that value is destroyed and the pop throws. If it throws while a pusher's value is handed to a
+// waiting popper, the pusher gets the exception and the popper keeps its place (or, if values arrived
+// meanwhile, starts again). If it throws while a waiting pusher's value is moved in by another thread, that
+// pusher starts its push again and may lose its place in the FIFO: the only fairness exception. Memory
+// ordering (G-4): everything a thread did before push happens-before everything the thread that pops that
+// value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
 // happens-before every pop that returns end-of-stream because of it, and before every push that fails.
 // Lifetime: a stream must outlive every operation on it; destroying it while threads wait is a
 // precondition violation (checked in debug builds, G-9). Buffered values are destroyed with the stream.
