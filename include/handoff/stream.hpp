@@ -39,9 +39,10 @@
 // value out, that value is destroyed and the pop throws. If it throws while a pusher's value is handed to a
 // waiting popper, the pusher gets the exception and the popper keeps its place (or, if values arrived
 // meanwhile, starts again). If it throws while a waiting pusher's value is moved in by another thread, that
-// pusher starts its push again and may lose its place in the FIFO: the only fairness exception. Memory
-// ordering (G-4): everything a thread did before push happens-before everything the thread that pops that
-// value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
+// pusher starts its push again and may lose its place in the FIFO: the only fairness exception.
+//
+// Memory ordering (G-4): everything a thread did before push happens-before everything the thread that pops
+// that value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
 // happens-before every pop that returns end-of-stream because of it, and before every push that fails.
 // Lifetime: a stream must outlive every operation on it; destroying it while threads wait is a
 // precondition violation (checked in debug builds, G-9). Buffered values are destroyed with the stream.
