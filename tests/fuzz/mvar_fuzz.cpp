@@ -1,7 +1,8 @@
-// libFuzzer target: the input bytes are a sequence of operations on one mvar<int>, run in one thread and checked
-// against a sequential model (std::optional<int>). Only operations that cannot wait are used (try_, past deadlines,
-// read/swap only when the model says full), so a single thread never blocks. Rules: MV-1, MV-2, MV-5, MV-7, MV-8,
-// MV-9, G-2 (a failed put leaves the value with the caller), G-7 (a past deadline behaves like try_).
+// libFuzzer target: the input bytes are a sequence of operations on one mvar<int>, run in one thread and
+// checked against a sequential model (std::optional<int>). Only operations that cannot wait are used (try_,
+// past deadlines, read/swap only when the model says full), so a single thread never blocks. Rules: MV-1,
+// MV-2, MV-5, MV-7, MV-8, MV-9, G-2 (a failed put leaves the value with the caller), G-7 (a past deadline
+// behaves like try_).
 #include <handoff/mvar.hpp>
 
 #include <chrono>
@@ -85,11 +86,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           model = next++;
         }
         break;
-      case 6:  // put then take when empty, with a stop token that is already stopped (does not wait: no effect)
+      case 6:  // put then take when empty, with a stop token that is already stopped (does not wait: no
+               // effect)
         if (!model) {
           std::stop_source source;
           source.request_stop();
-          check(m->put(std::make_unique<int>(next), source.get_token()) == status::ok, "put(stopped) on empty");
+          check(m->put(std::make_unique<int>(next), source.get_token()) == status::ok,
+                "put(stopped) on empty");
           model = next++;
         } else {
           std::stop_source source;
