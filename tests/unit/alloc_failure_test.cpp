@@ -30,7 +30,7 @@ namespace {
 std::atomic<long> g_fail_countdown{-1};
 std::atomic<long> g_failures{0};
 
-bool should_fail() noexcept {
+[[maybe_unused]] bool should_fail() noexcept {
   long c = g_fail_countdown.load(std::memory_order_relaxed);
   while (c >= 0) {
     if (g_fail_countdown.compare_exchange_weak(c, c - 1, std::memory_order_relaxed)) {
