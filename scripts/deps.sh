@@ -14,7 +14,7 @@ packages=(
 
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(libconcurrentqueue-dev libatomic-queue-dev libtbb-dev gnuplot-nox) ;;
+    --bench) packages+=(libconcurrentqueue-dev libatomic-queue-dev libtbb-dev libboost-fiber-dev libboost-context-dev gnuplot-nox) ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
