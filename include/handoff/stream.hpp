@@ -34,7 +34,7 @@
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one, or handed to the oldest waiting pusher;
-// otherwise (and always for an overflow node of an unbounded stream) it becomes a "hole" that counts in
+// otherwise (an overflow node likewise: unlinked if still last) it becomes a "hole" that counts in
 // size() and uses one unit of capacity until a pop passes it. If T's move throws while a pop moves its own
 // value out, that value is destroyed and the pop throws. If it throws while a pusher's value is handed to a
 // waiting popper, the pusher gets the exception and the popper keeps its place (or, if values arrived
@@ -351,6 +351,30 @@ class stream {
     return true;
   }
 
+  // An overflow push whose move threw: unlink its node if it is still the last one (the stream is then as
+  // before the push), else publish it as a hole that its popper skips (a popper may already be waiting on
+  // it).
+  void give_back_or_hole(overflow_node* n) noexcept {
+    {
+      detail::slow_guard<Sync> guard(lock_);
+      if (n == overflow_tail_) {  // still linked (a popper that took the last node resets the tail) and last
+        overflow_node* before = nullptr;
+        if (overflow_head_ != n) {
+          before = overflow_head_;
+          while (before->next != n) before = before->next;  // exceptional path only
+        }
+        (before ? before->next : overflow_head_) = nullptr;
+        overflow_tail_ = before;
+        overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
+        if (!overflow_head_) set_flag(kOverflow, false);
+        delete n;  // its value was never constructed
+        return;
+      }
+    }
+    n->hole = true;
+    ring_type::publish(n->turn, 1);
+  }
+
   // Under lock_: set or clear `flag` on the state word (other bits may change concurrently on the fast path).
   void set_flag(std::uint64_t flag, bool on) noexcept {
     // acq_rel: ordered with the fast paths' CAS on the same word (invariant 2).
@@ -459,8 +483,7 @@ class stream {
         try {
           ::new (static_cast<void*>(n->storage)) T(std::move(v));  // outside lock_ (invariant 6)
         } catch (...) {
-          n->hole = true;  // its popper skips it; the value stays with us
-          ring_type::publish(n->turn, 1);
+          give_back_or_hole(n);  // the value stays with us
           throw;
         }
         ring_type::publish(n->turn, 1);
