@@ -18,30 +18,13 @@
 
 namespace {
 
+using stress::cores;
+using stress::stoppable;
+
 using namespace std::chrono_literals;
 
 constexpr std::uint64_t kEnd =
     ~std::uint64_t{0};  // the closing broadcast's value; never a round or a ledger value
-
-unsigned cores() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
-}
-
-// A stop source another thread may trigger at any time; the owner replaces it once triggered.
-struct stoppable {
-  std::mutex mutex;
-  std::stop_source source;
-  std::stop_token fresh_token() {
-    std::lock_guard lock(mutex);
-    if (source.stop_requested()) source = std::stop_source{};
-    return source.get_token();
-  }
-  void stop() {
-    std::lock_guard lock(mutex);
-    source.request_stop();
-  }
-};
 
 // One broadcaster (which sometimes signals instead) against N waiters using every wait form with random
 // deadlines, plus a thread that cancels random waiters. Round r's value is r. Per round, the count returned

@@ -35,17 +35,15 @@
 
 namespace {
 
+using stress::cores;
+using stress::stoppable;
+
 using namespace std::chrono_literals;
 using handoff::status;
 using steady = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMovedFrom = ~std::uint64_t{0};
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
-
-unsigned cores() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
-}
 
 // A ledger value that records being moved from (G-2: a failed push must not move from its argument).
 struct item {
@@ -56,21 +54,6 @@ struct item {
   item& operator=(item&& o) noexcept {
     v = std::exchange(o.v, kMovedFrom);
     return *this;
-  }
-};
-
-// A stop source another thread may trigger at any time; the owner replaces it once triggered.
-struct stoppable {
-  std::mutex mutex;
-  std::stop_source source;
-  std::stop_token fresh_token() {
-    std::lock_guard lock(mutex);
-    if (source.stop_requested()) source = std::stop_source{};
-    return source.get_token();
-  }
-  void stop() {
-    std::lock_guard lock(mutex);
-    source.request_stop();
   }
 };
 

@@ -17,12 +17,35 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <handoff/detail/sync.hpp>
 
 namespace stress {
+
+// Cores the machine reports (at least 1): scenarios size their thread counts from it.
+inline unsigned cores() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+// A stop source another thread may trigger at any time; the owner replaces it once triggered.
+struct stoppable {
+  std::mutex mutex;
+  std::stop_source source;
+  std::stop_token fresh_token() {
+    std::lock_guard lock(mutex);
+    if (source.stop_requested()) source = std::stop_source{};
+    return source.get_token();
+  }
+  void stop() {
+    std::lock_guard lock(mutex);
+    source.request_stop();
+  }
+};
 
 struct options {
   double seconds_per_scenario = 2.0;
