@@ -8,21 +8,33 @@
 // buffered and then report end-of-stream; pushes after it fail and keep their values. Each value goes to
 // exactly one popper (a work queue); for every-consumer-sees-every-value use topic<T> (ST-8).
 //
-// State word (one Sync::atomic<uint64_t>): head and tail indices (29 bits each, modulo 2^29: head = next
-// index to pop, tail = next index to push, count = tail - head), and flags POPPERS (poppers wait),
-// PUSHERS (pushers wait), OVERFLOW (unbounded: values beyond the ring wait in a list), CLOSED.
+// Two words, each on its own cache line so that producers and consumers do not contend (indices are 29 bits,
+// modulo 2^29; count = tail - head):
+//   tail word: tail index (next index to push) and the flags a pusher obeys: POPPERS (poppers wait), PUSHERS
+//              (pushers wait), OVERFLOW (unbounded: values beyond the ring wait in a list), CLOSED.
+//   head word: head index (next index to pop) and the flags a popper obeys: PUSHERS (the same fact, mirrored)
+//              and HELD (a push whose move threw is deciding whether to give its index back), plus an
+//              epoch that every such decision advances.
+// Pushers keep head_cache_, a copy of the head that lags behind it, beside the tail word, and read the head
+// word only when that copy says "full"; poppers read the tail word only when the slot at the head is not
+// published yet (empty, or a push in flight).
 // Invariants:
-//   1. Uncontended push and pop are one compare-exchange on the state word plus the slot protocol of
+//   1. Uncontended push and pop are one compare-exchange on their own word plus the slot protocol of
 //      detail/stream_ring.hpp: no lock, no system call, no allocation (G-6). A fast push requires no flag
-//      and count < capacity; a fast pop requires count > 0 and no PUSHERS. Everything else goes to the slow
-//      path, under lock_ (detail/slow_lock.hpp).
-//   2. Flags change only under lock_, by compare-exchange on the same word the fast paths update, so a
-//      thread that decides to wait under lock_ and sets its flag cannot miss a fast-path operation: the
-//      protocol of detail/waiter.hpp (point 1) that every blocking operation here follows.
+//      in the tail word and count < capacity; a fast pop requires no flag in the head word and count > 0.
+//      Everything else goes to the slow path, under lock_ (detail/slow_lock.hpp).
+//   2. Flags change only under lock_, by compare-exchange on the word the fast paths of the other side
+//      update, so a thread that decides to wait under lock_ and sets its flag cannot miss a fast-path
+//      operation (the protocol of detail/waiter.hpp, point 1): a popper sets POPPERS on the tail word only
+//      if the tail still equals the head it read (so the stream was empty at that instant, head <= tail);
+//      the first waiting pusher sets PUSHERS on the tail word (freezing the tail: pushes divert to lock_),
+//      then on the head word only if that head still leaves the stream full (freezing the head too), else
+//      takes the tail flag back and retries.
 //   3. POPPERS implies count == 0 (a popper registers only on an empty stream, and while the flag is set
 //      pushes go to the slow path, which hands their values straight to the oldest popper: ST-4, G-3).
-//      PUSHERS implies count >= capacity (bounded) and diverts pops to the slow path, which moves the
-//      oldest pusher's value into the slot it frees: pushers enter in FIFO order (ST-2), no barging.
+//      PUSHERS implies count >= capacity (bounded), both words frozen, every move of head or tail under
+//      lock_: a pop moves the oldest pusher's value into the slot it frees: pushers enter in FIFO order
+//      (ST-2), no barging.
 //   4. Unbounded streams push into the ring while it has room; beyond it, values go to an overflow list
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
 //      ring first and then the list. Memory is the ring plus one node per value of backlog beyond it.
@@ -33,7 +45,8 @@
 //      thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
-// ring position is given back when it is still the last one, or handed to the oldest waiting pusher;
+// ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
+// while that is decided, under lock_), or handed to the oldest waiting pusher;
 // otherwise (an overflow node likewise: unlinked if still last) it becomes a "hole" that counts in
 // size() and uses one unit of capacity until a pop passes it. If T's move throws while a pop moves its own
 // value out, that value is destroyed and the pop throws. If it throws while a pusher's value is handed to a
@@ -43,13 +56,15 @@
 //
 // Memory ordering (G-4): everything a thread did before push happens-before everything the thread that pops
 // that value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
-// happens-before every pop that returns end-of-stream because of it, and before every push that fails.
+// happens-before every pop that returns end-of-stream because of it, and before every push that fails (both
+// read CLOSED on the tail word with acquire).
 // Lifetime: a stream must outlive every operation on it; destroying it while threads wait is a
 // precondition violation (checked in debug builds, G-9). Buffered values are destroyed with the stream.
 // Not copyable, not movable.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstddef>
@@ -105,8 +120,9 @@ class stream {
     HANDOFF_PRECONDITION(poppers_.empty() && pushers_.empty(),
                          "stream destroyed while threads wait on it (G-9)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
-    const std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (std::uint32_t i = head_of(s); i != tail_of(s); i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
+    const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+    const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
+    for (std::uint32_t i = head; i != tail; i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
     while (overflow_node* n = overflow_head_) {
       overflow_head_ = n->next;
       if (!n->hole) n->value()->~T();
@@ -160,24 +176,29 @@ class stream {
   // ---- close: ST-5
   void close() noexcept {
     detail::slow_guard<Sync> guard(lock_);
-    // acq_rel: CLOSED is ordered with every fast-path CAS on this word (a fast push that succeeds came first;
-    // one that comes later sees CLOSED and fails); release publishes the caller's prior writes to the
-    // threads that observe CLOSED.
-    state_.fetch_or(kClosed, std::memory_order_acq_rel);
+    // acq_rel: CLOSED is ordered with every fast push's CAS on the tail word (a fast push that succeeds came
+    // first; one that comes later sees CLOSED and fails); release publishes the caller's prior writes to
+    // the threads that observe CLOSED (a pop that finds the stream empty reads the tail word with acquire).
+    tail_.fetch_or(kClosed, std::memory_order_acq_rel);
     while (node* w = poppers_.claim_oldest()) w->complete(status::closed);  // POPPERS => empty: end-of-stream
     while (node* w = pushers_.claim_oldest()) w->complete(status::closed);  // their values stay with them
-    // acq_rel: as above; the queues are empty, so the flags go.
-    state_.fetch_and(~(kPoppers | kPushers), std::memory_order_acq_rel);
+    // The queues are empty, so the flags go.
+    set_tail_flag(kPoppers, false);
+    clear_pushers();
   }
   bool is_closed() const noexcept {
     // acquire: pairs with the fetch_or in close(), for callers that act on the answer.
-    return (state_.load(std::memory_order_acquire) & kClosed) != 0;
+    return (tail_.load(std::memory_order_acquire) & kClosed) != 0;
   }
 
   // Snapshot of buffered values (ring positions claimed by pushers and not yet by poppers, plus overflow).
   std::size_t size() const noexcept {
-    // relaxed: a snapshot; nothing is read through it.
-    return count_of(state_.load(std::memory_order_relaxed)) + overflow_size_.load(std::memory_order_relaxed);
+    // relaxed: a snapshot; nothing is read through it. The head is read first, so head <= tail holds for the
+    // pair; the clamp covers pops and pushes that passed between the two loads.
+    const std::uint32_t head = index_of(head_.load(std::memory_order_relaxed));
+    const std::uint32_t tail = index_of(tail_.load(std::memory_order_relaxed));
+    const std::uint32_t ring_count = std::min(distance(head, tail), fast_limit_);
+    return ring_count + overflow_size_.load(std::memory_order_relaxed);
   }
   std::size_t capacity() const noexcept { return capacity_; }
 
@@ -223,26 +244,33 @@ class stream {
   enum class mode { try_only, wait };
 
   static constexpr std::uint32_t index_mask = ring_type::index_mask;
-  static constexpr unsigned kTailShift = ring_type::index_bits;
-  static constexpr std::uint64_t kHeadMask = index_mask;
-  static constexpr std::uint64_t kTailMask = std::uint64_t{index_mask} << kTailShift;
-  static constexpr std::uint64_t kPoppers = std::uint64_t{1} << 58;
-  static constexpr std::uint64_t kPushers = std::uint64_t{1} << 59;
-  static constexpr std::uint64_t kOverflow = std::uint64_t{1} << 60;
-  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 61;
+  static constexpr std::uint64_t kIndexMask = index_mask;
+  static constexpr std::uint64_t kPoppers = std::uint64_t{1} << 58;   // tail word
+  static constexpr std::uint64_t kPushers = std::uint64_t{1} << 59;   // tail and head words
+  static constexpr std::uint64_t kOverflow = std::uint64_t{1} << 60;  // tail word
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 61;    // tail word
+  static constexpr std::uint64_t kHeld = std::uint64_t{1} << 62;      // head word
   // Result a server gives a waiter whose value could not be handed over (T's move threw): start again.
   static constexpr status kRetry = status::empty;
 
-  static std::uint32_t head_of(std::uint64_t s) noexcept { return static_cast<std::uint32_t>(s & kHeadMask); }
-  static std::uint32_t tail_of(std::uint64_t s) noexcept {
-    return static_cast<std::uint32_t>((s & kTailMask) >> kTailShift);
+  static std::uint32_t index_of(std::uint64_t w) noexcept {
+    return static_cast<std::uint32_t>(w & kIndexMask);
   }
-  static std::uint32_t count_of(std::uint64_t s) noexcept { return (tail_of(s) - head_of(s)) & index_mask; }
-  static std::uint64_t next_head(std::uint64_t s) noexcept {
-    return (s & ~kHeadMask) | ((head_of(s) + 1) & index_mask);
+  // Head word bits 29..57: the give-back epoch (see give_back_claim). It makes every HELD episode change the
+  // word for good, so a fast pop that read the head before a give-back cannot claim the index given back.
+  static constexpr unsigned kEpochShift = ring_type::index_bits;
+  static constexpr std::uint64_t kEpochMask = ((std::uint64_t{1} << 29) - 1) << kEpochShift;
+
+  static std::uint64_t with_index(std::uint64_t w, std::uint32_t i) noexcept { return (w & ~kIndexMask) | i; }
+  static std::uint64_t next_epoch(std::uint64_t w) noexcept {
+    return (w & ~kEpochMask) | ((w + (std::uint64_t{1} << kEpochShift)) & kEpochMask);
   }
-  static std::uint64_t next_tail(std::uint64_t s) noexcept {
-    return (s & ~kTailMask) | (std::uint64_t{(tail_of(s) + 1) & index_mask} << kTailShift);
+  static std::uint64_t advanced(std::uint64_t w) noexcept {
+    return with_index(w, (index_of(w) + 1) & index_mask);
+  }
+  // Positions from index `from` to index `to` (count = distance(head, tail)).
+  static std::uint32_t distance(std::uint32_t from, std::uint32_t to) noexcept {
+    return (to - from) & index_mask;
   }
 
   static std::size_t checked_ring_size(std::size_t capacity) {
@@ -266,89 +294,131 @@ class stream {
   enum class fast { done, closed, blocked, slow };  // blocked: full (push) or empty (pop), no waiters
 
   fast try_fast_push(T& v) {
-    // acquire: see the latest flags; the CAS below decides.
-    std::uint64_t s = state_.load(std::memory_order_acquire);
+    // acquire: see the latest flags (CLOSED: the close() happens-before our failure); the CAS below decides.
+    std::uint64_t t = tail_.load(std::memory_order_acquire);
     for (;;) {
-      if (s & kClosed) return fast::closed;
-      if (s & (kPoppers | kPushers | kOverflow)) return fast::slow;
-      if (count_of(s) >= fast_limit_) return fast::blocked;
-      // acq_rel: the claim of index tail is ordered with close() and with registrations on this word
+      if (t & kClosed) return fast::closed;
+      if (t & (kPoppers | kPushers | kOverflow)) return fast::slow;
+      const std::uint32_t i = index_of(t);
+      if (!has_room(i)) {
+        // Full at the head load, if the tail did not move meanwhile (else look again).
+        // acquire: as above.
+        const std::uint64_t again = tail_.load(std::memory_order_acquire);
+        if (again == t) return fast::blocked;
+        t = again;
+        continue;
+      }
+      // acq_rel: the claim of index i is ordered with close() and with the registrations on this word
       // (invariant 2); the value itself is published by the slot's turn (stream_ring).
-      if (state_.compare_exchange_weak(s, next_tail(s), std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        fill_claimed(tail_of(s), v);
+      if (tail_.compare_exchange_weak(t, advanced(t), std::memory_order_acq_rel, std::memory_order_acquire)) {
+        fill_claimed(i, v);
         return fast::done;
       }
     }
   }
 
+  // Whether a push may claim index `tail` (count < the fast limit), without touching the consumers' line when
+  // it can: (a) where the ring is exactly as large as the fast limit, a slot already free for `tail` proves
+  // it (the popper of tail - size is done, so head > tail - size); (b) head_cache_ is never ahead of the head
+  // (it only takes values read from the head word, and moves forward only), so a "room" answer from it is
+  // true. Only when both say "full" is the head word itself read (one cache miss).
+  bool has_room(std::uint32_t tail) noexcept {
+    if (ring_.size() == fast_limit_ && ring_.free_for(tail)) return true;
+    // relaxed: a hint about a monotonic index; no data is read through it.
+    std::uint32_t cached = head_cache_.load(std::memory_order_relaxed);
+    if (distance(cached, tail) < fast_limit_) return true;
+    // acquire: nothing is read through the head either, but a "full" answer is linearized at this load.
+    const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+    if (distance(head, tail) >= fast_limit_) return false;
+    // relaxed: as above; fails harmlessly if another pusher refreshed the copy first (the copy never moves
+    // back: `head` was read after `cached`, and the head only moves forward).
+    head_cache_.compare_exchange_strong(cached, head, std::memory_order_relaxed);
+    return true;
+  }
+
   fast try_fast_pop(std::optional<T>& out) {
-    std::uint64_t s = state_.load(std::memory_order_acquire);  // acquire: as in try_fast_push
+    // acquire: see the latest flags; the CAS below decides.
+    std::uint64_t h = head_.load(std::memory_order_acquire);
     for (;;) {
-      if (count_of(s) == 0) {
-        if (s & (kPushers | kOverflow)) return fast::slow;  // rendezvous pushers, or overflow values
-        return (s & kClosed) ? fast::closed : fast::blocked;
+      if (h & (kPushers | kHeld))
+        return fast::slow;  // the freed slot goes to the oldest pusher / a give-back
+      const std::uint32_t i = index_of(h);
+      if (!ring_.ready(i)) {
+        // acquire: CLOSED (close() happens-before our end-of-stream) and OVERFLOW.
+        const std::uint64_t t = tail_.load(std::memory_order_acquire);
+        if (index_of(t) == i) {  // empty at this load (head <= tail, and the head was i before it)
+          if (t & (kPushers | kOverflow)) return fast::slow;  // rendezvous pushers, or overflow values
+          return (t & kClosed) ? fast::closed : fast::blocked;
+        }
+        // else a push of index i is in flight (or the head moved on): claim it and wait for its publication.
       }
-      if (s & kPushers) return fast::slow;  // the slot this pop frees goes to the oldest pusher
-      // acq_rel: as in try_fast_push.
-      if (state_.compare_exchange_weak(s, next_head(s), std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        if (ring_.take(head_of(s), out)) return fast::done;
-        s = state_.load(std::memory_order_acquire);  // a hole (a push whose move threw): claim again
+      // acq_rel: the claim of index i is ordered with the registrations on this word (invariant 2).
+      if (head_.compare_exchange_weak(h, advanced(h), std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (ring_.take(i, out)) return fast::done;
+        h = head_.load(std::memory_order_acquire);  // a hole (a push whose move threw): claim again
       }
     }
   }
 
-  // Write v into index i, which this thread claimed. If T's move throws (G-8), give the index back when no
-  // later index was claimed (the stream is as before the push), else leave a hole that its popper skips.
+  // Write v into index i, which this thread claimed. If T's move throws (G-8), the index is given back,
+  // handed to the oldest waiting pusher, or left as a hole (give_back_claim), and the exception propagates.
   void fill_claimed(std::uint32_t i, T& v) {
     try {
       ring_.fill(i, std::move(v));
     } catch (...) {
-      // acquire: as in try_fast_push.
-      std::uint64_t s = state_.load(std::memory_order_acquire);
-      const std::uint32_t next = (i + 1) & index_mask;
-      for (;;) {
-        // A hole when someone claimed after us, popped our index, or registered as a waiting pusher on the
-        // strength of our claim (giving the index back would leave it waiting on a stream with room).
-        if (tail_of(s) != next || count_of(s) == 0) {
-          ring_.publish_hole(i);
-          break;
-        }
-        if (s & kPushers) {  // i is still the last index: the oldest waiting pusher's value takes it
-          if (!hand_index_to_oldest_pusher(i)) ring_.publish_hole(i);
-          break;
-        }
-        const std::uint64_t back = (s & ~kTailMask) | (std::uint64_t{i} << kTailShift);
-        // acq_rel: as in try_fast_push; succeeds only if the word is unchanged since we checked it.
-        if (state_.compare_exchange_weak(s, back, std::memory_order_acq_rel, std::memory_order_acquire))
-          break;
-      }
+      give_back_claim(i);
       throw;
     }
   }
 
-  // Index i was claimed by a push whose move threw, it is the last claimed index, and pushers wait: move the
-  // oldest one's value into it. False (nothing done) if the word changed or no pusher could be claimed.
-  bool hand_index_to_oldest_pusher(std::uint32_t i) noexcept {
+  // Index i was claimed by a push whose move threw: no value was written. Under lock_, with HELD on the head
+  // word (fast pops divert to lock_, so the head stays put): if i is still the last claimed index and no pop
+  // claimed it, give it back (the stream is as before the push) or, when pushers wait (both words frozen),
+  // move the oldest one's value into it; otherwise publish a hole that its popper skips.
+  void give_back_claim(std::uint32_t i) noexcept {
     node* w = nullptr;
+    bool given_back = false;
     {
       detail::slow_guard<Sync> guard(lock_);
-      // acquire: as in push_impl; under lock_ no pop can claim a pusher or move the tail past i.
-      const std::uint64_t s = state_.load(std::memory_order_acquire);
-      if (tail_of(s) != ((i + 1) & index_mask) || count_of(s) == 0 || !(s & kPushers)) return false;
-      w = pushers_.claim_oldest();
-      if (pushers_.empty()) set_flag(kPushers, false);
+      // acq_rel: as in try_fast_pop; from here no pop claims an index until HELD goes.
+      const std::uint32_t head = index_of(head_.fetch_or(kHeld, std::memory_order_acq_rel));
+      // acquire: as in try_fast_push.
+      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      const std::uint32_t next = (i + 1) & index_mask;
+      // tail == i + 1 means head <= i + 1, so "not popped" is exactly head != i + 1.
+      while (index_of(t) == next && head != next) {
+        if (t & kPushers) {
+          w = pushers_.claim_oldest();
+          if (pushers_.empty()) clear_pushers();
+          break;
+        }
+        // acq_rel: as in try_fast_push; fails if a push claimed index i + 1 meanwhile (then: a hole).
+        if (tail_.compare_exchange_weak(t, with_index(t, i), std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+          given_back = true;
+          break;
+        }
+      }
+      // HELD goes and the epoch moves on (the head word is frozen while HELD: fast pops fail their CAS, slow
+      // ones wait for lock_). Without the new epoch the word would be as before, and a fast pop that read it
+      // before HELD (and the tail before the give-back) could claim index i although the tail is i again.
+      // acquire / acq_rel: as in try_fast_pop.
+      std::uint64_t h = head_.load(std::memory_order_acquire);
+      while (!head_.compare_exchange_weak(h, next_epoch(h & ~kHeld), std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+      }
     }
-    if (!w) return false;
-    try {
-      ring_.fill(i, std::move(*static_cast<T*>(w->slot)));
-    } catch (...) {
-      w->complete(kRetry);  // the pusher keeps its value and starts again
-      return false;
+    if (given_back) return;
+    if (w) {
+      try {
+        ring_.fill(i, std::move(*static_cast<T*>(w->slot)));
+        w->complete(status::ok);
+        return;
+      } catch (...) {
+        w->complete(kRetry);  // the pusher keeps its value and starts again
+      }
     }
-    w->complete(status::ok);
-    return true;
+    ring_.publish_hole(i);
   }
 
   // An overflow push whose move threw: unlink its node if it is still the last one (the stream is then as
@@ -366,7 +436,7 @@ class stream {
         (before ? before->next : overflow_head_) = nullptr;
         overflow_tail_ = before;
         overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
-        if (!overflow_head_) set_flag(kOverflow, false);
+        if (!overflow_head_) set_tail_flag(kOverflow, false);
         delete n;  // its value was never constructed
         return;
       }
@@ -375,21 +445,48 @@ class stream {
     ring_type::publish(n->turn, 1);
   }
 
-  // Under lock_: set or clear `flag` on the state word (other bits may change concurrently on the fast path).
-  void set_flag(std::uint64_t flag, bool on) noexcept {
-    // acq_rel: ordered with the fast paths' CAS on the same word (invariant 2).
+  // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
+  void set_tail_flag(std::uint64_t flag, bool on) noexcept {
+    // acq_rel: ordered with the fast pushes' CAS on the same word (invariant 2).
     if (on)
-      state_.fetch_or(flag, std::memory_order_acq_rel);
+      tail_.fetch_or(flag, std::memory_order_acq_rel);
     else
-      state_.fetch_and(~flag, std::memory_order_acq_rel);
+      tail_.fetch_and(~flag, std::memory_order_acq_rel);
+  }
+
+  // Under lock_, the pusher queue empty: both words lose PUSHERS (the head first: pops go fast again; a
+  // push that meanwhile sees PUSHERS on the tail waits for lock_ and looks again).
+  void clear_pushers() noexcept {
+    // acq_rel: ordered with the fast paths' CAS on each word (invariant 2).
+    head_.fetch_and(~kPushers, std::memory_order_acq_rel);
+    tail_.fetch_and(~kPushers, std::memory_order_acq_rel);
+  }
+
+  // Under lock_, a bounded stream full at the tail word `t` just read (no PUSHERS on it): set PUSHERS on both
+  // words (invariant 2). False if either word moved on; the caller looks again.
+  bool register_first_pusher(std::uint64_t t) noexcept {
+    // acq_rel: freezes the tail (fast pushes divert to lock_), valid only if no push claimed meanwhile.
+    if (!tail_.compare_exchange_strong(t, t | kPushers, std::memory_order_acq_rel, std::memory_order_acquire))
+      return false;
+    // acquire: as in has_room.
+    std::uint64_t h = head_.load(std::memory_order_acquire);
+    for (;;) {
+      if (distance(index_of(h), index_of(t)) < fast_limit_) {  // a fast pop made room meanwhile
+        set_tail_flag(kPushers, false);
+        return false;
+      }
+      // acq_rel: freezes the head (fast pops divert to lock_), valid only if it still leaves the stream full.
+      if (head_.compare_exchange_weak(h, h | kPushers, std::memory_order_acq_rel, std::memory_order_acquire))
+        return true;
+    }
   }
 
   bool would_stop(const std::stop_token* st) const noexcept { return st && st->stop_requested(); }
 
   // Link `w` into q (lock_ held), unlock, and wait. Returns the status the server set, or timeout/cancelled
-  // (the node is then unlinked and the flag cleared if q became empty).
-  status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, std::uint64_t flag,
-                 node& w, const detail::deadline& d, const std::stop_token* st) {
+  // (the node is then unlinked and q's flag cleared if q became empty).
+  status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, node& w,
+                 const detail::deadline& d, const std::stop_token* st) {
     q.push_back(&w);
     guard.unlock();
     typename node::outcome o;
@@ -402,7 +499,12 @@ class stream {
     if (o == node::outcome::completed) return w.result;
     guard.lock();
     if (w.linked) q.remove(&w);
-    if (q.empty()) set_flag(flag, false);
+    if (q.empty()) {
+      if (&q == &pushers_)
+        clear_pushers();
+      else
+        set_tail_flag(kPoppers, false);
+    }
     guard.unlock();
     return o == node::outcome::timed_out ? status::timeout : status::cancelled;
   }
@@ -423,26 +525,27 @@ class stream {
     std::unique_ptr<overflow_node> spare;  // unbounded: allocated outside lock_ when the ring is full
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
-      // acquire: the flags and indices under lock_ (fast paths may still move head/tail).
-      std::uint64_t s = state_.load(std::memory_order_acquire);
-      if (s & kClosed) return status::closed;
+      // acquire: the flags and the tail under lock_ (fast pushes may still move the tail).
+      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      if (t & kClosed) return status::closed;
 
-      if (s & kPoppers) {  // invariant 3: hand the value to the oldest popper (ST-4, G-3)
+      if (t & kPoppers) {  // invariant 3: hand the value to the oldest popper (ST-4, G-3)
         node* w = poppers_.claim_oldest();
-        if (poppers_.empty()) set_flag(kPoppers, false);
+        if (poppers_.empty()) set_tail_flag(kPoppers, false);
         if (!w) continue;
         guard.unlock();
         try {
           static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
         } catch (...) {
           guard.lock();
-          // acquire: as in try_fast_push.
-          std::uint64_t now = state_.load(std::memory_order_acquire);
+          // acquire: as in pop_impl (the head first: see there).
+          const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+          std::uint64_t now = tail_.load(std::memory_order_acquire);
           bool relinked = false;
-          while (count_of(now) == 0 && !(now & (kOverflow | kClosed | kPushers))) {
-            // acq_rel: registration on the word (invariant 2), as in pop_impl.
-            if (state_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
+          while (index_of(now) == head && !(now & (kOverflow | kClosed | kPushers))) {
+            // acq_rel: registration on the tail word (invariant 2), as in pop_impl.
+            if (tail_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
               poppers_.push_front(w);  // G-3: its place back, at the front
               w->unclaim();
               relinked = true;
@@ -456,14 +559,17 @@ class stream {
         return status::ok;
       }
 
-      const bool ring_has_room = count_of(s) < fast_limit_ && !(s & (kPushers | kOverflow));
+      // acquire: as in has_room. Read after the tail: if the tail is unchanged at the CAS, count <= this one.
+      const bool ring_has_room =
+          !(t & (kPushers | kOverflow)) &&
+          distance(index_of(head_.load(std::memory_order_acquire)), index_of(t)) < fast_limit_;
       if (ring_has_room) {
         // acq_rel: as in try_fast_push.
-        if (!state_.compare_exchange_strong(s, next_tail(s), std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
+        if (!tail_.compare_exchange_strong(t, advanced(t), std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
           continue;
         guard.unlock();
-        fill_claimed(tail_of(s), v);
+        fill_claimed(index_of(t), v);
         return status::ok;
       }
 
@@ -478,7 +584,7 @@ class stream {
         overflow_tail_ = n;
         // relaxed: a snapshot counter for size(); lock_ orders its updates.
         overflow_size_.fetch_add(1, std::memory_order_relaxed);
-        set_flag(kOverflow, true);
+        set_tail_flag(kOverflow, true);
         guard.unlock();
         try {
           ::new (static_cast<void*>(n->storage)) T(std::move(v));  // outside lock_ (invariant 6)
@@ -494,14 +600,12 @@ class stream {
       if (Sync::passed(d)) return status::timeout;
       if (would_stop(st)) return status::cancelled;
 
-      // Register (invariant 2): valid only if the word still says "full, no popper, open".
-      // acq_rel: as in try_fast_push.
-      if (!state_.compare_exchange_strong(s, s | kPushers, std::memory_order_acq_rel,
-                                          std::memory_order_acquire))
-        continue;
+      // Register (invariant 2): the first waiting pusher sets PUSHERS on both words, valid only while the
+      // stream is still full, open and without poppers; later ones find both words already frozen.
+      if (!(t & kPushers) && !register_first_pusher(t)) continue;
       node w;
       w.slot = &v;
-      const status r = wait_in(guard, pushers_, kPushers, w, d, st);
+      const status r = wait_in(guard, pushers_, w, d, st);
       if (r != kRetry) return r;  // ok: a popper moved v; closed / timeout / cancelled: v is still ours
     }
   }
@@ -528,48 +632,55 @@ class stream {
     }
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
-      // acquire: as in push_impl.
-      std::uint64_t s = state_.load(std::memory_order_acquire);
-      const std::uint32_t count = count_of(s);
+      // acquire: the flags and indices under lock_ (fast paths may still move them). The head is read
+      // first: it never passes the tail, so count is at least the true count at the tail load, and a count
+      // of 0 means the stream was empty at that instant.
+      std::uint64_t h = head_.load(std::memory_order_acquire);
+      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      const std::uint32_t count = distance(index_of(h), index_of(t));
 
-      if (count > 0 && !(s & kPushers)) {
-        // acq_rel: as in try_fast_push.
-        if (!state_.compare_exchange_strong(s, next_head(s), std::memory_order_acq_rel,
-                                            std::memory_order_acquire))
+      if (count > 0 && !(h & kPushers)) {
+        // acq_rel: as in try_fast_pop.
+        if (!head_.compare_exchange_strong(h, advanced(h), std::memory_order_acq_rel,
+                                           std::memory_order_acquire))
           continue;
         guard.unlock();
-        if (ring_.take(head_of(s), out)) return status::ok;
+        if (ring_.take(index_of(h), out)) return status::ok;
         continue;  // a hole
       }
 
       if (count > 0) {  // PUSHERS (bounded, full): take ours and move the oldest pusher's value in (ST-2)
         node* w = pushers_.claim_oldest();
         if (!w) {
-          set_flag(kPushers, false);
+          clear_pushers();
           continue;
         }
-        std::uint64_t next = next_tail(next_head(s));
-        if (pushers_.empty()) next &= ~kPushers;
-        // acq_rel: as in try_fast_push. Only close() could change the word now, and it takes lock_; a weak
-        // failure retries with the fresh value.
-        while (!state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
-          next = next_tail(next_head(s));
-          if (pushers_.empty()) next &= ~kPushers;
+        // Both words are frozen (invariant 3): only lock_'s holder moves them. The tail first, so that the
+        // slot this pop frees is already claimed for the pusher's value when pops run fast again.
+        const bool last = pushers_.empty();
+        const std::uint64_t drop = last ? kPushers : 0;
+        // acq_rel: as in try_fast_push / try_fast_pop; a failure (a weak one, or a fast path's CAS that
+        // cannot succeed on a frozen word) retries with the fresh value.
+        while (!tail_.compare_exchange_weak(t, advanced(t) & ~drop, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+        }
+        while (!head_.compare_exchange_weak(h, advanced(h) & ~drop, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
         }
         guard.unlock();
         // Our value first: with count == capacity == ring size the pusher's index maps to the slot we free.
         bool got = false;
         std::exception_ptr take_error;
         try {
-          got = ring_.take(head_of(s), out);
+          got = ring_.take(index_of(h), out);
         } catch (...) {
           take_error = std::current_exception();  // our own value's move threw; the pusher is served anyway
         }
         try {
-          ring_.fill(tail_of(s), std::move(*static_cast<T*>(w->slot)));
+          ring_.fill(index_of(t), std::move(*static_cast<T*>(w->slot)));
           w->complete(status::ok);
         } catch (...) {
-          ring_.publish_hole(tail_of(s));
+          ring_.publish_hole(index_of(t));
           w->complete(kRetry);  // the pusher keeps its value and starts again
         }
         if (take_error) std::rethrow_exception(take_error);
@@ -577,9 +688,9 @@ class stream {
         continue;  // our index was a hole
       }
 
-      if (s & kPushers) {  // capacity 0: take the oldest pusher's value directly (ST-3)
+      if (t & kPushers) {  // capacity 0: take the oldest pusher's value directly (ST-3)
         node* w = pushers_.claim_oldest();
-        if (pushers_.empty()) set_flag(kPushers, false);
+        if (pushers_.empty()) clear_pushers();
         if (!w) continue;
         guard.unlock();
         try {
@@ -616,7 +727,7 @@ class stream {
         owned.reset();
         if (last) {
           guard.lock();
-          if (!overflow_head_) set_flag(kOverflow, false);
+          if (!overflow_head_) set_tail_flag(kOverflow, false);
           guard.unlock();
         }
         if (error) std::rethrow_exception(error);
@@ -624,30 +735,38 @@ class stream {
         return status::ok;
       }
 
-      if (s & kClosed) return status::closed;  // ST-5: drained
+      if (t & kClosed) return status::closed;  // ST-5: drained
       if (m == mode::try_only) return status::empty;
       if (Sync::passed(d)) return status::timeout;
       if (would_stop(st)) return status::cancelled;
 
-      // Register (invariant 2): valid only if the word still says "empty" (a fast push may have come first).
+      // Register (invariant 2): valid only if the tail word is unchanged: then the tail still equals the head
+      // read before it, so the stream was empty at the CAS (a fast push may have come first: then retry).
       // acq_rel: as in try_fast_push.
-      if (!state_.compare_exchange_strong(s, s | kPoppers, std::memory_order_acq_rel,
-                                          std::memory_order_acquire))
+      if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
         continue;
       node w;
       w.slot = &out;
-      const status r = wait_in(guard, poppers_, kPoppers, w, d, st);
+      const status r = wait_in(guard, poppers_, w, d, st);
       if (r != kRetry) return r;  // ok: a pusher put the value in `out`; closed: end-of-stream
     }
   }
 
   bool is_unbounded() const noexcept { return capacity_ == std::numeric_limits<std::size_t>::max(); }
 
-  alignas(64) typename Sync::template atomic<std::uint64_t> state_{0};
+  // Read-only after construction (shared by every thread without traffic).
   ring_type ring_;
   const std::size_t capacity_;
   const std::uint32_t
       fast_limit_;  // ring positions a fast push may fill: the capacity, or the unbounded ring
+
+  // The producers' line: written by pushes, read by a pop only when it finds the slot at the head
+  // unpublished.
+  alignas(64) typename Sync::template atomic<std::uint64_t> tail_{0};
+  typename Sync::template atomic<std::uint32_t> head_cache_{0};  // see has_room
+  // The consumers' line: written by pops, read by a push only when head_cache_ says "full".
+  alignas(64) typename Sync::template atomic<std::uint64_t> head_{0};
 
   alignas(64) mutable detail::slow_lock<Sync> lock_;
   detail::waiter_queue<Sync> poppers_;      // guarded by lock_

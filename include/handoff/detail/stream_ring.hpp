@@ -1,10 +1,11 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/detail/stream_ring.hpp: the slot array behind stream<T> (bounded, and the fast part of unbounded).
 //
-// Purpose: storage for values whose positions were already claimed on stream's state word. A pusher that
-// claimed index i writes slot i and publishes it; a popper that claimed index i waits for that publication,
-// moves the value out and frees the slot for index i + size(). Claiming (who gets which index, whether the
-// stream is full, closed or has waiters) is stream.hpp's job, on one word; this file only moves values.
+// Purpose: storage for values whose positions were already claimed on stream's head and tail words. A pusher
+// that claimed index i writes slot i and publishes it; a popper that claimed index i waits for that
+// publication, moves the value out and frees the slot for index i + size(). Claiming (who gets which index,
+// whether the stream is full, closed or has waiters) is stream.hpp's job, on those words; this file only
+// moves values.
 //
 // Slot turn word (one Sync::atomic<uint32_t> per slot, the futex word too):
 //   bits 0..29: 2 * (index mod 2^29) + 1 if the slot holds (or is a hole for) index, 2 * index if it is free
@@ -13,7 +14,7 @@
 // Invariants:
 //   - The slot of index i is written only by the pusher that claimed i, once the popper of i - size() freed
 //     it; it is read only by the popper that claimed i, once that pusher published it. Indices are claimed
-//     on the state word with count < capacity <= size(). Behind a stalled step, several threads may wait on
+//     on the tail word with count < capacity <= size(). Behind a stalled step, several threads may wait on
 //     one turn word (the popper of i, the pusher of i + size(), later claimants behind them), each for a
 //     step already in flight in another thread, so publish() wakes them all: waits here are bounded by that
 //     thread's progress, never by a thread that has not started.
@@ -27,6 +28,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -45,10 +47,14 @@ class stream_ring {
   stream_ring() = default;
   // `size` is a power of two (or 0 for no ring); the constructor may throw std::bad_alloc.
   explicit stream_ring(std::size_t size)
-      : mask_(size ? size - 1 : 0), slots_(size ? new slot[size] : nullptr) {
+      : mask_(size ? size - 1 : 0),
+        spread_shift_(size >= slots_per_line ? std::countr_zero(size / slots_per_line) : 0),
+        spread_(size >= slots_per_line && slots_per_line > 1),
+        slots_(size ? allocate(size) : nullptr, slot_deleter{size}) {
     for (std::size_t k = 0; k < size; ++k) {
       // relaxed: the constructor is not concurrent with anything.
-      slots_[k].turn.store(free_turn(static_cast<std::uint32_t>(k)), std::memory_order_relaxed);
+      at(static_cast<std::uint32_t>(k))
+          .turn.store(free_turn(static_cast<std::uint32_t>(k)), std::memory_order_relaxed);
     }
   }
   stream_ring(const stream_ring&) = delete;
@@ -58,7 +64,7 @@ class stream_ring {
 
   // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
   // stays free for index i and the exception propagates; the caller then either gives the index back on the
-  // state word or calls publish_hole(i). `v` is whatever T's constructor left it.
+  // tail word or calls publish_hole(i). `v` is whatever T's constructor left it.
   template <class U>
   void fill(std::uint32_t i, U&& v) {
     slot& s = at(i);
@@ -66,6 +72,19 @@ class stream_ring {
     ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
     s.hole = false;
     publish(s.turn, full_turn(i));
+  }
+
+  // Whether index i's value (or hole) is published: a hint for the fast pop, which then claims i knowing that
+  // take() will not wait. relaxed: take() re-reads the turn with acquire before touching the slot.
+  bool ready(std::uint32_t i) const noexcept {
+    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == full_turn(i);
+  }
+
+  // Whether the slot of index i is free for it (its previous value, index i - size(), was moved out): a hint
+  // for the fast push of a ring exactly as large as the capacity, where it proves the room. relaxed: fill()
+  // re-reads the turn with acquire before writing the slot.
+  bool free_for(std::uint32_t i) const noexcept {
+    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == free_turn(i);
   }
 
   // Index i was claimed but its value could not be constructed, and the index cannot be given back: its
@@ -148,10 +167,46 @@ class stream_ring {
   static std::uint32_t free_turn(std::uint32_t i) noexcept { return (i & index_mask) << 1; }
   static std::uint32_t full_turn(std::uint32_t i) noexcept { return ((i & index_mask) << 1) | 1; }
 
-  slot& at(std::uint32_t i) noexcept { return slots_[i & mask_]; }
+  // Consecutive indices live on different cache lines: a pusher writing index i and a popper reading i - 1
+  // (or i + 1) would otherwise pass one line back and forth. Slot position = the index's ring offset with its
+  // low log2(slots_per_line) bits moved to the top: a bijection on [0, size) that puts indices i and i + 1
+  // size / slots_per_line slots apart (atomic_queue's "remap_index" idea).
+  static constexpr std::size_t cache_line = 64;
+  // A power of two (whole slots per line when sizeof(slot) divides a line; a spread that is good enough
+  // else).
+  static constexpr std::size_t slots_per_line =
+      sizeof(slot) <= cache_line ? std::bit_floor(cache_line / sizeof(slot)) : 1;
+  static constexpr unsigned line_bits = std::countr_zero(slots_per_line);
+  std::size_t position(std::uint32_t i) const noexcept {
+    const std::size_t k = i & mask_;
+    if (!spread_) return k;
+    return ((k & (slots_per_line - 1)) << spread_shift_) | (k >> line_bits);
+  }
+  slot& at(std::uint32_t i) noexcept { return slots_.get()[position(i)]; }
+  const slot& at(std::uint32_t i) const noexcept { return slots_.get()[position(i)]; }
+
+  // The slot array starts on a cache line, so that each line holds whole slots.
+  struct slot_deleter {
+    std::size_t size = 0;
+    void operator()(slot* p) const noexcept {
+      for (std::size_t k = 0; k < size; ++k) p[k].~slot();
+      ::operator delete (static_cast<void*>(p), std::align_val_t{alignment()});
+    }
+  };
+  static constexpr std::size_t alignment() noexcept {
+    return alignof(slot) > cache_line ? alignof(slot) : cache_line;
+  }
+  static slot* allocate(std::size_t size) {
+    void* raw = ::operator new (size * sizeof(slot), std::align_val_t{alignment()});  // may throw bad_alloc
+    slot* p = static_cast<slot*>(raw);
+    for (std::size_t k = 0; k < size; ++k) ::new (static_cast<void*>(p + k)) slot();  // noexcept
+    return p;
+  }
 
   std::size_t mask_ = 0;
-  std::unique_ptr<slot[]> slots_;
+  unsigned spread_shift_ = 0;  // log2(size / slots_per_line)
+  bool spread_ = false;
+  std::unique_ptr<slot, slot_deleter> slots_;
 };
 
 }  // namespace handoff::detail
