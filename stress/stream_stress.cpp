@@ -1,5 +1,6 @@
 // Stress scenarios for stream<T> (rules ST-1..ST-5, G-1, G-2, G-5, G-7):
-//   stream_mpmc                 rounds over capacities 0, 1, 4, 1024 and unbounded; P producers x C consumers
+//   stream_mpmc                 rounds over capacities 0, 1, 3, 4, 1000, 1024 and unbounded; P producers x C
+//   consumers
 //                               (up to 4x the cores in all) using every push/pop form (blocking, stop token,
 //                               tiny _for/_until timeouts, try_), random stop requests, and a close at a
 //                               random moment of each round; consumers drain to end-of-stream.
@@ -384,7 +385,8 @@ void run_round(stress::context& ctx, std::size_t capacity, unsigned producers, u
 
 template <class Sync>
 void run_mpmc(stress::context& ctx, unsigned max_threads) {
-  static constexpr std::array<std::size_t, 5> kCapacities{0, 1, 4, 1024, kUnbounded};
+  // 3 and 1000: rings larger than the capacity (room decided from the head, not the slot turn).
+  static constexpr std::array<std::size_t, 7> kCapacities{0, 1, 3, 4, 1000, 1024, kUnbounded};
   auto rng = ctx.rng(12345);
   max_threads = std::max(2u, max_threads);
   // Rounds short enough that every capacity gets several closes within the scenario's budget.

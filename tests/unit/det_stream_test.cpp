@@ -69,6 +69,7 @@ struct stream_adapter {
 
 using rendezvous = stream_adapter<0>;
 using cap1 = stream_adapter<1>;
+using cap3 = stream_adapter<3>;  // a ring of 4 slots: room is decided from the head (copy), not the slot turn
 using cap4 = stream_adapter<4>;
 using unbounded = stream_adapter<unbounded_cap>;
 
@@ -80,6 +81,10 @@ using unbounded = stream_adapter<unbounded_cap>;
   }                                           \
   TEST(DetStream, Name##_Cap1_##Rules) {      \
     using A = cap1;                           \
+    det_expect_clean([] { __VA_ARGS__; });    \
+  }                                           \
+  TEST(DetStream, Name##_Cap3_##Rules) {      \
+    using A = cap3;                           \
     det_expect_clean([] { __VA_ARGS__; });    \
   }                                           \
   TEST(DetStream, Name##_Cap4_##Rules) {      \
@@ -108,6 +113,10 @@ DET_STREAM_SCENARIO(TwoProducersTwoConsumers, ST4_G2_G3, sc::producers_consumers
   }                                                   \
   TEST(DetStream, Name##_Cap1_##Rules) {              \
     using A = cap1;                                   \
+    det_expect_clean([] { __VA_ARGS__; });            \
+  }                                                   \
+  TEST(DetStream, Name##_Cap3_##Rules) {              \
+    using A = cap3;                                   \
     det_expect_clean([] { __VA_ARGS__; });            \
   }                                                   \
   TEST(DetStream, Name##_Cap4_##Rules) {              \
