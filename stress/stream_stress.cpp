@@ -1,9 +1,8 @@
 // Stress scenarios for stream<T> (rules ST-1..ST-5, G-1, G-2, G-5, G-7):
-//   stream_mpmc                 rounds over capacities 0, 1, 3, 4, 1000, 1024 and unbounded; P producers x C
-//   consumers
-//                               (up to 4x the cores in all) using every push/pop form (blocking, stop token,
-//                               tiny _for/_until timeouts, try_), random stop requests, and a close at a
-//                               random moment of each round; consumers drain to end-of-stream.
+//   stream_mpmc                 rounds over capacities 0, 1, 3, 4, 1000, 1024 and unbounded; P producers x
+//                               C consumers (up to 4x the cores in all) using every push/pop form (blocking,
+//                               stop token, tiny _for/_until timeouts, try_), random stop requests, and a
+//                               close at a random moment of each round; consumers drain to end-of-stream.
 //   stream_mpmc_oversubscribed  the same with 8x the cores.
 //   stream_rendezvous_pairs     producer/consumer pairs, each on its own capacity-0 stream (ST-3).
 //   stream_unbounded_burst      a burst of 10^5 values into an unbounded stream with no consumer (the
