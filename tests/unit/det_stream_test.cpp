@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <type_traits>
 #include <vector>
@@ -172,5 +173,52 @@ void close_races_push_and_pop() {
 }
 
 DET_STREAM_SCENARIO(CloseRacingPushAndPop, ST5_G2, close_races_push_and_pop<A>())
+
+// G-1, G-8: a push whose move throws gives its claimed index back (the stream is as before) while a popper
+// that read the head before the give-back, and the tail after the claim, tries to claim that index. If it
+// could (the head word unchanged by the give-back), it would wait on a slot that no push will fill, and
+// close() would not wake it: DEADLOCK. The give-back epoch of stream.hpp prevents it.
+struct move_throws {
+  bool poison = false;
+  std::uint64_t value = 0;
+  move_throws(bool p, std::uint64_t v) : poison(p), value(v) {}
+  move_throws(move_throws&& o) : poison(o.poison), value(o.value) {
+    if (poison) {
+      handoff_test::det_yield();
+      throw std::runtime_error("move_throws: poisoned");
+    }
+  }
+};
+
+template <std::size_t Cap>
+void give_back_racing_a_popper() {
+  handoff::stream<move_throws, det_sync> s(Cap);
+  std::vector<std::uint64_t> popped;
+  det_thread popper(
+      [&] {
+        while (auto v = s.pop()) popped.push_back(v->value);
+      },
+      "popper");
+  move_throws bad(true, 1);
+  bool threw = false;
+  try {
+    (void)s.push(std::move(bad));
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  DET_CHECK(threw);
+  DET_CHECK(s.size() == 0);  // given back: the stream is as before the push (nothing else raced it)
+  DET_CHECK(s.push(move_throws(false, 2)));
+  s.close();
+  popper.join();
+  DET_CHECK_MSG(popped == std::vector<std::uint64_t>{2}, "popped " + sc::show(popped));
+}
+
+TEST(DetStream, GiveBackRacingAPopper_Cap1_G1_G8) {
+  det_expect_clean([] { give_back_racing_a_popper<1>(); });
+}
+TEST(DetStream, GiveBackRacingAPopper_Cap4_G1_G8) {
+  det_expect_clean([] { give_back_racing_a_popper<4>(); });
+}
 
 }  // namespace
