@@ -15,9 +15,9 @@
 //   head word: head index (next index to pop) and the flags a popper obeys: PUSHERS (the same fact, mirrored)
 //              and HELD (a push whose move threw is deciding whether to give its index back), plus an
 //              epoch that every such decision advances.
-// Pushers keep head_cache_, a copy of the head that lags behind it, beside the tail word, and read the head
-// word only when that copy says "full"; poppers read the tail word only when the slot at the head is not
-// published yet (empty, or a push in flight).
+// Pushers read the head word only when the slot at the tail is not free yet (or the ring is larger than the
+// capacity: see has_room); poppers read the tail word only when the slot at the head is not published yet
+// (empty, or a push in flight).
 // Invariants:
 //   1. Uncontended push and pop are one compare-exchange on their own word plus the slot protocol of
 //      detail/stream_ring.hpp: no lock, no system call, no allocation (G-6). A fast push requires no flag
@@ -317,23 +317,16 @@ class stream {
     }
   }
 
-  // Whether a push may claim index `tail` (count < the fast limit), without touching the consumers' line when
-  // it can: (a) where the ring is exactly as large as the fast limit, a slot already free for `tail` proves
-  // it (the popper of tail - size is done, so head > tail - size); (b) head_cache_ is never ahead of the head
-  // (it only takes values read from the head word, and moves forward only), so a "room" answer from it is
-  // true. Only when both say "full" is the head word itself read (one cache miss).
-  bool has_room(std::uint32_t tail) noexcept {
+  // Whether a push may claim index `tail` (count < the fast limit). Where the ring is exactly as large as the
+  // fast limit (power-of-two capacities, the unbounded ring), a slot already free for `tail` proves it
+  // without touching the consumers' line: the popper of tail - size is done, so head > tail - size.
+  // Otherwise, or when the slot is not free yet (full, or that pop still in flight), the head word decides
+  // (one cache miss). (No lagging copy of the head is kept: one that is not refreshed for 2^29 indices would
+  // wrap and say "room" on a full stream; found by review.)
+  bool has_room(std::uint32_t tail) const noexcept {
     if (ring_.size() == fast_limit_ && ring_.free_for(tail)) return true;
-    // relaxed: a hint about a monotonic index; no data is read through it.
-    std::uint32_t cached = head_cache_.load(std::memory_order_relaxed);
-    if (distance(cached, tail) < fast_limit_) return true;
-    // acquire: nothing is read through the head either, but a "full" answer is linearized at this load.
-    const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
-    if (distance(head, tail) >= fast_limit_) return false;
-    // relaxed: as above; fails harmlessly if another pusher refreshed the copy first (the copy never moves
-    // back: `head` was read after `cached`, and the head only moves forward).
-    head_cache_.compare_exchange_strong(cached, head, std::memory_order_relaxed);
-    return true;
+    // acquire: nothing is read through the head, but a "full" answer is linearized at this load.
+    return distance(index_of(head_.load(std::memory_order_acquire)), tail) < fast_limit_;
   }
 
   fast try_fast_pop(std::optional<T>& out) {
@@ -559,10 +552,17 @@ class stream {
         return status::ok;
       }
 
-      // acquire: as in has_room. Read after the tail: if the tail is unchanged at the CAS, count <= this one.
-      const bool ring_has_room =
-          !(t & (kPushers | kOverflow)) &&
-          distance(index_of(head_.load(std::memory_order_acquire)), index_of(t)) < fast_limit_;
+      bool ring_has_room = false;
+      if (!(t & (kPushers | kOverflow))) {
+        // acquire: as in has_room. Read after the tail: if the tail is unchanged at the CAS, count <= this.
+        const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+        ring_has_room = distance(head, index_of(t)) < fast_limit_;
+        // Fast pushes and pops move both words while we hold lock_: if the head passed t, the distance
+        // wrapped and "full" would be false (found by review). Under lock_ the tail only moves forward (a
+        // give-back takes lock_), so if it still equals t, it did at the head load and "full" held then.
+        // acquire: as above.
+        if (!ring_has_room && tail_.load(std::memory_order_acquire) != t) continue;
+      }
       if (ring_has_room) {
         // acq_rel: as in try_fast_push.
         if (!tail_.compare_exchange_strong(t, advanced(t), std::memory_order_acq_rel,
@@ -764,8 +764,8 @@ class stream {
   // The producers' line: written by pushes, read by a pop only when it finds the slot at the head
   // unpublished.
   alignas(64) typename Sync::template atomic<std::uint64_t> tail_{0};
-  typename Sync::template atomic<std::uint32_t> head_cache_{0};  // see has_room
-  // The consumers' line: written by pops, read by a push only when head_cache_ says "full".
+  // The consumers' line: written by pops, read by a push only when the slot at the tail is not free yet (or
+  // the ring is larger than the capacity).
   alignas(64) typename Sync::template atomic<std::uint64_t> head_{0};
 
   alignas(64) mutable detail::slow_lock<Sync> lock_;
