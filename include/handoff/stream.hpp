@@ -37,17 +37,18 @@
 //      (ST-2), no barging.
 //   4. Unbounded streams push into the ring while it has room; beyond it, values go to an overflow list
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
-//      ring first and then the list. Memory is the ring plus one node per value of backlog beyond it.
+//      ring first and then the list. Memory is the ring plus one block of 32 cells per 32 values of backlog
+//      beyond it (a partly used tail block stays for the next overflow).
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
-//   6. T's constructors and destructors never run under lock_: an overflow node is linked first and its value
-//      moved in afterwards, published through the node's turn word like a ring slot. A try_ operation never
-//      waits for an operation to start; it may wait for a slot or node write already in flight in another
-//      thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
+//   6. T's constructors and destructors never run under lock_: an overflow cell is claimed first and its
+//      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
+//      never waits for an operation to start; it may wait for a slot or cell write already in flight in
+//      another thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
 // while that is decided, under lock_), or handed to the oldest waiting pusher;
-// otherwise (an overflow node likewise: unlinked if still last) it becomes a "hole" that counts in
+// otherwise (an overflow cell likewise: given back if still last) it becomes a "hole" that counts in
 // size() and uses one unit of capacity until a pop passes it. If T's move throws while a pop moves its own
 // value out, that value is destroyed and the pop throws. If it throws while a pusher's value is handed to a
 // waiting popper, the pusher gets the exception and the popper keeps its place (or, if values arrived
@@ -102,8 +103,10 @@ class stream {
  public:
   // The largest capacity a bounded stream accepts (indices are 29 bits; count must stay unambiguous).
   static constexpr std::size_t max_capacity = std::size_t{1} << 28;
-  // Ring slots of an unbounded stream; values beyond it go to the overflow list.
+  // Ring slots of an unbounded stream; values beyond it go to the overflow list, in blocks of
+  // overflow_block_values values (one allocation per block).
   static constexpr std::size_t unbounded_ring_size = 256;
+  static constexpr std::size_t overflow_block_values = 32;
 
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
@@ -123,10 +126,11 @@ class stream {
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
     for (std::uint32_t i = head; i != tail; i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
-    while (overflow_node* n = overflow_head_) {
-      overflow_head_ = n->next;
-      if (!n->hole) n->value()->~T();
-      delete n;
+    while (overflow_block* b = overflow_head_) {
+      overflow_head_ = b->next;
+      for (std::size_t k = b->taken; k < b->claimed; ++k)
+        if (!b->cells[k].hole) b->cells[k].value()->~T();
+      delete b;  // no operation is in flight (G-9), so no other reference to it remains
     }
   }
 
@@ -280,15 +284,31 @@ class stream {
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 
-  // A value beyond an unbounded stream's ring. It is linked under lock_ before its value is constructed (so
-  // no T constructor runs under lock_) and published through its turn word, as a ring slot is.
-  struct overflow_node {
+  // Values beyond an unbounded stream's ring live in a list of blocks of overflow_cells cells (one allocation
+  // per block, not per value). A push claims the next cell of the tail block under lock_ (linking a new block
+  // when the tail is full), then constructs its value outside lock_ and publishes it through the cell's turn
+  // word, as a ring slot is. A pop claims the next cell of the head block under lock_ and waits for that
+  // turn. Blocks before the tail are full; the head block is unlinked by the pop that claims its last cell. A
+  // block is freed when it is unlinked and every claimed cell is finished: `pending` counts the link plus the
+  // claimed cells whose pop has not finished with them (or whose push may still give its cell back).
+  static constexpr std::size_t overflow_cells = overflow_block_values;
+  struct overflow_cell {
     typename Sync::template atomic<std::uint32_t> turn{0};  // 0: being written; 1: value (or hole) published
     bool hole = false;  // the pusher's move threw: no value; written before the publish, read after it
-    overflow_node* next = nullptr;  // guarded by lock_
     alignas(T) unsigned char storage[sizeof(T)];
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
+  struct overflow_block {
+    overflow_cell cells[overflow_cells];
+    overflow_block* next = nullptr;  // guarded by lock_
+    std::size_t claimed = 0;         // cells claimed by pushes; guarded by lock_
+    std::size_t taken = 0;           // cells claimed by pops (taken <= claimed); guarded by lock_
+    typename Sync::template atomic<std::size_t> pending{1};  // the link, plus claimed cells not finished
+  };
+  // Drop `n` references to block b (acq_rel: every finished cell's accesses happen-before the delete).
+  static void release_block(overflow_block* b, std::size_t n) noexcept {
+    if (b->pending.fetch_sub(n, std::memory_order_acq_rel) == n) delete b;
+  }
 
   // ---- fast paths (invariant 1)
   enum class fast { done, closed, blocked, slow };  // blocked: full (push) or empty (pop), no waiters
@@ -414,28 +434,23 @@ class stream {
     ring_.publish_hole(i);
   }
 
-  // An overflow push whose move threw: unlink its node if it is still the last one (the stream is then as
-  // before the push), else publish it as a hole that its popper skips (a popper may already be waiting on
-  // it).
-  void give_back_or_hole(overflow_node* n) noexcept {
+  // An overflow push whose move threw (cell k of block b): give the cell back if it is still the last claimed
+  // one and no pop claimed it (the stream is then as before the push), else publish it as a hole that its
+  // popper skips (a popper may already be waiting on it).
+  void give_back_or_hole(overflow_block* b, std::size_t k) noexcept {
     {
       detail::slow_guard<Sync> guard(lock_);
-      if (n == overflow_tail_) {  // still linked (a popper that took the last node resets the tail) and last
-        overflow_node* before = nullptr;
-        if (overflow_head_ != n) {
-          before = overflow_head_;
-          while (before->next != n) before = before->next;  // exceptional path only
-        }
-        (before ? before->next : overflow_head_) = nullptr;
-        overflow_tail_ = before;
+      // b is alive: our claim is one of its pending references. It is still linked if it is the tail.
+      if (b == overflow_tail_ && k + 1 == b->claimed && b->taken <= k) {
+        b->claimed = k;
         overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
-        if (!overflow_head_) set_tail_flag(kOverflow, false);
-        delete n;  // its value was never constructed
+        if (overflow_size_.load(std::memory_order_relaxed) == 0) set_tail_flag(kOverflow, false);
+        b->pending.fetch_sub(1, std::memory_order_relaxed);  // relaxed: the link keeps it above zero
         return;
       }
     }
-    n->hole = true;
-    ring_type::publish(n->turn, 1);
+    b->cells[k].hole = true;
+    ring_type::publish(b->cells[k].turn, 1);
   }
 
   // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
@@ -515,7 +530,7 @@ class stream {
       case fast::slow:
         break;
     }
-    std::unique_ptr<overflow_node> spare;  // unbounded: allocated outside lock_ when the ring is full
+    std::unique_ptr<overflow_block> spare;  // unbounded: allocated outside lock_ when the tail block is full
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and the tail under lock_ (fast pushes may still move the tail).
@@ -574,26 +589,33 @@ class stream {
       }
 
       if (is_unbounded()) {  // invariant 4: push never waits
-        if (!spare) {
-          guard.unlock();
-          spare = std::make_unique<overflow_node>();  // may throw std::bad_alloc: v is untouched
-          continue;
+        overflow_block* b = overflow_tail_;
+        if (!b || b->claimed == overflow_cells) {
+          if (!spare) {
+            guard.unlock();
+            spare = std::make_unique<overflow_block>();  // may throw std::bad_alloc: v is untouched
+            continue;
+          }
+          b = spare.release();
+          (overflow_tail_ ? overflow_tail_->next : overflow_head_) = b;
+          overflow_tail_ = b;
         }
-        overflow_node* n = spare.release();
-        (overflow_tail_ ? overflow_tail_->next : overflow_head_) = n;
-        overflow_tail_ = n;
+        const std::size_t k = b->claimed++;
+        // relaxed: under lock_; the pop that finishes with the cell drops it with acq_rel (release_block).
+        b->pending.fetch_add(1, std::memory_order_relaxed);
         // relaxed: a snapshot counter for size(); lock_ orders its updates.
         overflow_size_.fetch_add(1, std::memory_order_relaxed);
         set_tail_flag(kOverflow, true);
         guard.unlock();
+        overflow_cell& c = b->cells[k];
         try {
-          ::new (static_cast<void*>(n->storage)) T(std::move(v));  // outside lock_ (invariant 6)
+          ::new (static_cast<void*>(c.storage)) T(std::move(v));  // outside lock_ (invariant 6)
         } catch (...) {
-          give_back_or_hole(n);  // the value stays with us
+          give_back_or_hole(b, k);  // the value stays with us
           throw;
         }
-        ring_type::publish(n->turn, 1);
-        return status::ok;
+        ring_type::publish(c.turn, 1);
+        return status::ok;  // a spare block we did not need is freed on return
       }
 
       if (m == mode::try_only) return status::full;
@@ -703,31 +725,38 @@ class stream {
         return status::ok;
       }
 
-      if (overflow_head_) {  // invariant 4: the ring is drained, the overflow list is next
-        overflow_node* n = overflow_head_;
-        overflow_head_ = n->next;
-        if (!overflow_head_) overflow_tail_ = nullptr;
+      // invariant 4: the ring is drained, the overflow list is next. relaxed: under lock_, which orders it.
+      if (overflow_size_.load(std::memory_order_relaxed) > 0) {
+        overflow_block* b = overflow_head_;  // it has an unclaimed value: a drained head block is unlinked
+        const std::size_t k = b->taken++;
+        const bool unlink = b->taken == overflow_cells;  // its last cell: the list goes on at the next block
+        if (unlink) {
+          overflow_head_ = b->next;
+          if (!overflow_head_) overflow_tail_ = nullptr;
+        }
         overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
-        const bool last = overflow_head_ == nullptr;             // OVERFLOW stays set until n's value is out
+        // OVERFLOW stays set until this value is out.
+        const bool last = overflow_size_.load(std::memory_order_relaxed) == 0;
         guard.unlock();
-        std::unique_ptr<overflow_node> owned(n);
-        ring_type::await_turn(n->turn, 1);  // its pusher may still be moving the value in (invariant 6)
+        overflow_cell& c = b->cells[k];
+        ring_type::await_turn(c.turn, 1);  // its pusher may still be moving the value in (invariant 6)
         std::exception_ptr error;
-        if (!n->hole) {
+        const bool hole = c.hole;
+        if (!hole) {
           try {
-            out.emplace(std::move(*n->value()));
+            out.emplace(std::move(*c.value()));
           } catch (...) {
             // The value whose move-out throws is this pop's own (see Exceptions above): it is destroyed with
-            // its node, and the list goes on as if it had been popped, so nothing overtakes or strands.
+            // its cell, and the list goes on as if it had been popped, so nothing overtakes or strands.
             error = std::current_exception();
           }
-          n->value()->~T();  // outside lock_
+          c.value()->~T();  // outside lock_
         }
-        const bool hole = n->hole;
-        owned.reset();
+        release_block(b, unlink ? 2 : 1);  // our cell, and the link if we unlinked it
         if (last) {
           guard.lock();
-          if (!overflow_head_) set_tail_flag(kOverflow, false);
+          // relaxed: as above.
+          if (overflow_size_.load(std::memory_order_relaxed) == 0) set_tail_flag(kOverflow, false);
           guard.unlock();
         }
         if (error) std::rethrow_exception(error);
@@ -769,10 +798,10 @@ class stream {
   alignas(64) typename Sync::template atomic<std::uint64_t> head_{0};
 
   alignas(64) mutable detail::slow_lock<Sync> lock_;
-  detail::waiter_queue<Sync> poppers_;      // guarded by lock_
-  detail::waiter_queue<Sync> pushers_;      // guarded by lock_; slot -> the pusher's T
-  overflow_node* overflow_head_ = nullptr;  // guarded by lock_
-  overflow_node* overflow_tail_ = nullptr;  // guarded by lock_
+  detail::waiter_queue<Sync> poppers_;       // guarded by lock_
+  detail::waiter_queue<Sync> pushers_;       // guarded by lock_; slot -> the pusher's T
+  overflow_block* overflow_head_ = nullptr;  // guarded by lock_
+  overflow_block* overflow_tail_ = nullptr;  // guarded by lock_
   typename Sync::template atomic<std::size_t> overflow_size_{0};
 };
 

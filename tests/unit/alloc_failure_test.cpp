@@ -1,6 +1,6 @@
 // Fault injection: allocation failure (std::bad_alloc from the Nth operator new) in the operations that
-// allocate: an unbounded stream's overflow nodes, a bounded stream's construction, a topic's subscribe, and a
-// T whose copy allocates (a topic's publish copies). Rule G-2/G-8 as the reliability issue states it: the
+// allocate: an unbounded stream's overflow blocks, a bounded stream's construction, a topic's subscribe, and
+// a T whose copy allocates (a topic's publish copies). Rule G-2/G-8 as the reliability issue states it: the
 // operation reports the failure (the exception reaches its caller), no other value is lost, the primitive
 // stays usable. Single-threaded and deterministic: the failing call is chosen by a countdown.
 #include <handoff/stream.hpp>
@@ -115,23 +115,25 @@ TEST(AllocationFailure, SelfCheckTheInjectorFires) {
   EXPECT_NO_THROW((void)std::make_unique<int>(2));
 }
 
-// G-2, G-8: an unbounded push that cannot allocate its overflow node throws; its value stays with the caller,
-// the values before it stay in order, and the stream goes on (ST-1).
+// G-2, G-8: an unbounded push that cannot allocate its overflow block throws; its value stays with the
+// caller, the values before it stay in order, and the stream goes on (ST-1).
 TEST(AllocationFailure, UnboundedOverflowPushReportsAndLosesNothing) {
   SKIP_WITHOUT_FAILING_NEW();
   handoff::stream<std::unique_ptr<int>> s(handoff::unbounded);
-  const int ring = static_cast<int>(handoff::stream<std::unique_ptr<int>>::unbounded_ring_size);
+  using stream_type = handoff::stream<std::unique_ptr<int>>;
+  // The ring and one whole overflow block full: the next push must allocate a block.
+  const int ring = static_cast<int>(stream_type::unbounded_ring_size + stream_type::overflow_block_values);
   int next = 0;
-  for (; next < ring + 10; ++next) ASSERT_TRUE(s.push(std::make_unique<int>(next)));  // ring full + overflow
+  for (; next < ring; ++next) ASSERT_TRUE(s.push(std::make_unique<int>(next)));
 
   auto v = std::make_unique<int>(next);
   {
-    fail_after arm(0);  // the overflow node's allocation
+    fail_after arm(0);  // the overflow block's allocation
     EXPECT_THROW(s.push(std::move(v)), std::bad_alloc);
   }
   ASSERT_NE(v, nullptr) << "G-2: the value stays with the caller";
   EXPECT_EQ(*v, next);
-  EXPECT_EQ(s.size(), static_cast<std::size_t>(ring + 10)) << "nothing added, nothing lost";
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(ring)) << "nothing added, nothing lost";
   ASSERT_TRUE(s.push(std::move(v)));  // usable again
   ++next;
   for (int i = 0; i < next; ++i) {
@@ -161,8 +163,10 @@ TEST(AllocationFailure, EveryAllocationPointOfAnUnboundedStream) {
       return call();
     };
     long thrown = 0;
-    for (int i = 0; i < 600; ++i) {
-      if (i % 5 == 4) {  // mostly pushes: the backlog outgrows the ring and overflow nodes are allocated
+    for (int i = 0; i < 3000; ++i) {
+      // Mostly pushes: the backlog outgrows the ring by about 1,500 values, and overflow blocks (32 values
+      // each) are allocated: more than the 40 countdowns below.
+      if (i % 5 == 4) {
         std::string out;
         if (in_stream([&] { return s.try_pop(out); }) == status::ok) {
           ASSERT_FALSE(model.empty());

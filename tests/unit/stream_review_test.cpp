@@ -777,5 +777,18 @@ TEST(StreamReviewDet, ThrowingMovesEverywhere_Unbounded_G1_G2_G8) {
       },
       {}, 40);
 }
+// The same across an overflow block boundary: the prefill leaves one free cell in the first block, so the
+// racing pushes (some throwing, some given back) claim the last cell and link the next block while pops take
+// the cells before them.
+TEST(StreamReviewDet, ThrowingMovesAcrossAnOverflowBlock_Unbounded_G1_G2_G8) {
+  using S = handoff::stream<hunted, handoff_test::det_sync>;
+  handoff_test::det_expect_clean(
+      [] {
+        throwing_moves_everywhere([] { return std::make_unique<S>(handoff::unbounded); },
+                                  S::unbounded_ring_size + S::overflow_block_values - 1,
+                                  S::unbounded_ring_size + S::overflow_block_values - 3, 3);
+      },
+      {}, 40);
+}
 
 }  // namespace

@@ -127,8 +127,8 @@ class stream_ring {
   }
 
  public:
-  // The turn protocol, also used by stream's overflow nodes (turn 0: being written; 1: published).
-  // Bounded spin, then park; the wake protocol of waiter.hpp (point 2) on the slot's turn word.
+  // The turn protocol, also used by the cells of stream's overflow blocks (turn 0: being written; 1:
+  // published). Bounded spin, then park; the wake protocol of waiter.hpp (point 2) on the slot's turn word.
   static void await_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t want) noexcept {
     unsigned spins = 0;
     for (;;) {
