@@ -75,27 +75,20 @@ using cap4 = stream_adapter<4>;
 using unbounded = stream_adapter<unbounded_cap>;
 
 // One test per scenario and capacity, named <Scenario>_<capacity>, so a replay line selects exactly one.
-#define DET_STREAM_SCENARIO(Name, Rules, ...) \
-  TEST(DetStream, Name##_Cap0_##Rules) {      \
-    using A = rendezvous;                     \
-    det_expect_clean([] { __VA_ARGS__; });    \
-  }                                           \
-  TEST(DetStream, Name##_Cap1_##Rules) {      \
-    using A = cap1;                           \
-    det_expect_clean([] { __VA_ARGS__; });    \
-  }                                           \
-  TEST(DetStream, Name##_Cap3_##Rules) {      \
-    using A = cap3;                           \
-    det_expect_clean([] { __VA_ARGS__; });    \
-  }                                           \
-  TEST(DetStream, Name##_Cap4_##Rules) {      \
-    using A = cap4;                           \
-    det_expect_clean([] { __VA_ARGS__; });    \
-  }                                           \
-  TEST(DetStream, Name##_Unbounded_##Rules) { \
-    using A = unbounded;                      \
-    det_expect_clean([] { __VA_ARGS__; });    \
+#define DET_STREAM_ONE(Name, Capacity, Adapter, Rules, ...) \
+  TEST(DetStream, Name##_##Capacity##_##Rules) {            \
+    using A = Adapter;                                      \
+    det_expect_clean([] { __VA_ARGS__; });                  \
   }
+// Bounded capacities (an unbounded push never waits, so push-side scenarios use only these).
+#define DET_STREAM_BOUNDED_SCENARIO(Name, Rules, ...)        \
+  DET_STREAM_ONE(Name, Cap0, rendezvous, Rules, __VA_ARGS__) \
+  DET_STREAM_ONE(Name, Cap1, cap1, Rules, __VA_ARGS__)       \
+  DET_STREAM_ONE(Name, Cap3, cap3, Rules, __VA_ARGS__)       \
+  DET_STREAM_ONE(Name, Cap4, cap4, Rules, __VA_ARGS__)
+#define DET_STREAM_SCENARIO(Name, Rules, ...)           \
+  DET_STREAM_BOUNDED_SCENARIO(Name, Rules, __VA_ARGS__) \
+  DET_STREAM_ONE(Name, Unbounded, unbounded, Rules, __VA_ARGS__)
 
 // ST-3, ST-4, G-1
 DET_STREAM_SCENARIO(HandOffToWaitingPopper, ST4_G1, sc::handoff_to_waiting_receiver<A>())
@@ -105,25 +98,6 @@ DET_STREAM_SCENARIO(StopRequestRacingHandOffToPopper, G2,
                     sc::receive_gives_up_racing_send<A>(sc::give_up::stop))
 // ST-2, ST-4, G-2, G-3: two producers, two consumers, per-producer order
 DET_STREAM_SCENARIO(TwoProducersTwoConsumers, ST4_G2_G3, sc::producers_consumers<A>(3))
-
-// Bounded only (an unbounded push never waits).
-#define DET_STREAM_BOUNDED_SCENARIO(Name, Rules, ...) \
-  TEST(DetStream, Name##_Cap0_##Rules) {              \
-    using A = rendezvous;                             \
-    det_expect_clean([] { __VA_ARGS__; });            \
-  }                                                   \
-  TEST(DetStream, Name##_Cap1_##Rules) {              \
-    using A = cap1;                                   \
-    det_expect_clean([] { __VA_ARGS__; });            \
-  }                                                   \
-  TEST(DetStream, Name##_Cap3_##Rules) {              \
-    using A = cap3;                                   \
-    det_expect_clean([] { __VA_ARGS__; });            \
-  }                                                   \
-  TEST(DetStream, Name##_Cap4_##Rules) {              \
-    using A = cap4;                                   \
-    det_expect_clean([] { __VA_ARGS__; });            \
-  }
 
 // ST-2, ST-3, G-3: pushers that wait for room enter in FIFO order
 DET_STREAM_BOUNDED_SCENARIO(FifoOfThreeBlockedPushers, ST2_G3, sc::fifo_of_blocked_senders<A>(3))
