@@ -284,14 +284,14 @@ class stream {
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 
-  // Values beyond an unbounded stream's ring live in a list of blocks of overflow_cells cells (one allocation
-  // per block, not per value). A push claims the next cell of the tail block under lock_ (linking a new block
-  // when the tail is full), then constructs its value outside lock_ and publishes it through the cell's turn
-  // word, as a ring slot is. A pop claims the next cell of the head block under lock_ and waits for that
-  // turn. Blocks before the tail are full; the head block is unlinked by the pop that claims its last cell. A
-  // block is freed when it is unlinked and every claimed cell is finished: `pending` counts the link plus the
-  // claimed cells whose pop has not finished with them (or whose push may still give its cell back).
-  static constexpr std::size_t overflow_cells = overflow_block_values;
+  // Values beyond an unbounded stream's ring live in a list of blocks of overflow_block_values cells (one
+  // allocation per block, not per value). A push claims the next cell of the tail block under lock_ (linking
+  // a new block when the tail is full), then constructs its value outside lock_ and publishes it through the
+  // cell's turn word, as a ring slot is. A pop claims the next cell of the head block under lock_ and waits
+  // for that turn. Blocks before the tail are full; the head block is unlinked by the pop that claims its
+  // last cell. A block is freed when it is unlinked and every claimed cell is finished: `pending` counts the
+  // link plus the claimed cells whose pop has not finished with them (or whose push may still give its cell
+  // back).
   struct overflow_cell {
     typename Sync::template atomic<std::uint32_t> turn{0};  // 0: being written; 1: value (or hole) published
     bool hole = false;  // the pusher's move threw: no value; written before the publish, read after it
@@ -299,7 +299,7 @@ class stream {
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
   struct overflow_block {
-    overflow_cell cells[overflow_cells];
+    overflow_cell cells[overflow_block_values];
     overflow_block* next = nullptr;  // guarded by lock_
     std::size_t claimed = 0;         // cells claimed by pushes; guarded by lock_
     std::size_t taken = 0;           // cells claimed by pops (taken <= claimed); guarded by lock_
@@ -590,7 +590,7 @@ class stream {
 
       if (is_unbounded()) {  // invariant 4: push never waits
         overflow_block* b = overflow_tail_;
-        if (!b || b->claimed == overflow_cells) {
+        if (!b || b->claimed == overflow_block_values) {
           if (!spare) {
             guard.unlock();
             spare = std::make_unique<overflow_block>();  // may throw std::bad_alloc: v is untouched
@@ -729,7 +729,8 @@ class stream {
       if (overflow_size_.load(std::memory_order_relaxed) > 0) {
         overflow_block* b = overflow_head_;  // it has an unclaimed value: a drained head block is unlinked
         const std::size_t k = b->taken++;
-        const bool unlink = b->taken == overflow_cells;  // its last cell: the list goes on at the next block
+        const bool unlink =
+            b->taken == overflow_block_values;  // its last cell: the list goes on at the next block
         if (unlink) {
           overflow_head_ = b->next;
           if (!overflow_head_) overflow_tail_ = nullptr;
