@@ -44,6 +44,14 @@
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
 //      never waits for an operation to start; it may wait for a slot or cell write already in flight in
 //      another thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
+//   7. A push that finds a bounded stream (capacity >= 1) full, or a pop that finds the stream empty, and
+//      that may wait, first yields the CPU up to Sync::yield_limit times, trying the fast path again after
+//      each, and only then takes the slow path and registers. With more threads than cores the thread it
+//      waits for usually needs this very core, and a registered waiter costs the other side lock_ and a
+//      futex wake per value until it is served. Until it registers, such a thread is not a waiter: FIFO
+//      among waiters (G-3, ST-2, ST-4) counts from registration, as the spec's "oldest" does. No yield when
+//      the deadline has passed or stop was requested (a past deadline behaves as try_, G-7), none for
+//      unbounded or rendezvous pushes (an unbounded push never waits; a rendezvous push always does).
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -491,6 +499,20 @@ class stream {
 
   bool would_stop(const std::stop_token* st) const noexcept { return st && st->stop_requested(); }
 
+  // Invariant 7: before a blocked operation registers, yield up to Sync::yield_limit times, trying the fast
+  // path (`attempt`) after each; stops at the first answer other than blocked, or when the deadline passed or
+  // stop was requested (the slow path then reports it).
+  template <class Attempt>
+  fast yield_then_retry(const detail::deadline& d, const std::stop_token* st, Attempt attempt) {
+    for (unsigned k = 0; k < Sync::yield_limit; ++k) {
+      if (Sync::passed(d) || would_stop(st)) break;
+      Sync::yield();
+      const fast f = attempt();
+      if (f != fast::blocked) return f;
+    }
+    return fast::blocked;
+  }
+
   // Link `w` into q (lock_ held), unlock, and wait. Returns the status the server set, or timeout/cancelled
   // (the node is then unlinked and q's flag cleared if q became empty).
   status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, node& w,
@@ -526,6 +548,15 @@ class stream {
         return status::closed;
       case fast::blocked:  // full with no waiter to serve: a try_ answers now (linearized at that load)
         if (m == mode::try_only && !is_unbounded()) return status::full;
+        if (is_unbounded() || fast_limit_ == 0) break;
+        switch (yield_then_retry(d, st, [&] { return try_fast_push(v); })) {  // invariant 7
+          case fast::done:
+            return status::ok;
+          case fast::closed:
+            return status::closed;
+          default:
+            break;
+        }
         break;
       case fast::slow:
         break;
@@ -648,6 +679,14 @@ class stream {
         return status::closed;
       case fast::blocked:  // empty with no pusher or overflow: a try_ answers now (linearized at that load)
         if (m == mode::try_only) return status::empty;
+        switch (yield_then_retry(d, st, [&] { return try_fast_pop(out); })) {  // invariant 7
+          case fast::done:
+            return status::ok;
+          case fast::closed:
+            return status::closed;
+          default:
+            break;
+        }
         break;
       case fast::slow:
         break;

@@ -118,6 +118,7 @@ struct rl_sync {
   };
 
   static constexpr unsigned spin_limit = 2;
+  static constexpr unsigned yield_limit = 1;
 
   static void park(atomic<std::uint32_t>& w, std::uint32_t expected) { (void)w.futex_wait(expected, false); }
   static bool park_until(atomic<std::uint32_t>& w, std::uint32_t expected,
@@ -132,6 +133,7 @@ struct rl_sync {
   }
   static bool passed(const handoff::detail::deadline& d) { return !d.is_never() && rl::rand(2) == 1; }
   static void relax() { rl::yield(1, RL_INFO); }
+  static void yield() { rl::yield(1, RL_INFO); }
 };
 
 }  // namespace handoff_model

@@ -4,8 +4,8 @@
 //
 // Purpose: run a primitive's real code (handoff::mvar<T, det_sync>, its slow_lock, waiter and waiter_queue)
 // on real threads of which exactly one runs between two shared accesses. Every det_atomic operation, park,
-// unpark, passed() and relax() is a scheduling point where a seeded PRNG (std::mt19937_64) picks the thread
-// that runs next, so one seed is one interleaving, replayed exactly by HANDOFF_DET_SEED=<n>.
+// unpark, passed(), relax() and yield() is a scheduling point where a seeded PRNG (std::mt19937_64) picks the
+// thread that runs next, so one seed is one interleaving, replayed exactly by HANDOFF_DET_SEED=<n>.
 //
 // What the scheduler models:
 //   - park(word, expected) blocks the calling det thread until unpark_one/unpark_all on that address, and
@@ -492,6 +492,7 @@ struct det_sync {
   using atomic = det_atomic<U>;
 
   static constexpr unsigned spin_limit = 2;
+  static constexpr unsigned yield_limit = 2;
 
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     det_schedule* s = require("park");
@@ -548,6 +549,7 @@ struct det_sync {
   }
 
   static void relax() noexcept { det_detail::point(); }
+  static void yield() noexcept { det_detail::point(); }
 
  private:
   static det_schedule* require(const char* what) noexcept {

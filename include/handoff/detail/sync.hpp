@@ -9,6 +9,8 @@
 //   static bool passed(const deadline&);        has the deadline passed (virtual time under a test scheduler)
 //   static void relax();                        one step of a bounded spin
 //   static constexpr unsigned spin_limit;       spin steps before parking
+//   static void yield();                        give the CPU to another runnable thread (sched_yield)
+//   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
 // os_sync<futex_parking> and os_sync<portable_parking> run on real threads; a test tree may substitute a
 // deterministic scheduler with the same shape (the folly DeterministicSchedule pattern).
 // ---------------------------------------------------------------------------------------------------------------
@@ -29,6 +31,12 @@ namespace handoff {
 // thread parks in the kernel. Tune it with bench/ (it is the only knob between latency and CPU time).
 inline constexpr unsigned default_spin_limit = 128;
 
+// Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
+// try of the fast path (stream.hpp, invariant 7). The thread it waits for usually needs this very core when
+// threads outnumber cores, and registering would divert every operation of the other side to the slow path
+// until the waiter is served. bench/queue_bench.cpp's stream_yield rows measure 0 ... 16 (bench/README.md).
+inline constexpr unsigned default_yield_limit = 4;
+
 namespace detail {
 
 inline void cpu_relax() noexcept {
@@ -47,6 +55,7 @@ struct os_sync {
   using atomic = std::atomic<U>;
 
   static constexpr unsigned spin_limit = default_spin_limit;
+  static constexpr unsigned yield_limit = default_yield_limit;
 
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     Parking::wait(word, expected);
@@ -58,6 +67,7 @@ struct os_sync {
   static void unpark_all(atomic<std::uint32_t>& word) noexcept { Parking::wake_all(word); }
   static bool passed(const deadline& d) noexcept { return d.passed(); }
   static void relax() noexcept { cpu_relax(); }
+  static void yield() noexcept { std::this_thread::yield(); }
 };
 
 #if defined(HANDOFF_HAVE_FUTEX)
