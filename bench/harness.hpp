@@ -7,7 +7,9 @@
 //     spawns and joins its workers counts every worker, spinning or parked.
 //   - thread_team: spawns N workers, pins worker i to core i when the machine has at least N cores
 //     (pinning an oversubscribed team would only forbid the scheduler from balancing it), releases them
-//     through one start gate, joins them.
+//     through one start gate, joins them, and returns the seconds from opening the gate to the last worker
+//     finishing (thread creation and exit excluded: they cost ~30 us per thread here, which would otherwise
+//     weigh on a 16-thread run and not on a 2-thread one).
 //   - add_machine_context(): cores, CPU model, compiler, git commit (from $HANDOFF_GIT_COMMIT, which
 //     scripts/bench.sh sets) in the JSON "context" block.
 //   - failure bookkeeping: a benchmark that detects a wrong result calls report_failure(), which skips the
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -60,8 +63,10 @@ class thread_team {
  public:
   static bool pins(unsigned count) noexcept { return cores() >= count; }
 
-  static void run(unsigned count, const std::function<void(unsigned)>& body) {
+  static double run(unsigned count, const std::function<void(unsigned)>& body) {
     std::atomic<bool> go{false};
+    std::atomic<unsigned> running{count};
+    std::chrono::steady_clock::time_point last_done;  // written by the last worker to finish
     const bool pin = pins(count);
     std::vector<std::thread> threads;
     threads.reserve(count);
@@ -71,11 +76,17 @@ class thread_team {
         go.wait(false,
                 std::memory_order_acquire);  // acquire: pairs with the release store that opens the gate
         body(i);
+        // acq_rel: the last worker's read of the clock comes after every worker's body (join orders the
+        // write of last_done before the caller reads it).
+        if (running.fetch_sub(1, std::memory_order_acq_rel) == 1)
+          last_done = std::chrono::steady_clock::now();
       });
     }
+    const auto opened = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);  // release: publishes everything set up before the gate opens
     go.notify_all();
     for (auto& t : threads) t.join();
+    return std::chrono::duration<double>(last_done - opened).count();
   }
 };
 

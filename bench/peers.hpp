@@ -92,16 +92,16 @@ struct mutex_condvar_peer {
 
 // ---- handoff ----
 #if defined(HANDOFF_BENCH_HAVE_STREAM)
-template <class T>
+template <class T, class Sync = handoff::default_sync>  // Sync: queue_bench's stream_yield rows vary it
 struct handoff_stream_peer {
   static constexpr const char* name = "handoff.stream";
-  static constexpr const char* waiting = "spins briefly, then parks (futex)";
+  static constexpr const char* waiting = "yields, then spins briefly and parks (futex)";
   static constexpr bool busy_waits = false;
   static constexpr bool fifo_per_producer = true;
   static bool supports(std::size_t) { return true; }
   explicit handoff_stream_peer(std::size_t capacity)
-      : stream(capacity == unbounded_capacity ? handoff::stream<T>(handoff::unbounded)
-                                              : handoff::stream<T>(capacity)) {}
+      : stream(capacity == unbounded_capacity ? handoff::stream<T, Sync>(handoff::unbounded)
+                                              : handoff::stream<T, Sync>(capacity)) {}
   void push(T value) {
     if (!stream.push(std::move(value))) peer_broke(name, "push reported closed");
   }
@@ -110,7 +110,7 @@ struct handoff_stream_peer {
     if (!value) peer_broke(name, "pop reported end-of-stream");
     return std::move(*value);
   }
-  handoff::stream<T> stream;
+  handoff::stream<T, Sync> stream;
 };
 #endif
 

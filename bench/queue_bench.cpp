@@ -12,6 +12,10 @@
 //            N = 2, 3, 4, 6, 8, ... up to 4 x cores (8 x cores threads); every capacity (0, 1, 64, 1024,
 //            unbounded)
 // A peer that busy-waits without bound (atomic_queue) is run with more threads than cores only in --full.
+// stream_yield/<P>x<C>/cap:1024/yield:<L>: handoff::stream<T> whose Sync policy yields L times before a
+// blocked push or pop registers (0, 1, 2, 4 = handoff::default_yield_limit, 8, 16), at 1x1, 2x2 and 8x8: the
+// data for tuning default_yield_limit (include/handoff/detail/sync.hpp). Time per run: from opening the
+// threads' start gate to the last thread finishing (UseManualTime; bench/queue_workload.hpp).
 // ---------------------------------------------------------------------------------------------------------------
 #include <benchmark/benchmark.h>
 
@@ -78,12 +82,46 @@ void register_sweep(const std::vector<sweep_point>& sweep, std::uint64_t message
                                    [name, shape, run_messages](benchmark::State& state) {
                                      hb::run_queue_workload<Peer>(state, name, shape, run_messages);
                                    })
-          ->UseRealTime()
+          ->UseManualTime()
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.2);
     });
   }
 }
+
+#if defined(HANDOFF_BENCH_HAVE_STREAM)
+template <unsigned Limit>
+struct yield_sync : handoff::default_sync {
+  static constexpr unsigned yield_limit = Limit;
+};
+
+template <unsigned Limit>
+void register_yield_rows(std::uint64_t messages) {
+  for (unsigned n : {1u, 2u, 8u}) {
+    const std::string name = "stream_yield/" + std::to_string(n) + "x" + std::to_string(n) +
+                             "/cap:1024/yield:" + std::to_string(Limit);
+    const hb::workload_shape shape{n, n, 1024};
+    benchmark::RegisterBenchmark(
+        name.c_str(),
+        [name, shape, messages](benchmark::State& state) {
+          hb::run_queue_workload<hb::handoff_stream_peer<std::uint64_t, yield_sync<Limit>>>(state, name,
+                                                                                            shape, messages);
+        })
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(0.2);
+  }
+}
+
+void register_yield_sweep(std::uint64_t messages) {
+  register_yield_rows<0>(messages);
+  register_yield_rows<1>(messages);
+  register_yield_rows<2>(messages);
+  register_yield_rows<4>(messages);
+  register_yield_rows<8>(messages);
+  register_yield_rows<16>(messages);
+}
+#endif
 
 }  // namespace
 
@@ -97,5 +135,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("handoff_sweep", full ? "full" : "default");
   benchmark::AddCustomContext("handoff_messages_per_run", std::to_string(messages));
   register_sweep(make_sweep(full), messages, full);
+#if defined(HANDOFF_BENCH_HAVE_STREAM)
+  register_yield_sweep(messages);
+#endif
   return hb::run_and_exit_code(argc, argv);
 }

@@ -9,9 +9,10 @@
 // sums to the sum over every (producer, sequence) pair: a lost value offset by a duplicate changes the mixed
 // sum (a plain sum would not). The checks cost a few arithmetic instructions per message, the same for every
 // peer.
-// Timing: the caller's benchmark loop times the run from spawning the threads to joining them (UseRealTime);
-// the queue is built and destroyed with the timer paused. CPU time is the process's user + sys delta around
-// the run.
+// Timing: manual (register with UseManualTime): each run's time goes from opening the start gate to the last
+// thread finishing (thread_team::run), so building the queue, creating and joining the threads and checking
+// the result are outside it. CPU time is the process's user + sys delta around the whole run, thread
+// creation included.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -96,13 +97,11 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
   std::optional<Peer> peer;
   std::vector<consumer_tally> tallies(c);
   for (auto _ : state) {
-    state.PauseTiming();
     peer.emplace(shape.capacity);
     tallies.assign(c, consumer_tally{});
     const double cpu_before = process_cpu_seconds();
-    state.ResumeTiming();
 
-    thread_team::run(p + c, [&](unsigned i) {
+    const double seconds = thread_team::run(p + c, [&](unsigned i) {
       if (i < p) {
         for (std::uint64_t s = 0; s < per_producer; ++s) peer->push(message(i, s));
       } else {
@@ -110,7 +109,7 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
       }
     });
 
-    state.PauseTiming();
+    state.SetIterationTime(seconds);
     cpu_seconds += process_cpu_seconds() - cpu_before;
     peer.reset();
     std::uint64_t count = 0;
@@ -127,7 +126,6 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
       error = "received " + std::to_string(count) + " values, expected " + std::to_string(total);
     if (error.empty() && sum != expected_sum)
       error = "checksum mismatch: a value was lost, duplicated or altered";
-    state.ResumeTiming();
     if (!error.empty()) {
       report_failure(state, name, error);
       return;

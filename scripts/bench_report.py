@@ -35,6 +35,7 @@ QUEUE_NAME = re.compile(r"^(spsc|mpsc|mpmc)/(\d+)x(\d+)/cap:([^/]+)/([^/]+)")
 MVAR_NAME = re.compile(r"^(pingpong|uncontended)/([^/]+)")
 SPIN_NAME = re.compile(r"^spin/(\d+)/([^/]+)")
 FANOUT_NAME = re.compile(r"^fanout/(\d+)/([^/]+)")
+YIELD_NAME = re.compile(r"^stream_yield/(\d+)x(\d+)/cap:1024/yield:(\d+)")
 WORKLOAD_TITLES = {
     "spsc": "SPSC: one producer, one consumer",
     "mpsc": "MPSC: P producers, one consumer",
@@ -238,6 +239,29 @@ def mvar_tables(summary):
             ["spin_limit", "round trips/s (median)", "spread", "wall ns each", "CPU ns each"], rows))
     return "\n\n".join(parts)
 
+
+def yield_table(summary):
+    """queue_bench's stream_yield rows: msgs/s by Sync::yield_limit (columns: team size)."""
+    found = {}
+    for name, stats in summary.items():
+        m = YIELD_NAME.match(name)
+        if m:
+            found.setdefault(int(m.group(3)), {})[int(m.group(1))] = stats
+    if not found:
+        return ""
+    teams = sorted({n for by_team in found.values() for n in by_team})
+    rows = []
+    for limit in sorted(found):
+        cells = []
+        for n in teams:
+            s = found[limit].get(n)
+            cells.append("–" if s is None else ("**FAILED**" if s["error"] else
+                                                f"{rate(s['ips'])} ({percent(s['spread'])})"))
+        one, eight = found[limit].get(1), found[limit].get(8)
+        ok = one and eight and not one["error"] and not eight["error"]
+        rows.append([limit] + cells + [times(ratio(eight["ips"], one["ips"])) if ok else "–"])
+    return ("### stream<T>{1024} by yield budget (Sync::yield_limit yields before a blocked push/pop registers)\n\n"
+            + table(["yield_limit"] + [f"{n}x{n} msgs/s (spread)" for n in teams] + ["8x8 / 1x1"], rows))
 
 # ---- topic fan-out ------------------------------------------------------------------------------------------
 def fanout_results(summary):
@@ -443,6 +467,8 @@ def render(merged, plots, md_path):
         "## Queues",
         "",
         queue_tables(results) or "(queue_bench did not run)",
+        "",
+        yield_table(queue_summary),
         "",
         "## mvar",
         "",
