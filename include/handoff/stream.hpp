@@ -541,26 +541,14 @@ class stream {
 
   // ---- push slow path
   status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
-    switch (try_fast_push(v)) {
-      case fast::done:
-        return status::ok;
-      case fast::closed:
-        return status::closed;
-      case fast::blocked:  // full with no waiter to serve: a try_ answers now (linearized at that load)
-        if (m == mode::try_only && !is_unbounded()) return status::full;
-        if (is_unbounded() || fast_limit_ == 0) break;
-        switch (yield_then_retry(d, st, [&] { return try_fast_push(v); })) {  // invariant 7
-          case fast::done:
-            return status::ok;
-          case fast::closed:
-            return status::closed;
-          default:
-            break;
-        }
-        break;
-      case fast::slow:
-        break;
+    fast f = try_fast_push(v);
+    if (f == fast::blocked && !is_unbounded()) {
+      // Full with no waiter to serve: a try_ answers now (linearized at that load).
+      if (m == mode::try_only) return status::full;
+      if (fast_limit_ > 0) f = yield_then_retry(d, st, [&] { return try_fast_push(v); });  // invariant 7
     }
+    if (f == fast::done) return status::ok;
+    if (f == fast::closed) return status::closed;
     std::unique_ptr<overflow_block> spare;  // unbounded: allocated outside lock_ when the tail block is full
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
@@ -672,25 +660,14 @@ class stream {
   }
 
   status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st) {
-    switch (try_fast_pop(out)) {
-      case fast::done:
-        return status::ok;
-      case fast::closed:
-        return status::closed;
-      case fast::blocked:  // empty with no pusher or overflow: a try_ answers now (linearized at that load)
-        if (m == mode::try_only) return status::empty;
-        switch (yield_then_retry(d, st, [&] { return try_fast_pop(out); })) {  // invariant 7
-          case fast::done:
-            return status::ok;
-          case fast::closed:
-            return status::closed;
-          default:
-            break;
-        }
-        break;
-      case fast::slow:
-        break;
+    fast f = try_fast_pop(out);
+    if (f == fast::blocked) {
+      // Empty with no pusher or overflow: a try_ answers now (linearized at that load).
+      if (m == mode::try_only) return status::empty;
+      f = yield_then_retry(d, st, [&] { return try_fast_pop(out); });  // invariant 7
     }
+    if (f == fast::done) return status::ok;
+    if (f == fast::closed) return status::closed;
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and indices under lock_ (fast paths may still move them). The head is read
