@@ -95,7 +95,7 @@ struct mutex_condvar_peer {
 template <class T, class Sync = handoff::default_sync>  // Sync: queue_bench's stream_yield rows vary it
 struct handoff_stream_peer {
   static constexpr const char* name = "handoff.stream";
-  static constexpr const char* waiting = "yields, then spins briefly and parks (futex)";
+  static constexpr const char* waiting = "spins briefly, then parks (futex)";
   static constexpr bool busy_waits = false;
   static constexpr bool fifo_per_producer = true;
   static bool supports(std::size_t) { return true; }

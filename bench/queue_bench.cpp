@@ -13,7 +13,8 @@
 //            unbounded)
 // A peer that busy-waits without bound (atomic_queue) is run with more threads than cores only in --full.
 // stream_yield/<P>x<C>/cap:1024/yield:<L>: handoff::stream<T> whose Sync policy yields L times before a
-// blocked push or pop registers (0, 1, 2, 4 = handoff::default_yield_limit, 8, 16), at 1x1, 2x2 and 8x8: the
+// blocked push or pop registers (0 = handoff::default_yield_limit, 1, 2, 4, 8, 16), at 1x1, 2x2 and 8x8, and
+// at 1x1 and 8x8 with a busy neighbour (+busy: one more thread spinning, unrelated to the queue): the
 // data for tuning default_yield_limit (include/handoff/detail/sync.hpp). Time per run: from opening the
 // threads' start gate to the last thread finishing (UseManualTime; bench/queue_workload.hpp).
 // ---------------------------------------------------------------------------------------------------------------
@@ -97,10 +98,14 @@ struct yield_sync : handoff::default_sync {
 
 template <unsigned Limit>
 void register_yield_rows(std::uint64_t messages) {
-  for (unsigned n : {1u, 2u, 8u}) {
-    const std::string name = "stream_yield/" + std::to_string(n) + "x" + std::to_string(n) +
-                             "/cap:1024/yield:" + std::to_string(Limit);
-    const hb::workload_shape shape{n, n, 1024};
+  struct team {
+    unsigned n;
+    bool busy;
+  };
+  for (team t : {team{1, false}, team{2, false}, team{8, false}, team{1, true}, team{8, true}}) {
+    const std::string name = "stream_yield/" + std::to_string(t.n) + "x" + std::to_string(t.n) +
+                             (t.busy ? "+busy" : "") + "/cap:1024/yield:" + std::to_string(Limit);
+    const hb::workload_shape shape{t.n, t.n, 1024, t.busy};
     benchmark::RegisterBenchmark(
         name.c_str(),
         [name, shape, messages](benchmark::State& state) {

@@ -18,10 +18,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -32,6 +34,31 @@ struct workload_shape {
   unsigned producers;
   unsigned consumers;
   std::size_t capacity;
+  bool busy_neighbour = false;  // one more thread spins, unrelated to the queue, for the whole run
+};
+
+// An unrelated CPU-bound thread for the length of a run (a noisy neighbour: another service's work on the
+// same cores). Not part of the queue: it only competes for the cores.
+class busy_neighbour {
+ public:
+  explicit busy_neighbour(bool on) {
+    if (on)
+      thread_ = std::thread([this] {
+        // relaxed: a stop flag; nothing is published through it.
+        while (!stop_.load(std::memory_order_relaxed)) {
+        }
+      });
+  }
+  ~busy_neighbour() {
+    stop_.store(true, std::memory_order_relaxed);  // relaxed: as above; join() orders the thread's end
+    if (thread_.joinable()) thread_.join();
+  }
+  busy_neighbour(const busy_neighbour&) = delete;
+  busy_neighbour& operator=(const busy_neighbour&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 inline std::uint64_t mix64(
@@ -100,6 +127,7 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
     peer.emplace(shape.capacity);
     tallies.assign(c, consumer_tally{});
     const double cpu_before = process_cpu_seconds();
+    const busy_neighbour neighbour(shape.busy_neighbour);
 
     const double seconds = thread_team::run(p + c, [&](unsigned i) {
       if (i < p) {

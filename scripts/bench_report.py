@@ -35,7 +35,7 @@ QUEUE_NAME = re.compile(r"^(spsc|mpsc|mpmc)/(\d+)x(\d+)/cap:([^/]+)/([^/]+)")
 MVAR_NAME = re.compile(r"^(pingpong|uncontended)/([^/]+)")
 SPIN_NAME = re.compile(r"^spin/(\d+)/([^/]+)")
 FANOUT_NAME = re.compile(r"^fanout/(\d+)/([^/]+)")
-YIELD_NAME = re.compile(r"^stream_yield/(\d+)x(\d+)/cap:1024/yield:(\d+)")
+YIELD_NAME = re.compile(r"^stream_yield/(\d+)x\d+(\+busy)?/cap:1024/yield:(\d+)")
 WORKLOAD_TITLES = {
     "spsc": "SPSC: one producer, one consumer",
     "mpsc": "MPSC: P producers, one consumer",
@@ -246,10 +246,10 @@ def yield_table(summary):
     for name, stats in summary.items():
         m = YIELD_NAME.match(name)
         if m:
-            found.setdefault(int(m.group(3)), {})[int(m.group(1))] = stats
+            found.setdefault(int(m.group(3)), {})[(m.group(2) is not None, int(m.group(1)))] = stats
     if not found:
         return ""
-    teams = sorted({n for by_team in found.values() for n in by_team})
+    teams = sorted({team for by_team in found.values() for team in by_team})
     rows = []
     for limit in sorted(found):
         cells = []
@@ -257,11 +257,13 @@ def yield_table(summary):
             s = found[limit].get(n)
             cells.append("–" if s is None else ("**FAILED**" if s["error"] else
                                                 f"{rate(s['ips'])} ({percent(s['spread'])})"))
-        one, eight = found[limit].get(1), found[limit].get(8)
+        one, eight = found[limit].get((False, 1)), found[limit].get((False, 8))
         ok = one and eight and not one["error"] and not eight["error"]
         rows.append([limit] + cells + [times(ratio(eight["ips"], one["ips"])) if ok else "–"])
     return ("### stream<T>{1024} by yield budget (Sync::yield_limit yields before a blocked push/pop registers)\n\n"
-            + table(["yield_limit"] + [f"{n}x{n} msgs/s (spread)" for n in teams] + ["8x8 / 1x1"], rows))
+            + table(["yield_limit"] + [f"{n}x{n}{' + busy' if busy else ''} msgs/s (spread)" for busy, n in teams]
+                    + ["8x8 / 1x1"], rows)
+            + "\n\n+ busy: one more thread spins beside the team for the whole run (a busy neighbour).")
 
 # ---- topic fan-out ------------------------------------------------------------------------------------------
 def fanout_results(summary):

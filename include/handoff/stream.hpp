@@ -45,10 +45,12 @@
 //      never waits for an operation to start; it may wait for a slot or cell write already in flight in
 //      another thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
 //   7. A push that finds a bounded stream (capacity >= 1) full, or a pop that finds the stream empty, and
-//      that may wait, first yields the CPU up to Sync::yield_limit times, trying the fast path again after
-//      each, and only then takes the slow path and registers. With more threads than cores the thread it
-//      waits for usually needs this very core, and a registered waiter costs the other side lock_ and a
-//      futex wake per value until it is served. Until it registers, such a thread is not a waiter: FIFO
+//      that may wait, first yields the CPU up to Sync::yield_limit times (0, i.e. never, in the library's
+//      policy: an opt-in, see detail/sync.hpp), trying the fast path again after each, and only then takes
+//      the slow path and registers. With more threads than cores the thread it waits for usually needs this
+//      very core, and a registered waiter costs the other side lock_ and a futex wake per value until it is
+//      served; but a yield gives a whole time slice to any busy thread beside it. Until it registers, such
+//      a thread is not a waiter: FIFO
 //      among waiters (G-3, ST-2, ST-4) counts from registration, as the spec's "oldest" does. No yield when
 //      the deadline has passed or stop was requested (a past deadline behaves as try_, G-7), none for
 //      unbounded or rendezvous pushes (an unbounded push never waits; a rendezvous push always does).

@@ -1,9 +1,10 @@
-// stream<T>'s yield phase (invariant 7 of include/handoff/stream.hpp): a blocking push on a full bounded
-// stream or pop on an empty one yields up to Sync::yield_limit times, retrying the fast path after each,
-// before it registers as a waiter; never for try_, a passed deadline, a stop already requested, an unbounded
-// push or a rendezvous push. The Sync policy below counts the calling thread's yields and can run a hook at
-// each one, so every case is exact and single-threaded up to the registration (G-6: the phase is bounded;
-// G-7: a past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the registration.
+// stream<T>'s opt-in yield phase (invariant 7 of include/handoff/stream.hpp): a blocking push on a full
+// bounded stream or pop on an empty one yields up to Sync::yield_limit times, retrying the fast path after
+// each, before it registers as a waiter; never for try_, a passed deadline, a stop already requested, an
+// unbounded push or a rendezvous push. The Sync policy below counts the calling thread's yields and can run a
+// hook at each one, so every case is exact and single-threaded up to the registration (G-6: the phase is
+// bounded; G-7: a past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the
+// registration.
 #include <handoff/stream.hpp>
 
 #include <gtest/gtest.h>
@@ -21,8 +22,13 @@ using namespace std::chrono_literals;
 using handoff::status;
 using handoff_test::until;
 
-// The library's policy, with the calling thread's yields counted and an optional hook run at each yield.
+// The phase is opt-in: the library's own policy never yields.
+static_assert(handoff::default_yield_limit == 0 && handoff::default_sync::yield_limit == 0);
+
+// The library's policy with the phase on, the calling thread's yields counted and an optional hook run at
+// each yield.
 struct counting_sync : handoff::default_sync {
+  static constexpr unsigned yield_limit = 4;
   static inline thread_local unsigned yields = 0;
   static inline thread_local std::function<void()> on_yield;
   static void yield() noexcept {

@@ -32,10 +32,14 @@ namespace handoff {
 inline constexpr unsigned default_spin_limit = 128;
 
 // Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
-// try of the fast path (stream.hpp, invariant 7). The thread it waits for usually needs this very core when
-// threads outnumber cores, and registering would divert every operation of the other side to the slow path
-// until the waiter is served. bench/queue_bench.cpp's stream_yield rows measure 0 ... 16 (bench/README.md).
-inline constexpr unsigned default_yield_limit = 4;
+// try of the fast path (stream.hpp, invariant 7). Off by default. Opt in with a policy derived from this one
+// (`struct my_sync : handoff::default_sync { static constexpr unsigned yield_limit = 4; };`, then
+// stream<T, my_sync>) only where the stream's threads have the cores to themselves: on the 2-core VM, 4
+// yields doubled 8 producers x 8 consumers (22M -> 44M msgs/s) and raised SPSC, but with one unrelated
+// busy process beside them SPSC fell from 11-22M to 1.4-3.2M msgs/s, because sched_yield hands the core to
+// that process for its whole time slice, where a parked thread is woken and scheduled at once.
+// bench/queue_bench.cpp's stream_yield rows measure 0 ... 16 (bench/README.md).
+inline constexpr unsigned default_yield_limit = 0;
 
 namespace detail {
 
