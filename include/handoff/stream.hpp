@@ -50,10 +50,18 @@
 //      the slow path and registers. With more threads than cores the thread it waits for usually needs this
 //      very core, and a registered waiter costs the other side lock_ and a futex wake per value until it is
 //      served; but a yield gives a whole time slice to any busy thread beside it. Until it registers, such
-//      a thread is not a waiter: FIFO
-//      among waiters (G-3, ST-2, ST-4) counts from registration, as the spec's "oldest" does. No yield when
-//      the deadline has passed or stop was requested (a past deadline behaves as try_, G-7), none for
-//      unbounded or rendezvous pushes (an unbounded push never waits; a rendezvous push always does).
+//      a thread is not a waiter: FIFO among waiters (G-3, ST-2, ST-4) counts from registration, as the
+//      spec's "oldest" does. No yield when the deadline has passed or stop was requested (a past deadline
+//      behaves as try_, G-7), none for unbounded or rendezvous pushes (an unbounded push never waits; a
+//      rendezvous push always does).
+//   8. A push that finds a bounded stream full, may wait, and whose ring is exactly as large as its
+//      capacity (a power of two), first spins (Sync::spin_limit relax steps at most) until room_batch_
+//      slots (an eighth of the ring, 1 to 256) are free, watching only the slot the last of them will use,
+//      then tries the fast path once more before invariant 7 and the slow path. Registering at the first
+//      free slot would make every pop serve it through lock_ and keep both sides on the same cache lines,
+//      one value at a time; the batch lets the popper run ahead (measured: +20-30% at SPSC, 2x2 and 8x8,
+//      capacity 1024). Like invariant 7 it happens before registration, so it does not touch FIFO among
+//      waiters, and not when the deadline has passed or stop was requested.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -121,11 +129,13 @@ class stream {
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
         capacity_(capacity),
-        fast_limit_(static_cast<std::uint32_t>(capacity)) {}
+        fast_limit_(static_cast<std::uint32_t>(capacity)),
+        room_batch_(room_batch_for(fast_limit_)) {}
   explicit stream(unbounded_t)  // ST-1
       : ring_(unbounded_ring_size),
         capacity_(std::numeric_limits<std::size_t>::max()),
-        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {}
+        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)),
+        room_batch_(room_batch_for(fast_limit_)) {}
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
 
@@ -285,6 +295,11 @@ class stream {
   // Positions from index `from` to index `to` (count = distance(head, tail)).
   static std::uint32_t distance(std::uint32_t from, std::uint32_t to) noexcept {
     return (to - from) & index_mask;
+  }
+
+  // Invariant 8: an eighth of the ring, 1 to 256 slots.
+  static std::uint32_t room_batch_for(std::uint32_t fast_limit) noexcept {
+    return std::clamp<std::uint32_t>(fast_limit / 8, 1, 256);
   }
 
   static std::size_t checked_ring_size(std::size_t capacity) {
@@ -501,6 +516,17 @@ class stream {
 
   bool would_stop(const std::stop_token* st) const noexcept { return st && st->stop_requested(); }
 
+  // Invariant 8: a blocked push waits (Sync::spin_limit relax steps at most) for room_batch_ free slots, then
+  // tries the fast path once more. The slot that index tail + room_batch_ - 1 will use is free once the pop
+  // room_batch_ - 1 positions past the current head is done (the ring is exactly as large as the capacity).
+  fast push_after_room(T& v) {
+    // relaxed: only picks the slot to watch; try_fast_push reads the tail again with acquire.
+    const std::uint32_t want =
+        (index_of(tail_.load(std::memory_order_relaxed)) + room_batch_ - 1) & index_mask;
+    for (unsigned spins = 0; spins < Sync::spin_limit && !ring_.free_for(want); ++spins) Sync::relax();
+    return try_fast_push(v);
+  }
+
   // Invariant 7: before a blocked operation registers, yield up to Sync::yield_limit times, trying the fast
   // path (`attempt`) after each; stops at the first answer other than blocked, or when the deadline passed or
   // stop was requested (the slow path then reports it).
@@ -547,7 +573,10 @@ class stream {
     if (f == fast::blocked && !is_unbounded()) {
       // Full with no waiter to serve: a try_ answers now (linearized at that load).
       if (m == mode::try_only) return status::full;
-      if (fast_limit_ > 0) f = yield_then_retry(d, st, [&] { return try_fast_push(v); });  // invariant 7
+      if (fast_limit_ > 0 && !Sync::passed(d) && !would_stop(st)) {
+        if (ring_.size() == fast_limit_) f = push_after_room(v);                                // invariant 8
+        if (f == fast::blocked) f = yield_then_retry(d, st, [&] { return try_fast_push(v); });  // invariant 7
+      }
     }
     if (f == fast::done) return status::ok;
     if (f == fast::closed) return status::closed;
@@ -808,6 +837,7 @@ class stream {
   const std::size_t capacity_;
   const std::uint32_t
       fast_limit_;  // ring positions a fast push may fill: the capacity, or the unbounded ring
+  const std::uint32_t room_batch_;  // free slots a blocked push waits for before it tries again (invariant 8)
 
   // The producers' line: written by pushes, read by a pop only when it finds the slot at the head
   // unpublished.

@@ -1,10 +1,12 @@
-// stream<T>'s opt-in yield phase (invariant 7 of include/handoff/stream.hpp): a blocking push on a full
-// bounded stream or pop on an empty one yields up to Sync::yield_limit times, retrying the fast path after
-// each, before it registers as a waiter; never for try_, a passed deadline, a stop already requested, an
-// unbounded push or a rendezvous push. The Sync policy below counts the calling thread's yields and can run a
-// hook at each one, so every case is exact and single-threaded up to the registration (G-6: the phase is
-// bounded; G-7: a past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the
-// registration.
+// What a blocked stream<T> push or pop does before it registers as a waiter (include/handoff/stream.hpp):
+//   invariant 8: a push on a full stream whose ring is as large as its capacity spins (Sync::spin_limit relax
+//     steps at most) until room_batch slots (an eighth of the ring, 1 to 256) are free, then tries again;
+//   invariant 7 (opt-in, off in the library's policy): a push on a full bounded stream or a pop on an empty
+//     one yields up to Sync::yield_limit times, retrying the fast path after each.
+// Neither happens for try_, a passed deadline, a stop already requested, an unbounded push or a rendezvous
+// push. The Sync policy below counts the calling thread's relax steps and yields and can run a hook at each,
+// so every case is exact and single-threaded up to the registration (G-6: both phases are bounded; G-7: a
+// past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the registration.
 #include <handoff/stream.hpp>
 
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 #include "support/watchdog.hpp"
 
@@ -25,8 +28,8 @@ using handoff_test::until;
 // The phase is opt-in: the library's own policy never yields.
 static_assert(handoff::default_yield_limit == 0 && handoff::default_sync::yield_limit == 0);
 
-// The library's policy with the phase on, the calling thread's yields counted and an optional hook run at
-// each yield.
+// The library's policy with the yield phase on, the calling thread's relax steps and yields counted and an
+// optional hook run at each.
 struct counting_sync : handoff::default_sync {
   static constexpr unsigned yield_limit = 4;
   static inline thread_local unsigned yields = 0;
@@ -35,6 +38,13 @@ struct counting_sync : handoff::default_sync {
     ++yields;
     if (on_yield) on_yield();
     handoff::default_sync::yield();
+  }
+  static inline thread_local unsigned relaxes = 0;
+  static inline thread_local std::function<void()> on_relax;
+  static void relax() noexcept {
+    ++relaxes;
+    if (on_relax) on_relax();
+    handoff::default_sync::relax();
   }
 };
 static_assert(counting_sync::yield_limit >= 2, "the hook tests need a retry after the first yield");
@@ -52,6 +62,8 @@ unsigned yields_of(Body body) {
   t.join();
   return counted;
 }
+
+// ---- invariant 7: the opt-in yields
 
 TEST(StreamYield, PopOnEmptyYieldsTheBudgetThenRegisters) {
   stream_t s{4};
@@ -188,6 +200,89 @@ TEST(StreamYield, RendezvousPushRegistersAtOnce) {
   helper.join();
   EXPECT_EQ(r, status::cancelled);
   EXPECT_EQ(y, 0u);
+}
+
+// ---- invariant 8: the room batch
+
+TEST(StreamRoomBatch, BlockedPushWaitsForABatchOfRoomThenPushesWithoutRegistering) {
+  constexpr int capacity = 64;  // a power of two: ring == capacity; batch = 64 / 8 = 8
+  stream_t s{capacity};
+  for (int i = 0; i < capacity; ++i) ASSERT_TRUE(s.push(int{i}));
+  std::vector<int> popped;
+  unsigned relaxes = 0;
+  std::thread([&] {
+    counting_sync::on_relax = [&] {
+      if (auto v = s.try_pop()) popped.push_back(*v);
+    };
+    EXPECT_TRUE(s.push(capacity));
+    counting_sync::on_relax = nullptr;
+    relaxes = counting_sync::relaxes;
+  }).join();
+  // One relax step per pop until the eighth slot is free; then the fast path (a registered pusher would have
+  // been served by the first pop instead).
+  EXPECT_EQ(relaxes, 8u);
+  ASSERT_EQ(popped.size(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(popped[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(s.size(), static_cast<std::size_t>(capacity - 8 + 1));
+  for (int i = 8; i <= capacity; ++i) ASSERT_EQ(s.try_pop(), i);  // ST-4: order kept
+}
+
+TEST(StreamRoomBatch, BoundedByTheSpinBudget) {
+  stream_t s{8};  // batch 1
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(s.push(int{i}));
+  std::stop_source stop;
+  status r = status::ok;
+  unsigned relaxes_before_registering = 0;
+  std::thread helper([&] {
+    until([&] { return s.waiting().pushers == 1; }, "the push registers");
+    stop.request_stop();
+  });
+  std::thread([&] {
+    counting_sync::on_yield = [&] {
+      if (counting_sync::yields == 1) relaxes_before_registering = counting_sync::relaxes;
+    };
+    r = s.push(8, stop.get_token());
+    counting_sync::on_yield = nullptr;
+  }).join();
+  helper.join();
+  EXPECT_EQ(r, status::cancelled);
+  EXPECT_EQ(relaxes_before_registering, counting_sync::spin_limit);  // the whole budget, then on
+}
+
+TEST(StreamRoomBatch, NoneForTryOrPassedDeadline) {
+  stream_t full{16};
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(full.push(int{i}));
+  unsigned relaxes = 0;
+  std::thread([&] {
+    EXPECT_EQ(full.try_push(16), status::full);
+    EXPECT_EQ(full.push_for(16, 0ms), status::timeout);
+    relaxes = counting_sync::relaxes;
+  }).join();
+  EXPECT_EQ(relaxes, 0u);
+}
+
+TEST(StreamRoomBatch, NoneForACapacityBelowItsRing) {
+  // Ring of 32 for 31 values: a free slot does not prove room, so the push goes on to the yields at once
+  // (with the batch wait it would watch the slot of index tail + 2, which no pop frees here).
+  stream_t s{31};
+  for (int i = 0; i < 31; ++i) ASSERT_TRUE(s.push(int{i}));
+  std::stop_source stop;
+  status r = status::ok;
+  unsigned relaxes_before_yielding = 1000;
+  std::thread helper([&] {
+    until([&] { return s.waiting().pushers == 1; }, "the push registers");
+    stop.request_stop();
+  });
+  std::thread([&] {
+    counting_sync::on_yield = [&] {
+      if (counting_sync::yields == 1) relaxes_before_yielding = counting_sync::relaxes;
+    };
+    r = s.push(31, stop.get_token());
+    counting_sync::on_yield = nullptr;
+  }).join();
+  helper.join();
+  EXPECT_EQ(r, status::cancelled);
+  EXPECT_EQ(relaxes_before_yielding, 0u);
 }
 
 }  // namespace
