@@ -256,6 +256,9 @@ TEST(StreamRoomBatch, NoneForTryOrPassedDeadline) {
   std::thread([&] {
     EXPECT_EQ(full.try_push(16), status::full);
     EXPECT_EQ(full.push_for(16, 0ms), status::timeout);
+    std::stop_source stopped;
+    stopped.request_stop();
+    EXPECT_EQ(full.push(16, stopped.get_token()), status::cancelled);
     relaxes = counting_sync::relaxes;
   }).join();
   EXPECT_EQ(relaxes, 0u);
