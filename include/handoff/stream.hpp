@@ -55,7 +55,7 @@
 //      behaves as try_, G-7), none for unbounded or rendezvous pushes (an unbounded push never waits; a
 //      rendezvous push always does).
 //   8. A push that finds a bounded stream full, may wait, and whose ring is exactly as large as its
-//      capacity (a power of two), first spins (Sync::spin_limit relax steps at most) until room_batch_
+//      capacity (a power of two), first spins (Sync::spin_limit relax steps at most) until room_batch()
 //      slots (an eighth of the ring, 1 to 256) are free, watching only the slot the last of them will use,
 //      then tries the fast path once more before invariant 7 and the slow path. Registering at the first
 //      free slot would make every pop serve it through lock_ and keep both sides on the same cache lines,
@@ -129,13 +129,11 @@ class stream {
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
         capacity_(capacity),
-        fast_limit_(static_cast<std::uint32_t>(capacity)),
-        room_batch_(room_batch_for(fast_limit_)) {}
+        fast_limit_(static_cast<std::uint32_t>(capacity)) {}
   explicit stream(unbounded_t)  // ST-1
       : ring_(unbounded_ring_size),
         capacity_(std::numeric_limits<std::size_t>::max()),
-        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)),
-        room_batch_(room_batch_for(fast_limit_)) {}
+        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {}
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
 
@@ -297,10 +295,8 @@ class stream {
     return (to - from) & index_mask;
   }
 
-  // Invariant 8: an eighth of the ring, 1 to 256 slots.
-  static std::uint32_t room_batch_for(std::uint32_t fast_limit) noexcept {
-    return std::clamp<std::uint32_t>(fast_limit / 8, 1, 256);
-  }
+  // Invariant 8: free slots a blocked push waits for before it tries again: an eighth of the ring, 1 to 256.
+  std::uint32_t room_batch() const noexcept { return std::clamp<std::uint32_t>(fast_limit_ / 8, 1, 256); }
 
   static std::size_t checked_ring_size(std::size_t capacity) {
     if (capacity > max_capacity)
@@ -516,13 +512,14 @@ class stream {
 
   bool would_stop(const std::stop_token* st) const noexcept { return st && st->stop_requested(); }
 
-  // Invariant 8: a blocked push waits (Sync::spin_limit relax steps at most) for room_batch_ free slots, then
-  // tries the fast path once more. The slot that index tail + room_batch_ - 1 will use is free once the pop
-  // room_batch_ - 1 positions past the current head is done (the ring is exactly as large as the capacity).
+  // Invariant 8: a blocked push waits (Sync::spin_limit relax steps at most) for room_batch() free slots,
+  // then tries the fast path once more. The slot that index tail + room_batch() - 1 will use is free once the
+  // pop room_batch() - 1 positions past the current head is done (the ring is exactly as large as the
+  // capacity).
   fast push_after_room(T& v) {
     // relaxed: only picks the slot to watch; try_fast_push reads the tail again with acquire.
     const std::uint32_t want =
-        (index_of(tail_.load(std::memory_order_relaxed)) + room_batch_ - 1) & index_mask;
+        (index_of(tail_.load(std::memory_order_relaxed)) + room_batch() - 1) & index_mask;
     for (unsigned spins = 0; spins < Sync::spin_limit && !ring_.free_for(want); ++spins) Sync::relax();
     return try_fast_push(v);
   }
@@ -837,7 +834,6 @@ class stream {
   const std::size_t capacity_;
   const std::uint32_t
       fast_limit_;  // ring positions a fast push may fill: the capacity, or the unbounded ring
-  const std::uint32_t room_batch_;  // free slots a blocked push waits for before it tries again (invariant 8)
 
   // The producers' line: written by pushes, read by a pop only when it finds the slot at the head
   // unpublished.

@@ -227,26 +227,33 @@ TEST(StreamRoomBatch, BlockedPushWaitsForABatchOfRoomThenPushesWithoutRegisterin
   for (int i = 8; i <= capacity; ++i) ASSERT_EQ(s.try_pop(), i);  // ST-4: order kept
 }
 
-TEST(StreamRoomBatch, BoundedByTheSpinBudget) {
-  stream_t s{8};  // batch 1
-  for (int i = 0; i < 8; ++i) ASSERT_TRUE(s.push(int{i}));
+// Fills a stream of `capacity`, then a blocked push(stop) on a fresh thread; a helper requests stop once the
+// push has registered. Returns the push's relax steps before its first yield (invariant 8's spin, as
+// invariant 7 comes next), after checking that the push was cancelled.
+unsigned relaxes_before_first_yield(int capacity) {
+  stream_t s{static_cast<std::size_t>(capacity)};
+  for (int i = 0; i < capacity; ++i) EXPECT_TRUE(s.push(int{i}));
   std::stop_source stop;
   status r = status::ok;
-  unsigned relaxes_before_registering = 0;
+  unsigned relaxes = 1000;
   std::thread helper([&] {
     until([&] { return s.waiting().pushers == 1; }, "the push registers");
     stop.request_stop();
   });
   std::thread([&] {
     counting_sync::on_yield = [&] {
-      if (counting_sync::yields == 1) relaxes_before_registering = counting_sync::relaxes;
+      if (counting_sync::yields == 1) relaxes = counting_sync::relaxes;
     };
-    r = s.push(8, stop.get_token());
+    r = s.push(int{capacity}, stop.get_token());
     counting_sync::on_yield = nullptr;
   }).join();
   helper.join();
   EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(relaxes_before_registering, counting_sync::spin_limit);  // the whole budget, then on
+  return relaxes;
+}
+
+TEST(StreamRoomBatch, BoundedByTheSpinBudget) {
+  EXPECT_EQ(relaxes_before_first_yield(8), counting_sync::spin_limit);  // batch 1: the whole budget, then on
 }
 
 TEST(StreamRoomBatch, NoneForTryOrPassedDeadline) {
@@ -267,25 +274,7 @@ TEST(StreamRoomBatch, NoneForTryOrPassedDeadline) {
 TEST(StreamRoomBatch, NoneForACapacityBelowItsRing) {
   // Ring of 32 for 31 values: a free slot does not prove room, so the push goes on to the yields at once
   // (with the batch wait it would watch the slot of index tail + 2, which no pop frees here).
-  stream_t s{31};
-  for (int i = 0; i < 31; ++i) ASSERT_TRUE(s.push(int{i}));
-  std::stop_source stop;
-  status r = status::ok;
-  unsigned relaxes_before_yielding = 1000;
-  std::thread helper([&] {
-    until([&] { return s.waiting().pushers == 1; }, "the push registers");
-    stop.request_stop();
-  });
-  std::thread([&] {
-    counting_sync::on_yield = [&] {
-      if (counting_sync::yields == 1) relaxes_before_yielding = counting_sync::relaxes;
-    };
-    r = s.push(31, stop.get_token());
-    counting_sync::on_yield = nullptr;
-  }).join();
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(relaxes_before_yielding, 0u);
+  EXPECT_EQ(relaxes_before_first_yield(31), 0u);
 }
 
 }  // namespace
