@@ -809,3 +809,17 @@ STRESS_SCENARIO_SYNC(stream_mpmc_oversubscribed);
 STRESS_SCENARIO_SYNC(stream_rendezvous_pairs);
 STRESS_SCENARIO_SYNC(stream_unbounded_burst);
 STRESS_SCENARIO_SYNC(stream_throwing_moves);
+
+// The opt-in yield phase (include/handoff/stream.hpp, invariant 7; off in the library's policy) under the
+// same checks: the blocking push and pop keep their watchdog and per-producer sequence and checksum
+// accounting.
+namespace {
+struct yielding_sync : handoff::default_sync {
+  static constexpr unsigned yield_limit = 4;
+};
+const stress::registrar stream_mpmc_yield{"stream_mpmc/yield",
+                                          [](stress::context& c) { stream_mpmc<yielding_sync>::run(c); }};
+const stress::registrar stream_mpmc_oversubscribed_yield{
+    "stream_mpmc_oversubscribed/yield",
+    [](stress::context& c) { stream_mpmc_oversubscribed<yielding_sync>::run(c); }};
+}  // namespace
