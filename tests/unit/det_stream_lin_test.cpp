@@ -9,6 +9,9 @@
 //   Close_*: 2 pushers, 2 poppers and a closer: every value pushed successfully is popped once, no push that
 //            started after close() returned succeeds, no pop that started after end-of-stream gets a value
 //            (ST-5, G-2).
+//   Lin_NearFull_*: the same on a stream prefilled to within two values of a capacity of 16 or 32, so that
+//            blocked pushes wait for a room batch of 2 or 4 slots (invariant 8 of stream.hpp) before they
+//            retry and register.
 //   SlowPushFalseFull_*: a try_push that goes to the slow path (a popper was waiting) while another thread
 //            pushes and pops fast, on a stream that never holds more than one value, must not answer full.
 //            It did when the slow path read the tail, then a head that had passed it (review finding).
@@ -46,7 +49,9 @@ std::unique_ptr<stream_type> make_stream(std::size_t capacity) {
   return std::make_unique<stream_type>(capacity);
 }
 
-void random_history_is_linearizable(std::size_t capacity) {
+enum class prefill { random, near_full };
+
+void random_history_is_linearizable(std::size_t capacity, prefill rule = prefill::random) {
   constexpr int threads = 3;
   constexpr int ops_per_thread = 5;
   auto s = make_stream(capacity);
@@ -54,8 +59,9 @@ void random_history_is_linearizable(std::size_t capacity) {
   std::uint64_t next_value = 1;
   std::vector<queue_op> history;
   const std::size_t max_prefill = capacity == unbounded_cap ? 3 : capacity;
-  const std::size_t prefill = det_random() % (max_prefill + 1);
-  for (std::size_t i = 0; i < prefill; ++i) {
+  const std::size_t prefilled = rule == prefill::near_full ? capacity - det_random() % 3
+                                                          : det_random() % (max_prefill + 1);
+  for (std::size_t i = 0; i < prefilled; ++i) {
     const std::uint64_t v = next_value++;
     DET_CHECK(s->try_push(std::uint64_t{v}) == status::ok);
     history.push_back({queue_op::kind::push_ok, v, clock, clock + 1});
@@ -206,6 +212,15 @@ DET_STREAM_MODEL_TESTS(Cap3, 3)
 DET_STREAM_MODEL_TESTS(Cap4, 4)
 DET_STREAM_MODEL_TESTS(Cap5, 5)
 DET_STREAM_MODEL_TESTS(Unbounded, unbounded_cap)
+
+// Room batches of 2 and 4 slots (capacity / 8): a batch of 1 (every capacity above) makes invariant 8's
+// wait end at the first free slot, so only these exercise a pusher that sees room and keeps waiting.
+TEST(DetStreamModel, Lin_NearFull_Cap16) {
+  det_expect_clean([] { random_history_is_linearizable(16, prefill::near_full); });
+}
+TEST(DetStreamModel, Lin_NearFull_Cap32) {
+  det_expect_clean([] { random_history_is_linearizable(32, prefill::near_full); });
+}
 
 // The false full needed 5,300 and 9,356 seeds in the review: this one runs 20,000 (about a second).
 TEST(DetStreamModel, SlowPushFalseFull_Cap2) {

@@ -188,8 +188,65 @@ void give_back_racing_a_popper() {
   DET_CHECK_MSG(popped == std::vector<std::uint64_t>{2}, "popped " + sc::show(popped));
 }
 
+// G-1, G-2, G-8 on a full stream: a pusher whose move throws and a second pusher both block (a room batch of
+// 2 slots at capacity 16, invariant 8), a popper takes two values. Every prefilled value is popped once and in
+// order, the throwing push leaves no hole, and the second push's value comes last if it went in.
+template <std::size_t Cap>
+void blocked_push_throws_on_a_full_stream() {
+  handoff::stream<move_throws, det_sync> s(Cap);
+  for (std::uint64_t i = 0; i < Cap; ++i) DET_CHECK(s.try_push(move_throws(false, 10 + i)) == handoff::status::ok);
+  std::vector<std::uint64_t> popped;
+  det_thread popper(
+      [&] {
+        for (int k = 0; k < 2; ++k) {
+          auto v = s.pop();
+          if (!v) break;
+          popped.push_back(v->value);
+        }
+      },
+      "popper");
+  bool second_pushed = false;
+  det_thread second_pusher(
+      [&] {
+        const handoff::status r = s.push_for(move_throws(false, 99), std::chrono::hours(1));
+        DET_CHECK(r == handoff::status::ok || r == handoff::status::timeout);  // det_sync injects timeouts
+        second_pushed = r == handoff::status::ok;
+      },
+      "second pusher");
+  move_throws bad(true, 1);
+  bool threw = false;
+  handoff::status r = handoff::status::ok;
+  try {
+    r = s.push_for(std::move(bad), std::chrono::hours(1));
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  DET_CHECK(threw || r == handoff::status::timeout);
+  second_pusher.join();
+  s.close();
+  popper.join();
+  while (auto v = s.try_pop()) popped.push_back(v->value);
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t i = 0; i < Cap; ++i) want.push_back(10 + i);
+  if (second_pushed) want.push_back(99);
+  DET_CHECK_MSG(popped == want, "popped " + sc::show(popped));
+}
+
+TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap1_G1_G2_G8) {
+  det_expect_clean([] { blocked_push_throws_on_a_full_stream<1>(); });
+}
+TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap2_G1_G2_G8) {
+  det_expect_clean([] { blocked_push_throws_on_a_full_stream<2>(); });
+}
+TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap16_G1_G2_G8) {
+  det_expect_clean([] { blocked_push_throws_on_a_full_stream<16>(); });
+}
+
 TEST(DetStream, GiveBackRacingAPopper_Cap1_G1_G8) {
   det_expect_clean([] { give_back_racing_a_popper<1>(); });
+}
+TEST(DetStream, GiveBackRacingAPopper_Cap16_G1_G8) {
+  det_expect_clean([] { give_back_racing_a_popper<16>(); });
 }
 TEST(DetStream, GiveBackRacingAPopper_Cap4_G1_G8) {
   det_expect_clean([] { give_back_racing_a_popper<4>(); });
