@@ -9,7 +9,10 @@
 //     (pinning an oversubscribed team would only forbid the scheduler from balancing it), releases them
 //     through one start gate, joins them, and returns the seconds from opening the gate to the last worker
 //     finishing (thread creation and exit excluded: they cost ~30 us per thread here, which would otherwise
-//     weigh on a 16-thread run and not on a 2-thread one).
+//     weigh on a 16-thread run and not on a 2-thread one). Optionally it also sums the workers' context
+//     switches during body() (getrusage RUSAGE_THREAD): voluntary ones are a thread blocking in the kernel
+//     (a futex or condition-variable wait), involuntary ones preemptions and sched_yield. Gate and exit are
+//     outside the count.
 //   - add_machine_context(): cores, CPU model, compiler, git commit (from $HANDOFF_GIT_COMMIT, which
 //     scripts/bench.sh sets) in the JSON "context" block.
 //   - failure bookkeeping: a benchmark that detects a wrong result calls report_failure(), which skips the
@@ -58,12 +61,28 @@ inline void pin_current_thread(unsigned core) noexcept {
   (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+// Context switches of a team's workers while they ran body() (thread_team::run).
+struct team_switches {
+  std::uint64_t voluntary = 0;
+  std::uint64_t involuntary = 0;
+};
+
+inline team_switches thread_switches() noexcept {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return {static_cast<std::uint64_t>(ru.ru_nvcsw), static_cast<std::uint64_t>(ru.ru_nivcsw)};
+}
+
 // Runs body(i) on `count` threads that start together. Pinned only when the machine has a core for each.
 class thread_team {
  public:
   static bool pins(unsigned count) noexcept { return cores() >= count; }
 
-  static double run(unsigned count, const std::function<void(unsigned)>& body) {
+  // `switches`, when given, gets the workers' context switches during body() added to it.
+  static double run(unsigned count, const std::function<void(unsigned)>& body,
+                    team_switches* switches = nullptr) {
+    std::atomic<std::uint64_t> voluntary{0};
+    std::atomic<std::uint64_t> involuntary{0};
     std::atomic<bool> go{false};
     std::atomic<unsigned> running{count};
     std::chrono::steady_clock::time_point last_done;  // written by the last worker to finish
@@ -75,7 +94,12 @@ class thread_team {
         if (pin) pin_current_thread(i);
         go.wait(false,
                 std::memory_order_acquire);  // acquire: pairs with the release store that opens the gate
+        const team_switches before = thread_switches();
         body(i);
+        const team_switches after = thread_switches();
+        // relaxed: read by the caller after join(), which orders these additions before it.
+        voluntary.fetch_add(after.voluntary - before.voluntary, std::memory_order_relaxed);
+        involuntary.fetch_add(after.involuntary - before.involuntary, std::memory_order_relaxed);
         // acq_rel: the last worker's read of the clock comes after every worker's body (join orders the
         // write of last_done before the caller reads it).
         if (running.fetch_sub(1, std::memory_order_acq_rel) == 1)
@@ -86,6 +110,11 @@ class thread_team {
     go.store(true, std::memory_order_release);  // release: publishes everything set up before the gate opens
     go.notify_all();
     for (auto& t : threads) t.join();
+    if (switches != nullptr) {
+      // relaxed: every worker has been joined.
+      switches->voluntary += voluntary.load(std::memory_order_relaxed);
+      switches->involuntary += involuntary.load(std::memory_order_relaxed);
+    }
     return std::chrono::duration<double>(last_done - opened).count();
   }
 };

@@ -13,6 +13,9 @@
 // thread finishing (thread_team::run), so building the queue, creating and joining the threads and checking
 // the result are outside it. CPU time is the process's user + sys delta around the whole run, thread
 // creation included.
+// Counters: cpu_ns_per_msg; blocks_per_kmsg and preempts_per_kmsg, the workers' voluntary and involuntary
+// context switches per 1000 messages (thread_team): how often threads slept in the kernel (a futex or
+// condition-variable wait) and how often they were preempted or yielded.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -121,6 +124,7 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
     for (std::uint64_t s = 0; s < per_producer; ++s) expected_sum += mix64(message(producer, s));
 
   double cpu_seconds = 0;
+  team_switches switches;
   std::optional<Peer> peer;
   std::vector<consumer_tally> tallies(c);
   for (auto _ : state) {
@@ -129,13 +133,16 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
     const double cpu_before = process_cpu_seconds();
     const busy_neighbour neighbour(shape.busy_neighbour);
 
-    const double seconds = thread_team::run(p + c, [&](unsigned i) {
-      if (i < p) {
-        for (std::uint64_t s = 0; s < per_producer; ++s) peer->push(message(i, s));
-      } else {
-        consume(*peer, quota[i - p], p, tallies[i - p]);
-      }
-    });
+    const double seconds = thread_team::run(
+        p + c,
+        [&](unsigned i) {
+          if (i < p) {
+            for (std::uint64_t s = 0; s < per_producer; ++s) peer->push(message(i, s));
+          } else {
+            consume(*peer, quota[i - p], p, tallies[i - p]);
+          }
+        },
+        &switches);
 
     state.SetIterationTime(seconds);
     cpu_seconds += process_cpu_seconds() - cpu_before;
@@ -162,6 +169,9 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
   const double delivered = static_cast<double>(state.iterations()) * static_cast<double>(total);
   state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
   state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / delivered);
+  state.counters["blocks_per_kmsg"] = benchmark::Counter(static_cast<double>(switches.voluntary) * 1e3 / delivered);
+  state.counters["preempts_per_kmsg"] =
+      benchmark::Counter(static_cast<double>(switches.involuntary) * 1e3 / delivered);
   state.SetLabel(std::string(Peer::waiting) + (thread_team::pins(p + c) ? "; pinned" : "; unpinned"));
 }
 

@@ -79,7 +79,8 @@ def summarise(benchmarks):
     for b in benchmarks:
         if b.get("run_type", "iteration") != "iteration":
             continue
-        g = groups.setdefault(b["run_name"], {"ips": [], "cpu": [], "time": [], "label": "", "error": None})
+        g = groups.setdefault(b["run_name"], {"ips": [], "cpu": [], "blocks": [], "time": [], "label": "",
+                                              "error": None})
         if b.get("error_occurred"):
             g["error"] = b.get("error_message", "error")
             continue
@@ -87,6 +88,8 @@ def summarise(benchmarks):
             g["ips"].append(b["items_per_second"])
         if "cpu_ns_per_msg" in b:
             g["cpu"].append(b["cpu_ns_per_msg"])
+        if "blocks_per_kmsg" in b:
+            g["blocks"].append(b["blocks_per_kmsg"])
         g["time"].append((b.get("real_time", 0.0), b.get("time_unit", "ns")))
         g["label"] = b.get("label", "")
     out = {}
@@ -96,6 +99,7 @@ def summarise(benchmarks):
         out[name] = {
             "ips": ips,
             "cpu": statistics.median(g["cpu"]) if g["cpu"] else None,
+            "blocks": statistics.median(g["blocks"]) if g["blocks"] else None,
             "spread": spread,
             "time": (statistics.median(t for t, _ in g["time"]), g["time"][0][1]) if g["time"] else None,
             "label": g["label"],
@@ -117,6 +121,11 @@ def rate(v):
 
 def nanos(v):
     return "–" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3g}")
+
+
+def per_kmsg(v):
+    """Context switches per 1000 messages (queue_bench's blocks_per_kmsg); absent in older results."""
+    return "–" if v is None else f"{v:.2g}" if v < 10 else f"{v:,.0f}"
 
 
 def ratio(a, b):
@@ -180,17 +189,18 @@ def queue_tables(results):
             for peer in sorted(peers, key=peer_order):
                 s = peers[peer]
                 if s["error"]:
-                    rows.append([f"{key[1]}x{key[2]}", key[3], peer, "**FAILED**", "", "", s["error"], ""])
+                    rows.append([f"{key[1]}x{key[2]}", key[3], peer, "**FAILED**", "", "", "", s["error"], ""])
                     continue
                 is_base = peer == base_name
                 rows.append([
                     f"{key[1]}x{key[2]}", key[3], f"**{peer}**" if peer.startswith("handoff") else peer,
-                    rate(s["ips"]), percent(s["spread"]), nanos(s["cpu"]),
+                    rate(s["ips"]), percent(s["spread"]), nanos(s["cpu"]), per_kmsg(s["blocks"]),
                     "(base)" if is_base else times(ratio(base and base["ips"], s["ips"])),
                     "(base)" if is_base else times(ratio(base and base["cpu"], s["cpu"])),
                 ])
         parts.append(f"### {WORKLOAD_TITLES[workload]}\n\n" + table(
-            ["threads", "capacity", "peer", "msgs/s (median)", "spread", "CPU ns/msg", "handoff/peer msgs/s",
+            ["threads", "capacity", "peer", "msgs/s (median)", "spread", "CPU ns/msg", "blocks/kmsg",
+             "handoff/peer msgs/s",
              "handoff/peer CPU"], rows))
     return "\n\n".join(parts)
 
