@@ -17,7 +17,7 @@
 //            unbounded)
 // A peer that busy-waits without bound (atomic_queue) is run with more threads than cores only in --full.
 // stream_yield/<P>x<C>/cap:1024/yield:<L>: handoff::stream<T> whose Sync policy yields L times before a
-// blocked push or pop registers (0 = handoff::default_yield_limit, 1, 2, 4, 8, 16), at 1x1, 2x2 and 8x8, and
+// blocked push or pop registers (0, 1 = handoff::default_yield_limit, 2, 4, 8, 16), at 1x1, 2x2 and 8x8, and
 // at 1x1 and 8x8 with a busy neighbour (+busy: one more thread spinning, unrelated to the queue): the
 // data for tuning default_yield_limit (include/handoff/detail/sync.hpp). Time per run: from opening the
 // threads' start gate to the last thread finishing (UseManualTime; bench/queue_workload.hpp).

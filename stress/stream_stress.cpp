@@ -810,7 +810,7 @@ STRESS_SCENARIO_SYNC(stream_rendezvous_pairs);
 STRESS_SCENARIO_SYNC(stream_unbounded_burst);
 STRESS_SCENARIO_SYNC(stream_throwing_moves);
 
-// The opt-in yield phase (include/handoff/stream.hpp, invariant 7; off in the library's policy) under the
+// The yield phase (include/handoff/stream.hpp, invariant 7) with 4 yields instead of the library's 1, under the
 // same checks: the blocking push and pop keep their watchdog and per-producer sequence and checksum
 // accounting.
 namespace {

@@ -44,16 +44,17 @@
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
 //      never waits for an operation to start; it may wait for a slot or cell write already in flight in
 //      another thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
-//   7. A push that finds a bounded stream (capacity >= 1) full, or a pop that finds the stream empty, and
-//      that may wait, first yields the CPU up to Sync::yield_limit times (0, i.e. never, in the library's
-//      policy: an opt-in, see detail/sync.hpp), trying the fast path again after each, and only then takes
-//      the slow path and registers. With more threads than cores the thread it waits for usually needs this
+//   7. A push that finds a bounded stream of capacity >= min_yield_capacity (16) full, or a pop that finds
+//      such a stream empty, and that may wait, first yields the CPU up to Sync::yield_limit times (1 in the
+//      library's policy, detail/sync.hpp), trying the fast path again after each, and only then takes the
+//      slow path and registers. With more threads than cores the thread it waits for usually needs this
 //      very core, and a registered waiter costs the other side lock_ and a futex wake per value until it is
-//      served; but a yield gives a whole time slice to any busy thread beside it. Until it registers, such
-//      a thread is not a waiter: FIFO among waiters (G-3, ST-2, ST-4) counts from registration, as the
-//      spec's "oldest" does. No yield when the deadline has passed or stop was requested (a past deadline
-//      behaves as try_, G-7), none for unbounded or rendezvous pushes (an unbounded push never waits; a
-//      rendezvous push always does).
+//      served; the yield lets the other side fill or drain a batch first (room_batch(): 2 or more values at
+//      these capacities). Below 16 the batch is one value and a yield, a system call, costs more than it
+//      saves (measured: capacity 1 and 0 halved); unbounded streams do not yield either (their pops were
+//      5-10% slower with it). Until it registers, such a thread is not a waiter: FIFO among waiters (G-3,
+//      ST-2, ST-4) counts from registration, as the spec's "oldest" does. No yield when the deadline has
+//      passed or stop was requested (a past deadline behaves as try_, G-7).
 //   8. A push that finds a bounded stream full, may wait, and whose ring is exactly as large as its
 //      capacity (a power of two), first spins (Sync::spin_limit relax steps at most) until room_batch()
 //      slots (an eighth of the ring, 1 to 256) are free, watching only the slot the last of them will use,
@@ -125,6 +126,8 @@ class stream {
   // overflow_block_values values (one allocation per block).
   static constexpr std::size_t unbounded_ring_size = 256;
   static constexpr std::size_t overflow_block_values = 32;
+  // The smallest capacity at which a blocked push or pop yields before it registers (invariant 7).
+  static constexpr std::size_t min_yield_capacity = 16;
 
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
@@ -526,9 +529,10 @@ class stream {
 
   // Invariant 7: before a blocked operation registers, yield up to Sync::yield_limit times, trying the fast
   // path (`attempt`) after each; stops at the first answer other than blocked, or when the deadline passed or
-  // stop was requested (the slow path then reports it).
+  // stop was requested (the slow path then reports it). Bounded streams of min_yield_capacity or more only.
   template <class Attempt>
   fast yield_then_retry(const detail::deadline& d, const std::stop_token* st, Attempt attempt) {
+    if (is_unbounded() || capacity_ < min_yield_capacity) return fast::blocked;
     for (unsigned k = 0; k < Sync::yield_limit; ++k) {
       if (Sync::passed(d) || would_stop(st)) break;
       Sync::yield();

@@ -1,10 +1,11 @@
 // What a blocked stream<T> push or pop does before it registers as a waiter (include/handoff/stream.hpp):
 //   invariant 8: a push on a full stream whose ring is as large as its capacity spins (Sync::spin_limit relax
 //     steps at most) until room_batch slots (an eighth of the ring, 1 to 256) are free, then tries again;
-//   invariant 7 (opt-in, off in the library's policy): a push on a full bounded stream or a pop on an empty
-//     one yields up to Sync::yield_limit times, retrying the fast path after each.
-// Neither happens for try_, a passed deadline, a stop already requested, an unbounded push or a rendezvous
-// push. The Sync policy below counts the calling thread's relax steps and yields and can run a hook at each,
+//   invariant 7 (1 yield in the library's policy): a push on a full bounded stream of capacity >=
+//     min_yield_capacity, or a pop on such a stream when empty, yields up to Sync::yield_limit times,
+//     retrying the fast path after each.
+// Neither happens for try_, a passed deadline or a stop already requested; no yields below
+// min_yield_capacity (rendezvous included) or on an unbounded stream. The Sync policy below counts the calling thread's relax steps and yields and can run a hook at each,
 // so every case is exact and single-threaded up to the registration (G-6: both phases are bounded; G-7: a
 // past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the registration.
 #include <handoff/stream.hpp>
@@ -25,10 +26,10 @@ using namespace std::chrono_literals;
 using handoff::status;
 using handoff_test::until;
 
-// The phase is opt-in: the library's own policy never yields.
-static_assert(handoff::default_yield_limit == 0 && handoff::default_sync::yield_limit == 0);
+// The library's policy yields once (detail/sync.hpp).
+static_assert(handoff::default_yield_limit == 1 && handoff::default_sync::yield_limit == 1);
 
-// The library's policy with the yield phase on, the calling thread's relax steps and yields counted and an
+// The library's policy with more yields, the calling thread's relax steps and yields counted and an
 // optional hook run at each.
 struct counting_sync : handoff::default_sync {
   static constexpr unsigned yield_limit = 4;
@@ -50,6 +51,12 @@ struct counting_sync : handoff::default_sync {
 static_assert(counting_sync::yield_limit >= 2, "the hook tests need a retry after the first yield");
 
 using stream_t = handoff::stream<int, counting_sync>;
+constexpr std::size_t yield_capacity = stream_t::min_yield_capacity;  // the smallest that yields
+
+// Pushes 0, 1, ... until `s` is full (its capacity).
+void fill(stream_t& s) {
+  for (int i = 0; i < static_cast<int>(s.capacity()); ++i) ASSERT_EQ(s.try_push(int{i}), status::ok);
+}
 
 // Runs `body` on a fresh thread (so its thread_local counters start at 0) and returns its yield count.
 template <class Body>
@@ -63,10 +70,10 @@ unsigned yields_of(Body body) {
   return counted;
 }
 
-// ---- invariant 7: the opt-in yields
+// ---- invariant 7: the yields
 
 TEST(StreamYield, PopOnEmptyYieldsTheBudgetThenRegisters) {
-  stream_t s{4};
+  stream_t s{yield_capacity};
   std::stop_source stop;
   status r = status::ok;
   std::thread helper([&] {
@@ -83,12 +90,11 @@ TEST(StreamYield, PopOnEmptyYieldsTheBudgetThenRegisters) {
 }
 
 TEST(StreamYield, PushOnFullYieldsTheBudgetThenRegisters) {
-  stream_t s{2};
-  ASSERT_TRUE(s.push(1));
-  ASSERT_TRUE(s.push(2));
+  stream_t s{yield_capacity};
+  fill(s);
   std::stop_source stop;
   status r = status::ok;
-  int v = 3;
+  int v = 99;
   std::thread helper([&] {
     until([&] { return s.waiting().pushers == 1; }, "the push registers");
     stop.request_stop();
@@ -96,13 +102,13 @@ TEST(StreamYield, PushOnFullYieldsTheBudgetThenRegisters) {
   const unsigned y = yields_of([&] { r = s.push(std::move(v), stop.get_token()); });
   helper.join();
   EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(v, 3);  // G-2: a failed push keeps its value
+  EXPECT_EQ(v, 99);  // G-2: a failed push keeps its value
   EXPECT_EQ(y, counting_sync::yield_limit);
-  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.size(), yield_capacity);
 }
 
 TEST(StreamYield, ValueArrivingDuringThePhaseIsTakenWithoutRegistering) {
-  stream_t s{4};
+  stream_t s{yield_capacity};
   std::optional<int> got;
   const unsigned y = yields_of([&] {
     counting_sync::on_yield = [&] {
@@ -120,23 +126,26 @@ TEST(StreamYield, ValueArrivingDuringThePhaseIsTakenWithoutRegistering) {
 }
 
 TEST(StreamYield, RoomMadeDuringThePhaseIsUsedWithoutRegistering) {
-  stream_t s{1};
-  ASSERT_TRUE(s.push(1));
+  stream_t s{yield_capacity};
+  fill(s);
   std::optional<int> popped;
   const unsigned y = yields_of([&] {
     counting_sync::on_yield = [&] {
       if (counting_sync::yields == 1) popped = s.try_pop();
     };
-    EXPECT_TRUE(s.push(2));
+    EXPECT_TRUE(s.push(99));
     counting_sync::on_yield = nullptr;
   });
-  EXPECT_EQ(popped, 1);
+  EXPECT_EQ(popped, 0);
   EXPECT_EQ(y, 1u);
-  EXPECT_EQ(s.try_pop(), 2);
+  EXPECT_EQ(s.size(), yield_capacity);
+  EXPECT_EQ(s.waiting().pushers, 0u);
+  for (int i = 1; i < static_cast<int>(yield_capacity); ++i) ASSERT_EQ(s.try_pop(), i);
+  EXPECT_EQ(s.try_pop(), 99);
 }
 
 TEST(StreamYield, StopRequestedDuringThePhaseEndsIt) {
-  stream_t s{4};
+  stream_t s{yield_capacity};
   std::stop_source stop;
   status r = status::ok;
   const unsigned y = yields_of([&] {
@@ -150,7 +159,7 @@ TEST(StreamYield, StopRequestedDuringThePhaseEndsIt) {
 }
 
 TEST(StreamYield, CloseDuringThePhaseEndsThePop) {
-  stream_t s{4};
+  stream_t s{yield_capacity};
   std::optional<int> got = 7;
   const unsigned y = yields_of([&] {
     counting_sync::on_yield = [&] { s.close(); };
@@ -162,7 +171,7 @@ TEST(StreamYield, CloseDuringThePhaseEndsThePop) {
 }
 
 TEST(StreamYield, NoYieldForTryOrPassedDeadlineOrStopRequested) {
-  stream_t s{1};
+  stream_t s{yield_capacity};
   std::stop_source stopped;
   stopped.request_stop();
   const unsigned y = yields_of([&] {
@@ -170,11 +179,61 @@ TEST(StreamYield, NoYieldForTryOrPassedDeadlineOrStopRequested) {
     EXPECT_EQ(s.try_pop(out), status::empty);
     EXPECT_EQ(s.pop_for(out, 0ms), status::timeout);
     EXPECT_EQ(s.pop(out, stopped.get_token()), status::cancelled);
-    ASSERT_TRUE(s.push(1));
+    fill(s);
     EXPECT_EQ(s.try_push(2), status::full);
     EXPECT_EQ(s.push_for(2, 0ms), status::timeout);
     EXPECT_EQ(s.push(2, stopped.get_token()), status::cancelled);
   });
+  EXPECT_EQ(y, 0u);
+}
+
+// Below min_yield_capacity a blocked pop or push registers without yielding: its batch would be one value.
+TEST(StreamYield, NoYieldBelowTheMinimumCapacity) {
+  for (const std::size_t capacity : {std::size_t{1}, std::size_t{2}, yield_capacity - 1}) {
+    SCOPED_TRACE(capacity);
+    stream_t s{capacity};
+    std::stop_source stop_pop;
+    status popped = status::ok;
+    std::thread pop_helper([&] {
+      until([&] { return s.waiting().poppers == 1; }, "the pop registers");
+      stop_pop.request_stop();
+    });
+    const unsigned pop_yields = yields_of([&] {
+      int out = 0;
+      popped = s.pop(out, stop_pop.get_token());
+    });
+    pop_helper.join();
+    EXPECT_EQ(popped, status::cancelled);
+    EXPECT_EQ(pop_yields, 0u);
+
+    fill(s);
+    std::stop_source stop_push;
+    status pushed = status::ok;
+    std::thread push_helper([&] {
+      until([&] { return s.waiting().pushers == 1; }, "the push registers");
+      stop_push.request_stop();
+    });
+    const unsigned push_yields = yields_of([&] { pushed = s.push(99, stop_push.get_token()); });
+    push_helper.join();
+    EXPECT_EQ(pushed, status::cancelled);
+    EXPECT_EQ(push_yields, 0u);
+  }
+}
+
+TEST(StreamYield, UnboundedPopNeverYields) {
+  stream_t s{handoff::unbounded};
+  std::stop_source stop;
+  status r = status::ok;
+  std::thread helper([&] {
+    until([&] { return s.waiting().poppers == 1; }, "the pop registers");
+    stop.request_stop();
+  });
+  const unsigned y = yields_of([&] {
+    int out = 0;
+    r = s.pop(out, stop.get_token());
+  });
+  helper.join();
+  EXPECT_EQ(r, status::cancelled);
   EXPECT_EQ(y, 0u);
 }
 
@@ -229,7 +288,7 @@ TEST(StreamRoomBatch, BlockedPushWaitsForABatchOfRoomThenPushesWithoutRegisterin
 
 // Fills a stream of `capacity`, then a blocked push(stop) on a fresh thread; a helper requests stop once the
 // push has registered. Returns the push's relax steps before its first yield (invariant 8's spin, as
-// invariant 7 comes next), after checking that the push was cancelled.
+// invariant 7 comes next; so `capacity` >= min_yield_capacity), after checking that the push was cancelled.
 unsigned relaxes_before_first_yield(int capacity) {
   stream_t s{static_cast<std::size_t>(capacity)};
   for (int i = 0; i < capacity; ++i) EXPECT_TRUE(s.push(int{i}));
@@ -253,7 +312,8 @@ unsigned relaxes_before_first_yield(int capacity) {
 }
 
 TEST(StreamRoomBatch, BoundedByTheSpinBudget) {
-  EXPECT_EQ(relaxes_before_first_yield(8), counting_sync::spin_limit);  // batch 1: the whole budget, then on
+  // No pop frees the 2 slots of the batch (capacity 16): the whole budget, then on to the yields.
+  EXPECT_EQ(relaxes_before_first_yield(16), counting_sync::spin_limit);
 }
 
 TEST(StreamRoomBatch, NoneForTryOrPassedDeadline) {

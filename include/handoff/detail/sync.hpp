@@ -32,14 +32,17 @@ namespace handoff {
 inline constexpr unsigned default_spin_limit = 128;
 
 // Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
-// try of the fast path (stream.hpp, invariant 7). Off by default. Opt in with a policy derived from this one
-// (`struct my_sync : handoff::default_sync { static constexpr unsigned yield_limit = 4; };`, then
-// stream<T, my_sync>) only where the stream's threads have the cores to themselves: on the 2-core VM, 4
-// yields doubled 8 producers x 8 consumers (22M -> 44M msgs/s) and raised SPSC, but with one unrelated
-// busy process beside them SPSC fell from 11-22M to 1.4-3.2M msgs/s, because sched_yield hands the core to
-// that process for its whole time slice, where a parked thread is woken and scheduled at once.
-// bench/queue_bench.cpp's stream_yield rows measure 0 ... 16 (bench/README.md).
-inline constexpr unsigned default_yield_limit = 0;
+// try of the fast path (stream.hpp, invariant 7: bounded streams of capacity 16 or more only). One yield
+// lets the thread on the other side move a batch of values before this one becomes a waiter that it must
+// serve through the slow path. Measured on the 2-core VM (bench/queue_bench.cpp, stream_yield rows and an
+// A/B of this constant, 1,000,000 messages per run, medians): capacity 1024, 1 against 0: SPSC 23.5M ->
+// 81.3M msgs/s, 2x2 25.5M -> 69.6M, 8x8 21.4M -> 45.1M; with one unrelated busy thread beside the team
+// neutral (1x1 33.9M -> 32.2M, 8x8 27.0M -> 25.2M). More yields do not help more and risk the busy
+// neighbour: 4 yields gave SPSC beside a busy thread 1.4-3.2M msgs/s in one run (a yield can hand that
+// thread a whole time slice). Set 0 with a policy derived from this one
+// (`struct my_sync : handoff::default_sync { static constexpr unsigned yield_limit = 0; };`, then
+// stream<T, my_sync>) to register at once.
+inline constexpr unsigned default_yield_limit = 1;
 
 namespace detail {
 
