@@ -211,6 +211,7 @@ DET_STREAM_MODEL_TESTS(Cap2, 2)
 DET_STREAM_MODEL_TESTS(Cap3, 3)
 DET_STREAM_MODEL_TESTS(Cap4, 4)
 DET_STREAM_MODEL_TESTS(Cap5, 5)
+DET_STREAM_MODEL_TESTS(Cap16, 16)  // the smallest capacity whose blocked pops and pushes yield (invariant 7)
 DET_STREAM_MODEL_TESTS(Unbounded, unbounded_cap)
 
 // Room batches of 2 and 4 slots (capacity / 8): a batch of 1 (every capacity above) makes invariant 8's
