@@ -5,9 +5,11 @@
 //     min_yield_capacity, or a pop on such a stream when empty, yields up to Sync::yield_limit times,
 //     retrying the fast path after each.
 // Neither happens for try_, a passed deadline or a stop already requested; no yields below
-// min_yield_capacity (rendezvous included) or on an unbounded stream. The Sync policy below counts the calling thread's relax steps and yields and can run a hook at each,
-// so every case is exact and single-threaded up to the registration (G-6: both phases are bounded; G-7: a
-// past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the registration.
+// min_yield_capacity (rendezvous included) or on an unbounded stream, and neither phase for a rendezvous or
+// unbounded push. The Sync policy below counts the calling thread's relax steps and yields and can run a
+// hook at each, so every case is exact and single-threaded up to the registration (G-6: both phases are
+// bounded; G-7: a past deadline behaves as try_). No sleeps: a helper acts only once waiting() shows the
+// registration; a call that could wait for good if the phase were wrong has a bounded deadline instead.
 #include <handoff/stream.hpp>
 
 #include <gtest/gtest.h>
@@ -58,16 +60,27 @@ void fill(stream_t& s) {
   for (int i = 0; i < static_cast<int>(s.capacity()); ++i) ASSERT_EQ(s.try_push(int{i}), status::ok);
 }
 
-// Runs `body` on a fresh thread (so its thread_local counters start at 0) and returns its yield count.
+// What a thread did before it registered (or returned): its yields and relax steps.
+struct prewait_counts {
+  unsigned yields = 0;
+  unsigned relaxes = 0;
+};
+
+// Runs `body` on a fresh thread (so its thread_local counters start at 0) and returns its counts.
 template <class Body>
-unsigned yields_of(Body body) {
-  unsigned counted = 0;
+prewait_counts counts_of(Body body) {
+  prewait_counts counted;
   std::thread t([&] {
     body();
-    counted = counting_sync::yields;
+    counted = {counting_sync::yields, counting_sync::relaxes};
   });
   t.join();
   return counted;
+}
+
+template <class Body>
+unsigned yields_of(Body body) {
+  return counts_of(body).yields;
 }
 
 // ---- invariant 7: the yields
@@ -116,7 +129,9 @@ TEST(StreamYield, ValueArrivingDuringThePhaseIsTakenWithoutRegistering) {
         ASSERT_TRUE(s.push(42));
       }
     };
-    got = s.pop();
+    int out = 0;
+    // Bounded: a pop that ignored the retry's value would register and wait for good.
+    if (s.pop_for(out, handoff_test::hang_bound) == status::ok) got = out;
     counting_sync::on_yield = nullptr;
   });
   ASSERT_TRUE(got.has_value());
@@ -133,7 +148,8 @@ TEST(StreamYield, RoomMadeDuringThePhaseIsUsedWithoutRegistering) {
     counting_sync::on_yield = [&] {
       if (counting_sync::yields == 1) popped = s.try_pop();
     };
-    EXPECT_TRUE(s.push(99));
+    // Bounded: a push that ignored the retry's room would register and wait for good.
+    EXPECT_EQ(s.push_for(99, handoff_test::hang_bound), status::ok);
     counting_sync::on_yield = nullptr;
   });
   EXPECT_EQ(popped, 0);
@@ -189,7 +205,7 @@ TEST(StreamYield, NoYieldForTryOrPassedDeadlineOrStopRequested) {
 
 // Below min_yield_capacity a blocked pop or push registers without yielding: its batch would be one value.
 TEST(StreamYield, NoYieldBelowTheMinimumCapacity) {
-  for (const std::size_t capacity : {std::size_t{1}, std::size_t{2}, yield_capacity - 1}) {
+  for (const std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{2}, yield_capacity - 1}) {
     SCOPED_TRACE(capacity);
     stream_t s{capacity};
     std::stop_source stop_pop;
@@ -240,10 +256,11 @@ TEST(StreamYield, UnboundedPopNeverYields) {
 TEST(StreamYield, UnboundedPushNeverYields) {
   stream_t s{handoff::unbounded};
   const int n = static_cast<int>(stream_t::unbounded_ring_size) * 3;  // well into the overflow blocks
-  const unsigned y = yields_of([&] {
+  const prewait_counts c = counts_of([&] {
     for (int i = 0; i < n; ++i) ASSERT_TRUE(s.push(int{i}));
   });
-  EXPECT_EQ(y, 0u);
+  EXPECT_EQ(c.yields, 0u);
+  EXPECT_EQ(c.relaxes, 0u);  // no room-batch spin either
   for (int i = 0; i < n; ++i) ASSERT_EQ(s.try_pop(), i);
 }
 
@@ -255,6 +272,8 @@ TEST(StreamYield, RendezvousPushRegistersAtOnce) {
     until([&] { return s.waiting().pushers == 1; }, "the push registers");
     stop.request_stop();
   });
+  // Yields only: relax steps cannot tell a room-batch spin before registering from the waiter's own spin after
+  // it (both at most spin_limit).
   const unsigned y = yields_of([&] { r = s.push(5, stop.get_token()); });
   helper.join();
   EXPECT_EQ(r, status::cancelled);
