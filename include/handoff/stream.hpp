@@ -15,9 +15,10 @@
 //   head word: head index (next index to pop) and the flags a popper obeys: PUSHERS (the same fact, mirrored)
 //              and HELD (a push whose move threw is deciding whether to give its index back), plus an
 //              epoch that every such decision advances.
-// Pushers read the head word only when the slot at the tail is not free yet (or the ring is larger than the
-// capacity: see has_room); poppers read the tail word only when the slot at the head is not published yet
-// (empty, or a push in flight).
+// The ring has the capacity rounded up to a power of two slots (capacity 1: capacity_one_ring_slots, 64, when
+// they fit in 4 KiB, else 2). Pushers read the head word only when the slot at the tail is not free yet (or
+// the ring is larger than the capacity: see has_room); poppers read the tail word only when the slot at the
+// head is not published yet (empty, or a push in flight).
 // Invariants:
 //   1. Uncontended push and pop are one compare-exchange on their own word plus the slot protocol of
 //      detail/stream_ring.hpp: no lock, no system call, no allocation (G-6). A fast push requires no flag
@@ -128,6 +129,12 @@ class stream {
   static constexpr std::size_t overflow_block_values = 32;
   // The smallest capacity at which a blocked push or pop yields before it registers (invariant 7).
   static constexpr std::size_t min_yield_capacity = 16;
+  // Ring slots of a capacity-1 stream when they fit in 4 KiB (else 2): consecutive indices then use their own
+  // turn words on their own cache lines (stream_ring's spread) instead of two slots on one line that every
+  // waiting thread, from either side, watches. Measured at 8 producers x 8 consumers on 2 cores, 10 runs: a
+  // ring of 2 gave 0.1-2.0M msgs/s (median 0.6M), one of 64 2.8-4.9M (median 3.9M); other thread counts
+  // unchanged.
+  static constexpr std::size_t capacity_one_ring_slots = 64;
 
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
@@ -305,6 +312,7 @@ class stream {
     if (capacity > max_capacity)
       throw std::invalid_argument("handoff::stream: capacity " + std::to_string(capacity) +
                                   " exceeds stream::max_capacity (2^28); use handoff::unbounded");
+    if (capacity == 1) return ring_type::slot_size() <= 64 ? capacity_one_ring_slots : 2;
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 

@@ -61,6 +61,8 @@ class stream_ring {
   stream_ring& operator=(const stream_ring&) = delete;
 
   std::size_t size() const noexcept { return slots_ ? mask_ + 1 : 0; }
+  // Bytes per slot (turn word, hole flag and the value's storage), for callers that size a ring by memory.
+  static constexpr std::size_t slot_size() noexcept { return sizeof(slot); }
 
   // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
   // stays free for index i and the exception propagates; the caller then either gives the index back on the
