@@ -83,40 +83,58 @@ unsigned yields_of(Body body) {
   return counts_of(body).yields;
 }
 
+enum class side { popper, pusher };
+
+struct blocked_outcome {
+  status result = status::ok;
+  unsigned yields = 0;
+};
+
+// Runs `op(token)` (a blocking pop or push of `who`) on a fresh thread; a helper requests stop once
+// s.waiting() shows it registered. Returns op's status (cancelled, if it registered) and its yields before
+// registering.
+template <class Op>
+blocked_outcome until_registered_then_stopped(stream_t& s, side who, Op op) {
+  std::stop_source stop;
+  std::thread helper([&] {
+    until(
+        [&] {
+          const auto w = s.waiting();
+          return (who == side::popper ? w.poppers : w.pushers) == 1;
+        },
+        who == side::popper ? "the pop registers" : "the push registers");
+    stop.request_stop();
+  });
+  blocked_outcome out;
+  out.yields = yields_of([&] { out.result = op(stop.get_token()); });
+  helper.join();
+  return out;
+}
+
+status pop_with(stream_t& s, std::stop_token token) {
+  int out = 0;
+  return s.pop(out, token);
+}
+
 // ---- invariant 7: the yields
 
 TEST(StreamYield, PopOnEmptyYieldsTheBudgetThenRegisters) {
   stream_t s{yield_capacity};
-  std::stop_source stop;
-  status r = status::ok;
-  std::thread helper([&] {
-    until([&] { return s.waiting().poppers == 1; }, "the pop registers");
-    stop.request_stop();
-  });
-  const unsigned y = yields_of([&] {
-    int out = 0;
-    r = s.pop(out, stop.get_token());
-  });
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(y, counting_sync::yield_limit);
+  const blocked_outcome o =
+      until_registered_then_stopped(s, side::popper, [&](std::stop_token t) { return pop_with(s, t); });
+  EXPECT_EQ(o.result, status::cancelled);
+  EXPECT_EQ(o.yields, counting_sync::yield_limit);
 }
 
 TEST(StreamYield, PushOnFullYieldsTheBudgetThenRegisters) {
   stream_t s{yield_capacity};
   fill(s);
-  std::stop_source stop;
-  status r = status::ok;
   int v = 99;
-  std::thread helper([&] {
-    until([&] { return s.waiting().pushers == 1; }, "the push registers");
-    stop.request_stop();
-  });
-  const unsigned y = yields_of([&] { r = s.push(std::move(v), stop.get_token()); });
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
+  const blocked_outcome o = until_registered_then_stopped(
+      s, side::pusher, [&](std::stop_token t) { return s.push(std::move(v), t); });
+  EXPECT_EQ(o.result, status::cancelled);
   EXPECT_EQ(v, 99);  // G-2: a failed push keeps its value
-  EXPECT_EQ(y, counting_sync::yield_limit);
+  EXPECT_EQ(o.yields, counting_sync::yield_limit);
   EXPECT_EQ(s.size(), yield_capacity);
 }
 
@@ -208,49 +226,25 @@ TEST(StreamYield, NoYieldBelowTheMinimumCapacity) {
   for (const std::size_t capacity : {std::size_t{0}, std::size_t{1}, std::size_t{2}, yield_capacity - 1}) {
     SCOPED_TRACE(capacity);
     stream_t s{capacity};
-    std::stop_source stop_pop;
-    status popped = status::ok;
-    std::thread pop_helper([&] {
-      until([&] { return s.waiting().poppers == 1; }, "the pop registers");
-      stop_pop.request_stop();
-    });
-    const unsigned pop_yields = yields_of([&] {
-      int out = 0;
-      popped = s.pop(out, stop_pop.get_token());
-    });
-    pop_helper.join();
-    EXPECT_EQ(popped, status::cancelled);
-    EXPECT_EQ(pop_yields, 0u);
+    const blocked_outcome popped =
+        until_registered_then_stopped(s, side::popper, [&](std::stop_token t) { return pop_with(s, t); });
+    EXPECT_EQ(popped.result, status::cancelled);
+    EXPECT_EQ(popped.yields, 0u);
 
     fill(s);
-    std::stop_source stop_push;
-    status pushed = status::ok;
-    std::thread push_helper([&] {
-      until([&] { return s.waiting().pushers == 1; }, "the push registers");
-      stop_push.request_stop();
-    });
-    const unsigned push_yields = yields_of([&] { pushed = s.push(99, stop_push.get_token()); });
-    push_helper.join();
-    EXPECT_EQ(pushed, status::cancelled);
-    EXPECT_EQ(push_yields, 0u);
+    const blocked_outcome pushed =
+        until_registered_then_stopped(s, side::pusher, [&](std::stop_token t) { return s.push(99, t); });
+    EXPECT_EQ(pushed.result, status::cancelled);
+    EXPECT_EQ(pushed.yields, 0u);
   }
 }
 
 TEST(StreamYield, UnboundedPopNeverYields) {
   stream_t s{handoff::unbounded};
-  std::stop_source stop;
-  status r = status::ok;
-  std::thread helper([&] {
-    until([&] { return s.waiting().poppers == 1; }, "the pop registers");
-    stop.request_stop();
-  });
-  const unsigned y = yields_of([&] {
-    int out = 0;
-    r = s.pop(out, stop.get_token());
-  });
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(y, 0u);
+  const blocked_outcome o =
+      until_registered_then_stopped(s, side::popper, [&](std::stop_token t) { return pop_with(s, t); });
+  EXPECT_EQ(o.result, status::cancelled);
+  EXPECT_EQ(o.yields, 0u);
 }
 
 TEST(StreamYield, UnboundedPushNeverYields) {
@@ -266,18 +260,12 @@ TEST(StreamYield, UnboundedPushNeverYields) {
 
 TEST(StreamYield, RendezvousPushRegistersAtOnce) {
   stream_t s{0};
-  std::stop_source stop;
-  status r = status::ok;
-  std::thread helper([&] {
-    until([&] { return s.waiting().pushers == 1; }, "the push registers");
-    stop.request_stop();
-  });
-  // Yields only: relax steps cannot tell a room-batch spin before registering from the waiter's own spin after
-  // it (both at most spin_limit).
-  const unsigned y = yields_of([&] { r = s.push(5, stop.get_token()); });
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
-  EXPECT_EQ(y, 0u);
+  // Yields only: relax steps cannot tell a room-batch spin before registering from the waiter's own spin
+  // after it (both at most spin_limit).
+  const blocked_outcome o =
+      until_registered_then_stopped(s, side::pusher, [&](std::stop_token t) { return s.push(5, t); });
+  EXPECT_EQ(o.result, status::cancelled);
+  EXPECT_EQ(o.yields, 0u);
 }
 
 // ---- invariant 8: the room batch
@@ -310,23 +298,17 @@ TEST(StreamRoomBatch, BlockedPushWaitsForABatchOfRoomThenPushesWithoutRegisterin
 // invariant 7 comes next; so `capacity` >= min_yield_capacity), after checking that the push was cancelled.
 unsigned relaxes_before_first_yield(int capacity) {
   stream_t s{static_cast<std::size_t>(capacity)};
-  for (int i = 0; i < capacity; ++i) EXPECT_TRUE(s.push(int{i}));
-  std::stop_source stop;
-  status r = status::ok;
+  fill(s);
   unsigned relaxes = 1000;
-  std::thread helper([&] {
-    until([&] { return s.waiting().pushers == 1; }, "the push registers");
-    stop.request_stop();
-  });
-  std::thread([&] {
-    counting_sync::on_yield = [&] {
+  const blocked_outcome o = until_registered_then_stopped(s, side::pusher, [&](std::stop_token t) {
+    counting_sync::on_yield = [&] {  // thread_local: runs on the pushing thread
       if (counting_sync::yields == 1) relaxes = counting_sync::relaxes;
     };
-    r = s.push(int{capacity}, stop.get_token());
+    const status r = s.push(int{capacity}, t);
     counting_sync::on_yield = nullptr;
-  }).join();
-  helper.join();
-  EXPECT_EQ(r, status::cancelled);
+    return r;
+  });
+  EXPECT_EQ(o.result, status::cancelled);
   return relaxes;
 }
 
