@@ -169,7 +169,8 @@ void run_queue_workload(benchmark::State& state, const std::string& name, worklo
   const double delivered = static_cast<double>(state.iterations()) * static_cast<double>(total);
   state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
   state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / delivered);
-  state.counters["blocks_per_kmsg"] = benchmark::Counter(static_cast<double>(switches.voluntary) * 1e3 / delivered);
+  state.counters["blocks_per_kmsg"] =
+      benchmark::Counter(static_cast<double>(switches.voluntary) * 1e3 / delivered);
   state.counters["preempts_per_kmsg"] =
       benchmark::Counter(static_cast<double>(switches.involuntary) * 1e3 / delivered);
   state.SetLabel(std::string(Peer::waiting) + (thread_team::pins(p + c) ? "; pinned" : "; unpinned"));

@@ -810,8 +810,8 @@ STRESS_SCENARIO_SYNC(stream_rendezvous_pairs);
 STRESS_SCENARIO_SYNC(stream_unbounded_burst);
 STRESS_SCENARIO_SYNC(stream_throwing_moves);
 
-// The yield phase (include/handoff/stream.hpp, invariant 7) with 4 yields instead of the library's 1, under the
-// same checks: the blocking push and pop keep their watchdog and per-producer sequence and checksum
+// The yield phase (include/handoff/stream.hpp, invariant 7) with 4 yields instead of the library's 1, under
+// the same checks: the blocking push and pop keep their watchdog and per-producer sequence and checksum
 // accounting.
 namespace {
 struct yielding_sync : handoff::default_sync {

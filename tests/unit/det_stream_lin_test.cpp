@@ -59,8 +59,8 @@ void random_history_is_linearizable(std::size_t capacity, prefill rule = prefill
   std::uint64_t next_value = 1;
   std::vector<queue_op> history;
   const std::size_t max_prefill = capacity == unbounded_cap ? 3 : capacity;
-  const std::size_t prefilled = rule == prefill::near_full ? capacity - det_random() % 3
-                                                          : det_random() % (max_prefill + 1);
+  const std::size_t prefilled =
+      rule == prefill::near_full ? capacity - det_random() % 3 : det_random() % (max_prefill + 1);
   for (std::size_t i = 0; i < prefilled; ++i) {
     const std::uint64_t v = next_value++;
     DET_CHECK(s->try_push(std::uint64_t{v}) == status::ok);

@@ -189,12 +189,13 @@ void give_back_racing_a_popper() {
 }
 
 // G-1, G-2, G-8 on a full stream: a pusher whose move throws and a second pusher both block (a room batch of
-// 2 slots at capacity 16, invariant 8), a popper takes two values. Every prefilled value is popped once and in
-// order, the throwing push leaves no hole, and the second push's value comes last if it went in.
+// 2 slots at capacity 16, invariant 8), a popper takes two values. Every prefilled value is popped once and
+// in order, the throwing push leaves no hole, and the second push's value comes last if it went in.
 template <std::size_t Cap>
 void blocked_push_throws_on_a_full_stream() {
   handoff::stream<move_throws, det_sync> s(Cap);
-  for (std::uint64_t i = 0; i < Cap; ++i) DET_CHECK(s.try_push(move_throws(false, 10 + i)) == handoff::status::ok);
+  for (std::uint64_t i = 0; i < Cap; ++i)
+    DET_CHECK(s.try_push(move_throws(false, 10 + i)) == handoff::status::ok);
   std::vector<std::uint64_t> popped;
   det_thread popper(
       [&] {
