@@ -94,12 +94,16 @@ class thread_team {
         if (pin) pin_current_thread(i);
         go.wait(false,
                 std::memory_order_acquire);  // acquire: pairs with the release store that opens the gate
-        const team_switches before = thread_switches();
-        body(i);
-        const team_switches after = thread_switches();
-        // relaxed: read by the caller after join(), which orders these additions before it.
-        voluntary.fetch_add(after.voluntary - before.voluntary, std::memory_order_relaxed);
-        involuntary.fetch_add(after.involuntary - before.involuntary, std::memory_order_relaxed);
+        if (switches == nullptr) {
+          body(i);
+        } else {  // two getrusage calls inside the timed window: only when the caller asked for the counts
+          const team_switches before = thread_switches();
+          body(i);
+          const team_switches after = thread_switches();
+          // relaxed: read by the caller after join(), which orders these additions before it.
+          voluntary.fetch_add(after.voluntary - before.voluntary, std::memory_order_relaxed);
+          involuntary.fetch_add(after.involuntary - before.involuntary, std::memory_order_relaxed);
+        }
         // acq_rel: the last worker's read of the clock comes after every worker's body (join orders the
         // write of last_done before the caller reads it).
         if (running.fetch_sub(1, std::memory_order_acq_rel) == 1)
