@@ -5,7 +5,8 @@
 //   - process_cpu_seconds(): user + sys CPU of the whole process (getrusage RUSAGE_SELF), the source of the
 //     "cpu_ns_per_msg" counter. Joined threads' time stays in RUSAGE_SELF, so a delta taken around a run that
 //     spawns and joins its workers counts every worker, spinning or parked.
-//   - thread_team: spawns N workers, pins worker i to core i when the machine has at least N cores
+//   - cores() / allowed_cpus(): the CPUs of the process's affinity mask, so `taskset` sets the machine size.
+//   - thread_team: spawns N workers, pins worker i to the i-th allowed CPU when there are at least N of them
 //     (pinning an oversubscribed team would only forbid the scheduler from balancing it), releases them
 //     through one start gate, joins them, and returns the seconds from opening the gate to the last worker
 //     finishing (thread creation and exit excluded: they cost ~30 us per thread here, which would otherwise
@@ -40,9 +41,28 @@
 
 namespace handoff_bench {
 
+// The CPUs this process may run on (its affinity mask, so `taskset -c 0-3` makes it a 4-core machine: the
+// scaling runs of scripts/scaling.sh rely on it), in ascending order. Falls back to every online CPU when the
+// mask cannot be read.
+inline const std::vector<unsigned>& allowed_cpus() {
+  static const std::vector<unsigned> cpus = [] {
+    std::vector<unsigned> found;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+      for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set)) found.push_back(cpu);
+    if (found.empty()) {
+      const unsigned online = std::thread::hardware_concurrency();
+      for (unsigned cpu = 0; cpu < (online == 0 ? 1 : online); ++cpu) found.push_back(cpu);
+    }
+    return found;
+  }();
+  return cpus;
+}
+
 inline unsigned cores() noexcept {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+  return static_cast<unsigned>(allowed_cpus().size());
 }
 
 inline double process_cpu_seconds() noexcept {
@@ -52,12 +72,13 @@ inline double process_cpu_seconds() noexcept {
   return seconds(ru.ru_utime) + seconds(ru.ru_stime);
 }
 
-// Pins the calling thread to one core; a failure (restricted cpuset, container) is ignored: unpinned is still
-// a valid measurement, only a noisier one.
-inline void pin_current_thread(unsigned core) noexcept {
+// Pins the calling thread to the `index`-th allowed CPU; a failure (restricted cpuset, container) is ignored:
+// unpinned is still a valid measurement, only a noisier one.
+inline void pin_current_thread(unsigned index) noexcept {
+  const std::vector<unsigned>& cpus = allowed_cpus();
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(core % cores(), &set);
+  CPU_SET(cpus[index % cpus.size()], &set);
   (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
