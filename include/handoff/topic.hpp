@@ -359,12 +359,15 @@ class topic {
       }
     } else {
       // Pass 1: every subscriber with room gets the value at once (no head-of-line blocking behind a full
-      // one).
+      // one). No size() check first: it reads the buffer's head word, the subscriber's cache line, on every
+      // publish, where try_push proves room from the slot it fills (stream.hpp, has_room) and touches the
+      // head only when the buffer is full or nearly so. A full buffer answers full, its copy is destroyed,
+      // and pass 2 makes another (measured, topic_bench on the 2-core VM, 3 runs each: 1 subscriber 14.4M ->
+      // 17.9M deliveries/s, 8 subscribers 34.0M -> 36.9M).
       for (const auto& s : subs) {
-        if (s->buffer.size() >= capacity_) continue;
         T copy(v);
         const status r = s->buffer.try_push(std::move(copy));
-        if (r != status::full) settle(*s, r);  // full cannot happen (invariant 2), but then pass 2 handles it
+        if (r != status::full) settle(*s, r);  // a full one stays pending for pass 2
       }
       // Pass 2: wait for the full ones, in subscription order, within the one deadline / stop token. (A
       // try_publish gets here only if invariant 2 were broken; it must not wait even then.)
