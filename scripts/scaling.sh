@@ -5,13 +5,15 @@
 #   scripts/scaling.sh                      every power of two from 2 up to the machine's CPUs, 3 repetitions
 #   scripts/scaling.sh --cores "2 16"       only these core counts
 #   scripts/scaling.sh --bin PATH           the queue_bench binary (default build/bench/bench/queue_bench;
-#                                           scripts/bench.sh builds it)
+#                                           scripts/bench.sh builds it); topic_bench is taken from beside it
 #   scripts/scaling.sh --out DIR            where the JSON and the table go (default bench/results/scaling-<host>)
 #   scripts/scaling.sh --repetitions N
 # Teams on k cores, capacity 1024 unless said: 1x1; (k/2)x(k/2), one thread per core, pinned, also unbounded;
 # k x k, two threads per core; 8x8, the fixed team of 16 threads (oversubscribed below 16 cores).
 # Peers: handoff.stream, moodycamel, tbb, mutex+condvar, and atomic_queue where every thread has its own core
 # (it busy-waits without bound, so oversubscribed runs would measure the scheduler's patience).
+# Fan-out (topic_bench, when it is there): one publisher to k/2 subscribers (pinned) and to 8, handoff.topic
+# against a stream per subscriber and a mutex+condvar queue per subscriber.
 # queue_bench sizes its sweep and pins its threads from the affinity mask (bench/harness.hpp), so under
 # `taskset -c 0-3` it behaves as on a 4-core machine.
 set -euo pipefail
@@ -84,6 +86,18 @@ for k in $cores_list; do
     echo "scaling: queue_bench FAILED on $k cores; its output:" >&2
     tail -n 30 "$out/cores-$k.txt" >&2
     status=1
+  fi
+  topic_bin=$(dirname "$bin")/topic_bench
+  if [[ -x $topic_bin ]]; then
+    subscribers=$((k / 2 < 1 ? 1 : k / 2))
+    if ! on_cores "$k" "$topic_bin" --full --benchmark_filter="^fanout/($subscribers|8)/" \
+        --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
+        --benchmark_display_aggregates_only=true --benchmark_out="$out/cores-$k-topic.json" \
+        --benchmark_out_format=json >"$out/cores-$k-topic.txt" 2>&1; then
+      echo "scaling: topic_bench FAILED on $k cores; its output:" >&2
+      tail -n 30 "$out/cores-$k-topic.txt" >&2
+      status=1
+    fi
   fi
 done
 

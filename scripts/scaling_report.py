@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns scripts/scaling.sh's per-core-count queue_bench JSON into one Markdown table.
 
-Usage: scaling_report.py cores-2.json cores-4.json ...
+Usage: scaling_report.py cores-2.json cores-2-topic.json cores-4.json ...
 
 Each file is one queue_bench run under `taskset`; its context's handoff_cores says how many CPUs it had. One row
 per (cores, team, capacity): the median msgs/s of each peer over the repetitions, handoff's ratio to the
@@ -23,13 +23,16 @@ MUTEX = "mutex+condvar"
 
 
 def load_runs(paths):
-    """cores -> (context, {(workload, P, C, cap): {peer: stats}})"""
+    """cores -> (context, {(workload, P, C, cap): {peer: stats}}, {subscribers: {peer: stats}})"""
     runs = {}
     for path in paths:
         data = br.load(path)
         context = data.get("context", {})
         cores = int(context.get("handoff_cores", 0))
-        runs[cores] = (context, br.queue_results(br.summarise(data.get("benchmarks", []))))
+        summary = br.summarise(data.get("benchmarks", []))
+        _, queues, fanouts = runs.setdefault(cores, (context, {}, {}))
+        queues.update(br.queue_results(summary))
+        fanouts.update(br.fanout_results(summary))
     return runs
 
 
@@ -41,7 +44,7 @@ def best_peer(peers):
 def throughput_rows(runs):
     rows, failed = [], []
     for cores in sorted(runs):
-        _, results = runs[cores]
+        _, results, _ = runs[cores]
         for key in sorted(results, key=lambda k: (k[1] * k[2], br.cap_key(k[3]))):
             workload, p, c, cap = key
             peers = results[key]
@@ -64,7 +67,7 @@ def throughput_rows(runs):
 def own_ratio_rows(runs):
     rows = []
     for cores in sorted(runs):
-        _, results = runs[cores]
+        _, results, _ = runs[cores]
         single = results.get(("spsc", 1, 1, "1024"), {}).get(HANDOFF, {}).get("ips")
         for key in sorted(results, key=lambda k: k[1] * k[2]):
             workload, p, c, cap = key
@@ -73,6 +76,28 @@ def own_ratio_rows(runs):
             own = results[key].get(HANDOFF, {}).get("ips")
             rows.append([cores, f"{p}x{c}", br.rate(own), br.rate(single), br.times(br.ratio(own, single))])
     return rows
+
+
+FANOUT_PEERS = ["handoff.topic", "handoff.streams", "mutex+condvar"]
+
+
+def fanout_rows(runs):
+    rows, failed = [], []
+    for cores in sorted(runs):
+        _, _, fanouts = runs[cores]
+        for n in sorted(fanouts):
+            peers = fanouts[n]
+            failed += [f"{cores} cores fanout/{n}/{p}" for p, s in peers.items() if s["error"]]
+            topic = peers.get("handoff.topic", {})
+            mutex = peers.get(MUTEX, {})
+            threads = n + 1
+            team = f"1 to {n}" + (" (pinned)" if threads <= cores else f" ({threads / cores:g} threads/core)")
+            rows.append([cores, team] + [br.rate(peers.get(p, {}).get("ips")) for p in FANOUT_PEERS] + [
+                br.times(br.ratio(topic.get("ips"), mutex.get("ips"))),
+                br.nanos(topic.get("cpu")),
+                br.nanos(mutex.get("cpu")),
+            ])
+    return rows, failed
 
 
 def main(argv):
@@ -97,6 +122,12 @@ def main(argv):
                     "handoff spread"], rows))
     print("\n## handoff.stream against its own 1x1 on the same cores (capacity 1024)\n")
     print(br.table(["cores", "team", "msgs/s", "1x1 msgs/s", "team / 1x1"], own_ratio_rows(runs)))
+    fan_rows, fan_failed = fanout_rows(runs)
+    failed += fan_failed
+    if fan_rows:
+        print("\n## Topic fan-out: one publisher, every subscriber receives every message (deliveries/s)\n")
+        print(br.table(["cores", "publisher to subscribers"] + FANOUT_PEERS +
+                       ["topic / mutex", "topic CPU ns/delivery", "mutex CPU ns/delivery"], fan_rows))
     if failed:
         print("\nFAILED verification: " + ", ".join(failed))
         return 1
