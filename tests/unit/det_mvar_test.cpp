@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <stop_token>
+#include <string>
 #include <vector>
 
 #include "support/det_box.hpp"
@@ -135,6 +136,59 @@ TEST(DetMvar, TryPutRacingTakersIsTruthful_MV7_G2) {
     putter.join();
     DET_CHECK(m.is_empty());
     DET_CHECK_MSG(sc::same_multiset(seen, {1, 2}), "values seen " + sc::show(seen));
+  });
+}
+
+// Invariant 7 of mvar.hpp: an mvar of an empty type used as a lock. Three threads take it (plain take,
+// try_take in a loop, a take that a read and a swap race with), hold it across a scheduling point and put it
+// back; the main thread takes it last. At most one holder at any time, nobody left waiting (a short-path put
+// that filled the box past a registered taker would leave it parked: DEADLOCK), and the box ends empty.
+TEST(DetMvar, StatelessTokenExcludesAndHandsOver_MV3_MV5) {
+  det_expect_clean([] {
+    struct unit {};
+    handoff::mvar<unit, det_sync> token{unit{}};
+    int holder = -1;  // only a thread that took the token writes it
+    int turns = 0;
+    auto hold = [&](int me) {
+      DET_CHECK_MSG(holder == -1, "two holders: " + std::to_string(holder) + " and " + std::to_string(me));
+      holder = me;
+      det_sync::relax();  // a scheduling point inside the critical section
+      DET_CHECK(holder == me);
+      holder = -1;
+      ++turns;
+      token.put(unit{});
+    };
+    det_thread a(
+        [&] {
+          for (int i = 0; i < 2; ++i) {
+            (void)token.take();
+            hold(0);
+          }
+        },
+        "take");
+    det_thread b(
+        [&] {
+          for (int i = 0; i < 2; ++i) {
+            while (!token.try_take()) det_sync::relax();
+            hold(1);
+          }
+        },
+        "try_take");
+    det_thread c(
+        [&] {
+          (void)token.read();  // BUSY on a stateless box: the others take the general path meanwhile
+          (void)token.swap(unit{});
+          (void)token.take();
+          hold(2);
+        },
+        "read/swap/take");
+    a.join();
+    b.join();
+    c.join();
+    (void)token.take();
+    DET_CHECK(turns == 5);
+    DET_CHECK(token.is_empty());
+    DET_CHECK(!token.try_take().has_value());
   });
 }
 
