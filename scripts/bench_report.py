@@ -472,7 +472,7 @@ def render(merged, plots, md_path):
            if meta.get("sweep") == "full" else "and runs only where every thread has a core")
         + ". See bench/README.md.",
         "",
-        "## Issue 6 targets",
+        "## Targets (the performance lines of the stream and mvar issues)",
         "",
         table(["target", "measured", "goal", ""], target_rows(results, mvar_summary)),
         "",
