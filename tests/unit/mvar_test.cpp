@@ -9,6 +9,7 @@
 #include <barrier>
 #include <chrono>
 #include <future>
+#include <latch>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -320,29 +321,44 @@ TYPED_TEST(MvarTest, StatelessTokenIsALock) {  // MV-2, MV-5, G-4, invariant 7
   mvar<unit, TypeParam> token{unit{}};
   constexpr int kThreads = 4;
   constexpr int kRounds = kRaceIterations / 10;
-  long long counter = 0;  // guarded by the token alone
+  long long counter = 0;       // guarded by the token alone: TSan sees a missing acquire/release as a race
+  std::atomic<int> inside{0};  // exclusion itself, checked without relying on the token's ordering
+  std::atomic<int> overlaps{0};
+  std::latch start(kThreads);
   std::vector<std::future<void>> workers;
   for (int t = 0; t < kThreads; ++t) {
     workers.push_back(std::async(std::launch::async, [&, t] {
+      start.arrive_and_wait();  // all four contend from the first round
       for (int i = 0; i < kRounds; ++i) {
-        switch ((t + i) % 3) {  // every way in: the short path, the general take, a timed one
+        switch ((t + i) % 4) {  // every way in: the short path, the general take, timed ones that give up
           case 0:
             (void)token.take();
             break;
           case 1:
             while (!token.try_take()) std::this_thread::yield();
             break;
+          case 2:
+            while (!token.take_for(50us)) {  // short: timeouts and their unregistering race the puts
+            }
+            break;
           default:
+            (void)token.read();  // BUSY on the box while others take the short path
             while (!token.take_for(1h)) {
             }
             break;
         }
+        // relaxed: a counter of holders; the token's own ordering is what the plain counter tests.
+        if (inside.fetch_add(1, std::memory_order_relaxed) != 0)
+          overlaps.fetch_add(1, std::memory_order_relaxed);
         ++counter;
+        std::this_thread::yield();  // let the others reach the box while it is held
+        inside.fetch_sub(1, std::memory_order_relaxed);
         token.put(unit{});
       }
     }));
   }
   for (auto& w : workers) get_or_abort(std::move(w), "token worker");
+  EXPECT_EQ(overlaps.load(), 0) << "two threads held the token at once";
   EXPECT_EQ(counter, static_cast<long long>(kThreads) * kRounds);
   EXPECT_FALSE(token.is_empty()) << "every take was followed by a put";
 }

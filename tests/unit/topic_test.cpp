@@ -555,6 +555,27 @@ TYPED_TEST(TopicTest, G8_ThrowingCopyReachesPublisherAndCountsLag) {
   }
 }
 
+// G-8 with a full subscriber under policy wait: its copy is made in subscription order like the others, so a
+// throw there ends the publish before the subscriber after it, which has room (topic.hpp, Exceptions). Per
+// subscriber, popped + lagged + buffered == published still holds.
+TYPED_TEST(TopicTest, G8_ThrowingCopyForAFullSubscriberCountsLagAfterIt) {
+  topic<fragile, TypeParam> t{1, overflow_policy::wait};
+  auto a = t.subscribe();
+  auto b = t.subscribe();
+  ASSERT_EQ(t.publish(fragile(1)), 2u);
+  ASSERT_EQ(b.pop()->v, 1);          // b has room, a is full
+  fragile::copies_before_throw = 0;  // the first copy, a's, throws
+  EXPECT_THROW((void)t.publish_for(fragile(2), 1h), std::runtime_error);
+  fragile::copies_before_throw = -1;
+  EXPECT_EQ(a.take_lag(), 1u);
+  EXPECT_EQ(b.take_lag(), 1u) << "the publish ended at a's copy, before b's";
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(a.pop()->v, 1);
+  EXPECT_EQ(t.publish(fragile(3)), 2u);  // the token was released
+  EXPECT_EQ(a.pop()->v, 3);
+  EXPECT_EQ(b.pop()->v, 3);
+}
+
 // G-6: once subscribed, a publish that finds room and the pops that take it allocate nothing.
 TYPED_TEST(TopicTest, G6_SteadyStatePublishAllocatesNothing) {
   if constexpr (!handoff_test::allocation_counting) {
