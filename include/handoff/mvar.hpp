@@ -449,16 +449,15 @@ class mvar {
 
   status take_impl(std::optional<T>& out, op o, T* swap_in, mode m, const detail::deadline& d,
                    const std::stop_token* st) {
+    const bool short_path = kStateless && o == op::take;  // invariant 7 (then claim(kFull) is not tried)
     for (bool first = true;; first = false) {
-      const bool short_path = kStateless && o == op::take;
-      if constexpr (kStateless) {  // invariant 7
+      if constexpr (kStateless) {
         if (first && short_path && flip(kFull, 0)) {
           out.emplace();
           return status::ok;
         }
       }
-      if (first && !short_path &&
-          claim(kFull)) {  // MV-5, uncontended (claim(kFull) = the failed flip's word)
+      if (first && !short_path && claim(kFull)) {  // MV-5, uncontended
         take_owned(out, o, swap_in);
         return status::ok;
       }

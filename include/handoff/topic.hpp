@@ -66,14 +66,14 @@
 //      subscription that is already at end-of-stream.
 // Exceptions (G-8): if T's copy constructor throws during a publish, the publish throws, the subscribers that
 // already received the value keep it, every other subscriber of that publish has its lag raised by one, and
-// the topic stays usable (the token is released). Under policy wait a publish copies v once per subscriber in
-// subscription order, a full subscriber's copy included (pass 1 of publish_impl: the copy for a full buffer
-// is made, refused and made again when that buffer has room), so a copy that throws for a full subscriber
-// also ends the publish before the subscribers after it: they get lag, not the value. Memory ordering (G-4):
-// everything a thread did before publish(v) happens-before everything a subscriber does after the pop that
-// returns its copy of v (stream push/pop). close() happens-before every pop that reports end-of-stream
-// because of it and every publish that returns closed. A take_lag() that counts a dropped value happens-after
-// that drop (release/acquire on the lag counter).
+// the topic stays usable (the token is released). Under policy wait a publish copies v once per subscriber,
+// in subscription order, a full subscriber's copy included (publish_impl's pass 1 makes it, the buffer
+// refuses it, pass 2 makes another), so a copy that throws for a full subscriber also ends the publish
+// before the subscribers after it: they get lag, not the value.
+// Memory ordering (G-4): everything a thread did before publish(v) happens-before everything a subscriber
+// does after the pop that returns its copy of v (stream push/pop). close() happens-before every pop that
+// reports end-of-stream because of it and every publish that returns closed. A take_lag() that counts a
+// dropped value happens-after that drop (release/acquire on the lag counter).
 //
 // Lifetime: safe by shared ownership. A subscription may outlive its topic: destroying the topic closes it,
 // so the subscription drains its buffer and then reports end-of-stream. Destroying a topic while a publish is
