@@ -312,7 +312,8 @@ class stream {
     if (capacity > max_capacity)
       throw std::invalid_argument("handoff::stream: capacity " + std::to_string(capacity) +
                                   " exceeds stream::max_capacity (2^28); use handoff::unbounded");
-    if (capacity == 1) return ring_type::slot_size() <= 64 ? capacity_one_ring_slots : 2;
+    if (capacity == 1)
+      return capacity_one_ring_slots * ring_type::slot_size() <= 4096 ? capacity_one_ring_slots : 2;
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 
