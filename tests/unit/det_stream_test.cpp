@@ -188,6 +188,38 @@ void give_back_racing_a_popper() {
   DET_CHECK_MSG(popped == std::vector<std::uint64_t>{2}, "popped " + sc::show(popped));
 }
 
+// G-1, G-8, invariant 9 of stream.hpp: two pushes claim indices i and i + 1 and their moves throw; a popper
+// that finds i unpublished with the tail at i + 2 waits for it without claiming i (parked on the slot's
+// turn). Both claims are given back (i + 1 first, then i), so that turn never moves; then the stream is
+// closed. The give-back must wake the popper (wake_unclaimed) and the popper must re-read the words after
+// marking itself asleep, or it sleeps through the close: DEADLOCK.
+template <std::size_t Cap>
+void given_back_claims_wake_an_unclaimed_popper() {
+  handoff::stream<move_throws, det_sync> s(Cap);
+  std::vector<std::uint64_t> popped;
+  det_thread popper(
+      [&] {
+        while (auto v = s.pop()) popped.push_back(v->value);
+      },
+      "popper");
+  auto push_poisoned = [&s](std::uint64_t value) {
+    move_throws bad(true, value);
+    bool threw = false;
+    try {
+      (void)s.push(std::move(bad));
+    } catch (const std::runtime_error&) {
+      threw = true;
+    }
+    DET_CHECK(threw);
+  };
+  det_thread second([&] { push_poisoned(2); }, "second pusher");
+  push_poisoned(1);
+  second.join();
+  s.close();
+  popper.join();
+  DET_CHECK_MSG(popped.empty(), "popped " + sc::show(popped));
+}
+
 // G-1, G-2, G-8 on a full stream: a pusher whose move throws and a second pusher both block (a room batch of
 // 2 slots at capacity 16, invariant 8), a popper takes two values. Every prefilled value is popped once and
 // in order, the throwing push leaves no hole, and the second push's value comes last if it went in.
@@ -241,6 +273,13 @@ TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap2_G1_G2_G8) {
 }
 TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap16_G1_G2_G8) {
   det_expect_clean([] { blocked_push_throws_on_a_full_stream<16>(); });
+}
+
+TEST(DetStream, GivenBackClaimsWakeAnUnclaimedPopper_Cap2_G1_G8) {
+  det_expect_clean([] { given_back_claims_wake_an_unclaimed_popper<2>(); });
+}
+TEST(DetStream, GivenBackClaimsWakeAnUnclaimedPopper_Cap4_G1_G8) {
+  det_expect_clean([] { given_back_claims_wake_an_unclaimed_popper<4>(); });
 }
 
 TEST(DetStream, GiveBackRacingAPopper_Cap1_G1_G8) {

@@ -17,7 +17,8 @@
 //     on the tail word with count < capacity <= size(). Behind a stalled step, several threads may wait on
 //     one turn word (the popper of i, the pusher of i + size(), later claimants behind them), each for a
 //     step already in flight in another thread, so publish() wakes them all: waits here are bounded by that
-//     thread's progress, never by a thread that has not started.
+//     thread's progress, never by a thread that has not started. Pops that have not claimed an index may
+//     also wait on its turn word (await_step, stream.hpp invariant 9) for the step in flight to finish.
 //   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
 //     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
 //   - Turns never wrap while a thread waits for one: a slot advances only through the steps of the two
@@ -80,6 +81,53 @@ class stream_ring {
   // take() will not wait. relaxed: take() re-reads the turn with acquire before touching the slot.
   bool ready(std::uint32_t i) const noexcept {
     return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == full_turn(i);
+  }
+
+  // The turn of index i's slot, its sleeping bit dropped (no ring: 0), and whether a turn says index i is
+  // published: for stream's await_publication. relaxed: a hint, as ready().
+  std::uint32_t turn_of(std::uint32_t i) const noexcept {
+    return slots_ ? at(i).turn.load(std::memory_order_relaxed) & ~sleeping : 0;
+  }
+  bool published(std::uint32_t i, std::uint32_t turn) const noexcept { return slots_ && turn == full_turn(i); }
+
+  // Wait, without having claimed index i, until the turn of i's slot is no longer `seen` (the step in flight
+  // on it, a push publishing or a pop freeing it, is done): spin (Sync::spin_limit relax steps at most), then
+  // park once. Returns the turn it saw last if that one moved during the spin (the caller may claim at
+  // once), else `seen` (parked, or the compare-exchange below failed: the caller looks at the stream's words
+  // again). `still_waiting()` re-reads those words after this thread has marked the slot "sleeping" and
+  // before it parks; it says whether the step it waits for is still in flight. Whoever ends that wait other
+  // than by a publish of this slot (a push giving its claim back) must call wake_unclaimed(i) after it
+  // changed the words: either its read-modify-write on the turn comes first in the turn's modification
+  // order and our compare-exchange reads from it (acquire, so still_waiting() sees the change), or ours
+  // comes first and it finds the sleeping bit and wakes us.
+  template <class StillWaiting>
+  std::uint32_t await_step(std::uint32_t i, std::uint32_t seen, StillWaiting still_waiting) noexcept {
+    auto& turn = at(i).turn;
+    for (unsigned spins = 0; spins < Sync::spin_limit; ++spins) {
+      // relaxed: a hint; the caller claims, and take() reads the turn with acquire.
+      const std::uint32_t now = turn.load(std::memory_order_relaxed) & ~sleeping;
+      if (now != seen) return now;
+      Sync::relax();
+    }
+    // relaxed: as above; the compare-exchange below decides.
+    std::uint32_t t = turn.load(std::memory_order_relaxed);
+    if ((t & ~sleeping) != seen) return t & ~sleeping;
+    // acquire: pairs with the release of publish() and wake_unclaimed(), so that still_waiting() sees what
+    // their threads did before them (a head that moved on, a claim given back). A read-modify-write even
+    // when another waiter set the bit already, so that the argument holds for this thread too.
+    if (turn.compare_exchange_strong(t, t | sleeping, std::memory_order_acquire, std::memory_order_relaxed) &&
+        still_waiting())
+      Sync::park(turn, t | sleeping);
+    return seen;
+  }
+
+  // Wake every thread in await_step(i, ...): the step it waited for will not come (see there). acq_rel: the
+  // release half publishes the caller's change of the stream's words to a waiter whose compare-exchange
+  // reads from this one; the acquire half orders it after the caller's change.
+  void wake_unclaimed(std::uint32_t i) noexcept {
+    if (!slots_) return;
+    auto& turn = at(i).turn;
+    if (turn.fetch_and(~sleeping, std::memory_order_acq_rel) & sleeping) Sync::unpark_all(turn);
   }
 
   // Whether the slot of index i is free for it (its previous value, index i - size(), was moved out): a hint
