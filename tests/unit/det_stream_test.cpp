@@ -164,16 +164,9 @@ struct move_throws {
   }
 };
 
-template <std::size_t Cap>
-void give_back_racing_a_popper() {
-  handoff::stream<move_throws, det_sync> s(Cap);
-  std::vector<std::uint64_t> popped;
-  det_thread popper(
-      [&] {
-        while (auto v = s.pop()) popped.push_back(v->value);
-      },
-      "popper");
-  move_throws bad(true, 1);
+// Push a value whose move throws; the push must throw (G-8).
+void push_poisoned(handoff::stream<move_throws, det_sync>& s, std::uint64_t value) {
+  move_throws bad(true, value);
   bool threw = false;
   try {
     (void)s.push(std::move(bad));
@@ -181,11 +174,28 @@ void give_back_racing_a_popper() {
     threw = true;
   }
   DET_CHECK(threw);
-  DET_CHECK(s.size() == 0);  // given back: the stream is as before the push (nothing else raced it)
-  DET_CHECK(s.push(move_throws(false, 2)));
-  s.close();
-  popper.join();
-  DET_CHECK_MSG(popped == std::vector<std::uint64_t>{2}, "popped " + sc::show(popped));
+}
+
+// A stream of capacity Cap and a popper that drains it until end-of-stream (join it after close()).
+template <std::size_t Cap>
+struct drained_stream {
+  handoff::stream<move_throws, det_sync> s{Cap};
+  std::vector<std::uint64_t> popped;
+  det_thread popper{[this] {
+                      while (auto v = s.pop()) popped.push_back(v->value);
+                    },
+                    "popper"};
+};
+
+template <std::size_t Cap>
+void give_back_racing_a_popper() {
+  drained_stream<Cap> d;
+  push_poisoned(d.s, 1);
+  DET_CHECK(d.s.size() == 0);  // given back: the stream is as before the push (nothing else raced it)
+  DET_CHECK(d.s.push(move_throws(false, 2)));
+  d.s.close();
+  d.popper.join();
+  DET_CHECK_MSG(d.popped == std::vector<std::uint64_t>{2}, "popped " + sc::show(d.popped));
 }
 
 // G-1, G-8, invariant 9 of stream.hpp: two pushes claim indices i and i + 1 and their moves throw; a popper
@@ -195,29 +205,13 @@ void give_back_racing_a_popper() {
 // marking itself asleep, or it sleeps through the close: DEADLOCK.
 template <std::size_t Cap>
 void given_back_claims_wake_an_unclaimed_popper() {
-  handoff::stream<move_throws, det_sync> s(Cap);
-  std::vector<std::uint64_t> popped;
-  det_thread popper(
-      [&] {
-        while (auto v = s.pop()) popped.push_back(v->value);
-      },
-      "popper");
-  auto push_poisoned = [&s](std::uint64_t value) {
-    move_throws bad(true, value);
-    bool threw = false;
-    try {
-      (void)s.push(std::move(bad));
-    } catch (const std::runtime_error&) {
-      threw = true;
-    }
-    DET_CHECK(threw);
-  };
-  det_thread second([&] { push_poisoned(2); }, "second pusher");
-  push_poisoned(1);
+  drained_stream<Cap> d;
+  det_thread second([&] { push_poisoned(d.s, 2); }, "second pusher");
+  push_poisoned(d.s, 1);
   second.join();
-  s.close();
-  popper.join();
-  DET_CHECK_MSG(popped.empty(), "popped " + sc::show(popped));
+  d.s.close();
+  d.popper.join();
+  DET_CHECK_MSG(d.popped.empty(), "popped " + sc::show(d.popped));
 }
 
 // G-1, G-2, G-8 on a full stream: a pusher whose move throws and a second pusher both block (a room batch of
