@@ -72,11 +72,16 @@
 //      on that one slot, every publish waking them all (8 producers x 8 consumers on 2 cores: 63% of the
 //      ring parks were such re-parks, 2-3 blocks per 1000 messages; unclaimed, 0.04). When the head index's
 //      push is the latest claim (tail = head + 1, as in SPSC), the pop claims and waits in take() as before:
-//      that pusher is most likely running. A try_pop always claims. The wait ends when the turn moves (the
+//      that pusher is most likely running. A try_pop always claims, and so does a pop whose deadline has
+//      passed or whose stop was requested (G-7: it waits at most for the one push in flight on the index it
+//      claims, as before). The wait ends when the turn moves (the
 //      push published, or another pop claimed the index and took it) or when the claim is given back (G-8
 //      below): give_back_claim wakes the slot's sleepers (ring wake_unclaimed), and await_step re-reads
 //      head and tail after marking itself asleep, so that one of the two sees the other. Fairness is not
-//      touched: such a pop has not registered (invariant 7), and it overlaps the pops that pass it.
+//      touched: such a pop has not registered (invariant 7), and it overlaps the pops that pass it. One
+//      consequence: every waiting pop now waits for the oldest stalled push, even when later values are
+//      published, so T's move constructor must not wait for a pop of the same stream (before, a second
+//      consumer could take a later value past it).
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -395,8 +400,9 @@ class stream {
     return distance(index_of(head_.load(std::memory_order_acquire)), tail) < fast_limit_;
   }
 
-  // `may_wait`: the caller may wait (pop, pop_for, ...), not try_pop; see invariant 9.
-  fast try_fast_pop(std::optional<T>& out, bool may_wait) {
+  // `wait_deadline`: the deadline of a pop that may wait (pop, pop_for, ...; with its stop token `st`), null
+  // for try_pop; see invariant 9.
+  fast try_fast_pop(std::optional<T>& out, const detail::deadline* wait_deadline, const std::stop_token* st) {
     // acquire: see the latest flags; the CAS below decides.
     std::uint64_t h = head_.load(std::memory_order_acquire);
     for (;;) {
@@ -413,7 +419,7 @@ class stream {
         // Else a push of index i is in flight (or the head moved on): claim i and wait in take() for its
         // publication; but a pop that may wait, finding later pushes claimed after i (that pusher fell
         // behind them), waits for it unclaimed and then looks again (invariant 9).
-        if (may_wait && distance(i, index_of(t)) > 1 && !await_publication(h)) {
+        if (wait_deadline && distance(i, index_of(t)) > 1 && !await_publication(h, *wait_deadline, st)) {
           // acquire: as at the top.
           h = head_.load(std::memory_order_acquire);
           continue;
@@ -427,13 +433,22 @@ class stream {
     }
   }
 
-  // Invariant 9: wait unclaimed for the publication of the head index of head word h. True if it was
-  // published during the spin (the caller claims with h; the CAS fails if the head moved on), false when the
-  // caller must look again. Out of line: rare, and kept out of the fast pop's code.
-  [[gnu::noinline]] bool await_publication(std::uint64_t h) noexcept {
+  // Invariant 9: wait unclaimed for the publication of the head index of head word h. True when the caller
+  // should claim it now with h (the CAS fails if the head moved on): it was published during the spin, or
+  // the deadline has passed or stop was requested (the pop then claims and waits in take(), as a try_pop
+  // does: G-7). False when the caller must look again. Out of line: rare, and kept out of the fast pop's
+  // code (no clock read there).
+  [[gnu::noinline]] bool await_publication(std::uint64_t h, const detail::deadline& d,
+                                           const std::stop_token* st) noexcept {
+    if (Sync::passed(d) || would_stop(st)) return true;
     const std::uint32_t i = index_of(h);
     const std::uint32_t seen = ring_.turn_of(i);
     if (ring_.published(i, seen)) return true;
+    // A turn past i's publication means h is stale (the slot is on a later lap): look again at once rather
+    // than spin. The turn is a relaxed hint, and at the largest ring (2^28) the step three behind full_turn(i)
+    // reads as "past" too, so the head decides; await_step's own re-read covers the rest.
+    // acquire: as at the top of try_fast_pop.
+    if (!ring_.before_publication(i, seen) && head_.load(std::memory_order_acquire) != h) return false;
     const std::uint32_t now = ring_.await_step(i, seen, [&] {
       // acquire: after await_step's acquire compare-exchange; a moved head or a claim given back (the tail
       // at i again) ends the wait.
@@ -740,7 +755,7 @@ class stream {
   }
 
   status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st) {
-    const fast f = try_fast_pop(out, m != mode::try_only);
+    const fast f = try_fast_pop(out, m == mode::try_only ? nullptr : &d, st);
     if (f == fast::done) return status::ok;
     return pop_after_fast(out, f, m, d, st);
   }
@@ -753,7 +768,7 @@ class stream {
     if (f == fast::blocked) {
       // Empty with no pusher or overflow: a try_ answers now (linearized at that load).
       if (m == mode::try_only) return status::empty;
-      f = yield_then_retry(d, st, [&] { return try_fast_pop(out, true); });  // invariant 7
+      f = yield_then_retry(d, st, [&] { return try_fast_pop(out, &d, st); });  // invariant 7
     }
     if (f == fast::done) return status::ok;
     if (f == fast::closed) return status::closed;

@@ -21,8 +21,12 @@
 //     also wait on its turn word (await_step, stream.hpp invariant 9) for the step in flight to finish.
 //   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
 //     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
-//   - Turns never wrap while a thread waits for one: a slot advances only through the steps of the two
-//     threads that wait on it, and 2^29 indices cannot pass while one of them is pending.
+//   - Turns never wrap while a claimant waits for one: a slot advances only through the steps of the two
+//     threads that wait on it, and 2^29 indices cannot pass while one of them is pending. A pop waiting
+//     unclaimed (await_step) holds nothing back and could in theory be lapped: it would have to stay
+//     descheduled for 2^29 values between reading the turn and marking itself asleep, find the head word
+//     equal again (same index, same epoch), and read a stale tail on a stream that is empty; a locked
+//     compare-exchange makes that read current on x86. Not guarded further.
 // Memory ordering: publish() is a release exchange and await_turn() an acquire load, so the pusher's writes
 // (the value and everything before the push) happen-before the popper's move (rule G-4), and the popper's
 // move-out happens-before the next pusher's construction in the same slot.
@@ -89,6 +93,15 @@ class stream_ring {
     return slots_ ? at(i).turn.load(std::memory_order_relaxed) & ~sleeping : 0;
   }
   bool published(std::uint32_t i, std::uint32_t turn) const noexcept { return slots_ && turn == full_turn(i); }
+  // Whether `turn` is a step of i's slot before the publication of index i (free for i, or an earlier lap
+  // still in flight), not one after it (index i taken already: the caller read a stale head). Turns count
+  // modulo 2^30, two per index; the steps before full_turn(i) within half that range count as before it
+  // (every step of the previous lap, except free_turn(i - size) at the largest ring, 2^28 slots).
+  bool before_publication(std::uint32_t i, std::uint32_t turn) const noexcept {
+    constexpr std::uint32_t turn_mask = (index_mask << 1) | 1;
+    const std::uint32_t behind = (full_turn(i) - turn) & turn_mask;
+    return behind != 0 && behind <= (turn_mask >> 1) + 1;
+  }
 
   // Wait, without having claimed index i, until the turn of i's slot is no longer `seen` (the step in flight
   // on it, a push publishing or a pop freeing it, is done): spin (Sync::spin_limit relax steps at most), then
@@ -121,13 +134,14 @@ class stream_ring {
     return seen;
   }
 
-  // Wake every thread in await_step(i, ...): the step it waited for will not come (see there). acq_rel: the
-  // release half publishes the caller's change of the stream's words to a waiter whose compare-exchange
-  // reads from this one; the acquire half orders it after the caller's change.
+  // Wake every thread in await_step(i, ...): the step it waited for will not come (see there). release:
+  // publishes the caller's change of the stream's words to a waiter whose compare-exchange reads from this
+  // read-modify-write (or a later one in its release sequence); nothing the waiter wrote is read here. The
+  // read-modify-write is made even when no bit is set, which is what that argument needs.
   void wake_unclaimed(std::uint32_t i) noexcept {
     if (!slots_) return;
     auto& turn = at(i).turn;
-    if (turn.fetch_and(~sleeping, std::memory_order_acq_rel) & sleeping) Sync::unpark_all(turn);
+    if (turn.fetch_and(~sleeping, std::memory_order_release) & sleeping) Sync::unpark_all(turn);
   }
 
   // Whether the slot of index i is free for it (its previous value, index i - size(), was moved out): a hint
