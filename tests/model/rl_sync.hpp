@@ -15,6 +15,7 @@
 // The Flavor parameter plants bugs for the self-check (tests/model/waiter_planted_model.cpp):
 //   relaxed_exchange: every exchange is done relaxed (complete() loses its release).
 //   no_wake:          unpark_one/unpark_all do nothing (a waker that ignores the sleeping bit).
+//   relaxed_cas:      every compare-exchange is done relaxed (success and failure).
 #pragma once
 
 #include <handoff/detail/deadline.hpp>
@@ -25,7 +26,7 @@
 
 namespace handoff_model {
 
-enum class flavor { correct, relaxed_exchange, no_wake };
+enum class flavor { correct, relaxed_exchange, no_wake, relaxed_cas };
 
 inline rl::memory_order to_rl(std::memory_order mo) {
   switch (mo) {
@@ -69,12 +70,14 @@ struct rl_sync {
       return a_.exchange(v, to_rl(mo), RL_INFO);
     }
     bool compare_exchange_weak(U& e, U d, std::memory_order s, std::memory_order f) {
+      if constexpr (F == flavor::relaxed_cas) s = f = std::memory_order::relaxed;  // planted
       return a_.compare_exchange_weak(e, d, to_rl(s), RL_INFO, to_rl(f), RL_INFO);
     }
     bool compare_exchange_weak(U& e, U d, std::memory_order mo = std::memory_order::seq_cst) {
       return compare_exchange_weak(e, d, mo, failure_order(mo));
     }
     bool compare_exchange_strong(U& e, U d, std::memory_order s, std::memory_order f) {
+      if constexpr (F == flavor::relaxed_cas) s = f = std::memory_order::relaxed;  // planted
       return a_.compare_exchange_strong(e, d, to_rl(s), RL_INFO, to_rl(f), RL_INFO);
     }
     bool compare_exchange_strong(U& e, U d, std::memory_order mo = std::memory_order::seq_cst) {
@@ -132,7 +135,11 @@ struct rl_sync {
     if constexpr (F != flavor::no_wake) w.futex_wake(1000);
   }
   static bool passed(const handoff::detail::deadline& d) { return !d.is_never() && rl::rand(2) == 1; }
-  static void relax() { rl::yield(1, RL_INFO); }
+  // Relacy lets a thread that yielded read only the latest values, which would hide the stale read the
+  // relaxed_cas variant exists to show; so in that variant a spin step does not yield (spins are bounded).
+  static void relax() {
+    if constexpr (F != flavor::relaxed_cas) rl::yield(1, RL_INFO);
+  }
   static void yield() { rl::yield(1, RL_INFO); }
 };
 

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <string>
 
+#include "rl_run.hpp"
 #include "rl_sync.hpp"  // after the handoff headers (see rl_sync.hpp)
 
 namespace handoff_model {
@@ -109,25 +110,6 @@ struct claim_vs_leave_suite : rl::test_suite<claim_vs_leave_suite<F>, 3> {
     RL_ASSERT(completed == claimed);  // G-2: exactly one side won
   }
 };
-
-// Runs suite T with the given search; prints the result line; returns whether Relacy found no error.
-template <class T>
-bool run(const char* name, rl::scheduler_type_e search, rl::iteration_t iterations,
-         unsigned context_bound = 1, bool quiet = false) {
-  rl::test_params p;
-  p.context_bound = context_bound;
-  p.search_type = search;
-  p.iteration_count = iterations;
-  p.execution_depth_limit = 5000;
-  std::ostringstream sink;
-  p.progress_stream = &sink;
-  if (quiet) p.output_stream = &sink;
-  const bool ok = rl::simulate<T>(p);
-  std::printf("%-32s %-24s bound %u  %-7s iterations %llu\n", name, rl::format(search), context_bound,
-              ok ? "passed" : "FAILED", static_cast<unsigned long long>(p.stop_iteration));
-  std::fflush(stdout);
-  return ok;
-}
 
 }  // namespace handoff_model
 
