@@ -21,8 +21,11 @@
 //     also wait on its turn word (await_step, stream.hpp invariant 9) for the step in flight to finish.
 //   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
 //     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
-//   - Turns never wrap while a claimant waits for one: a slot advances only through the steps of the two
-//     threads that wait on it, and 2^29 indices cannot pass while one of them is pending. A pop waiting
+//   - Turns are indices modulo 2^29, so a claimant relies on no slot being lapped while it waits. Indices
+//     can pass a stalled slot: with a pop of j descheduled after its claim, pushes and pops of j + size,
+//     j + 2 size, ... may claim (about 2^30 / size blocked threads and ~5x10^8 operations during that one
+//     stall), and at j + 2^29 the turn reads as j's again: values swapped, or two pops moving out of one
+//     slot. Not guarded (found by review; needs ring sizes near 2^28 and a stall of that length). A pop waiting
 //     unclaimed (await_step) holds nothing back and could in theory be lapped: it would have to stay
 //     descheduled for 2^29 values between reading the turn and marking itself asleep, find the head word
 //     equal again (same index, same epoch), and read a stale tail on a stream that is empty; a locked
