@@ -445,14 +445,15 @@ class stream {
     const std::uint32_t seen = ring_.turn_of(i);
     if (ring_.published(i, seen)) return true;
     // A turn past i's publication means h is stale (the slot is on a later lap): look again at once rather
-    // than spin. The turn is a relaxed hint, and at the largest ring (2^28) the step three behind full_turn(i)
-    // reads as "past" too, so the head decides; await_step's own re-read covers the rest.
+    // than spin. The turn is a relaxed hint, and at the largest ring (2^28) the step three behind
+    // full_turn(i) reads as "past" too, so the head decides; await_step's own re-read covers the rest.
     // acquire: as at the top of try_fast_pop.
     if (!ring_.before_publication(i, seen) && head_.load(std::memory_order_acquire) != h) return false;
     const std::uint32_t now = ring_.await_step(i, seen, [&] {
       // acquire: after await_step's acquire compare-exchange; a moved head or a claim given back (the tail
       // at i again) ends the wait.
-      return head_.load(std::memory_order_acquire) == h && index_of(tail_.load(std::memory_order_acquire)) != i;
+      return head_.load(std::memory_order_acquire) == h &&
+             index_of(tail_.load(std::memory_order_acquire)) != i;
     });
     return ring_.published(i, now);
   }

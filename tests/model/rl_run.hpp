@@ -1,5 +1,5 @@
-// run<Suite>(...): the one way the Relacy models of tests/model/ start a search and report it (a result line per
-// suite on stdout; Relacy's own history output only when it finds an error).
+// run<Suite>(...): the one way the Relacy models of tests/model/ start a search and report it (a result line
+// per suite on stdout; Relacy's own history output only when it finds an error).
 #pragma once
 
 #include <cstdio>

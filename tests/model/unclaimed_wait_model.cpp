@@ -64,8 +64,8 @@ struct give_back_suite : rl::test_suite<give_back_suite<F>, 2> {
     } else {
       // stream.hpp give_back_claim: the tail goes back (acq_rel CAS), then the slot's sleepers are woken.
       std::uint32_t expected = 1;
-      RL_ASSERT(tail.compare_exchange_strong(expected, 0, std::memory_order::acq_rel,
-                                             std::memory_order::acquire));
+      RL_ASSERT(
+          tail.compare_exchange_strong(expected, 0, std::memory_order::acq_rel, std::memory_order::acquire));
       ring->wake_unclaimed(0);
     }
   }
@@ -104,9 +104,11 @@ struct publish_suite : rl::test_suite<publish_suite<F>, 2> {
 int main() {
   using namespace handoff_model;
   bool ok = true;
-  ok &= run<give_back_suite<flavor::correct>>("unclaimed wait: give back", rl::fair_full_search_scheduler_type, 0);
+  ok &= run<give_back_suite<flavor::correct>>("unclaimed wait: give back",
+                                              rl::fair_full_search_scheduler_type, 0);
   ok &= run<give_back_suite<flavor::correct>>("unclaimed wait: give back", rl::random_scheduler_type, 200000);
-  ok &= run<publish_suite<flavor::correct>>("unclaimed wait: publish", rl::fair_full_search_scheduler_type, 0);
+  ok &=
+      run<publish_suite<flavor::correct>>("unclaimed wait: publish", rl::fair_full_search_scheduler_type, 0);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 #endif

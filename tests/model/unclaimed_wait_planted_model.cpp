@@ -1,6 +1,7 @@
 // Planted-bug self-check of the unclaimed-wait model (reliability principle 2). The stem contains "planted",
 // so ctest marks it WILL_FAIL: this binary exits non-zero only when Relacy rejects *every* planted variant
-// below. Same suites as unclaimed_wait_model.cpp, same library code, with a broken Sync (tests/model/rl_sync.hpp):
+// below. Same suites as unclaimed_wait_model.cpp, same library code, with a broken Sync
+// (tests/model/rl_sync.hpp):
 //   no_wake:     wake_unclaimed's unpark does nothing. A pop that parked before the give-back is never woken:
 //                DEADLOCK.
 //   relaxed_cas: await_step marks itself asleep with a relaxed compare-exchange. Reading the give-back's
@@ -12,10 +13,10 @@
 int main() {
   using namespace handoff_model;
   // Each run must FAIL (Relacy prints the failing history).
-  const bool no_wake_missed = run<give_back_suite<flavor::no_wake>>(
-      "planted give-back without wake", rl::fair_full_search_scheduler_type, 0);
-  const bool relaxed_missed = run<give_back_suite<flavor::relaxed_cas>>(
-      "planted relaxed await_step CAS", rl::random_scheduler_type, 200000);
+  const bool no_wake_missed = run<give_back_suite<flavor::no_wake>>("planted give-back without wake",
+                                                                    rl::fair_full_search_scheduler_type, 0);
+  const bool relaxed_missed = run<give_back_suite<flavor::relaxed_cas>>("planted relaxed await_step CAS",
+                                                                        rl::random_scheduler_type, 200000);
   const bool all_caught = !no_wake_missed && !relaxed_missed;
   std::printf("planted variants caught: %s\n", all_caught ? "all (expected)" : "NOT ALL: the model is blind");
   return all_caught ? EXIT_FAILURE : EXIT_SUCCESS;

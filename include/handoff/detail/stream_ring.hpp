@@ -25,8 +25,8 @@
 //     can pass a stalled slot: with a pop of j descheduled after its claim, pushes and pops of j + size,
 //     j + 2 size, ... may claim (about 2^30 / size blocked threads and ~5x10^8 operations during that one
 //     stall), and at j + 2^29 the turn reads as j's again: values swapped, or two pops moving out of one
-//     slot. Not guarded (found by review; needs ring sizes near 2^28 and a stall of that length). A pop waiting
-//     unclaimed (await_step) holds nothing back and could in theory be lapped: it would have to stay
+//     slot. Not guarded (found by review; needs ring sizes near 2^28 and a stall of that length). A pop
+//     waiting unclaimed (await_step) holds nothing back and could in theory be lapped: it would have to stay
 //     descheduled for 2^29 values between reading the turn and marking itself asleep, find the head word
 //     equal again (same index, same epoch), and read a stale tail on a stream that is empty; a locked
 //     compare-exchange makes that read current on x86. Not guarded further.
@@ -95,7 +95,9 @@ class stream_ring {
   std::uint32_t turn_of(std::uint32_t i) const noexcept {
     return slots_ ? at(i).turn.load(std::memory_order_relaxed) & ~sleeping : 0;
   }
-  bool published(std::uint32_t i, std::uint32_t turn) const noexcept { return slots_ && turn == full_turn(i); }
+  bool published(std::uint32_t i, std::uint32_t turn) const noexcept {
+    return slots_ && turn == full_turn(i);
+  }
   // Whether `turn` is a step of i's slot before the publication of index i (free for i, or an earlier lap
   // still in flight), not one after it (index i taken already: the caller read a stale head). Turns count
   // modulo 2^30, two per index; the steps before full_turn(i) within half that range count as before it
