@@ -26,7 +26,9 @@
 // 6. A try_ operation (MV-7) never waits for an operation to start. If it meets BUSY it registers as a "try"
 //    waiter; the BUSY holder, once nothing more can be served, rejects every try waiter still queued (full /
 //    empty). So a try_ waits at most for the one operation already in flight, and its answer is linearized at
-//    that operation's release: it never reports "empty" for a box that stayed full throughout.
+//    that operation's release: it never reports "empty" for a box that stayed full throughout. A form whose
+//    deadline has passed or whose stop was requested is a try_ in every respect (G-7): it registers as a try
+//    waiter when it meets BUSY, and its answer is then timeout or cancelled instead of empty or full.
 // 7. A stateless T (empty, trivially copyable, trivially default-constructible: an mvar<unit> used as a lock
 //    or a token, as topic<T>'s publish token is) has nothing in the storage to move, so its uncontended take
 //    and put skip BUSY: one CAS from exactly FULL to empty, or from exactly empty to FULL (acq_rel, as the
@@ -36,10 +38,23 @@
 //    object, the storage of such a T holds one object for the mvar's whole life: constructed with the mvar,
 //    replaced by placement new, never destroyed before the mvar (end_stored). topic_bench, 1 subscriber:
 //    18.6M -> 22.8M deliveries/s on the 2-core VM.
+// 8. A value leaves the box with exactly one move (read: one copy), into the object the call returns: T from
+//    take/read/swap is constructed in place from the storage, a result<T> is filled in place and returned
+//    without a move. So if that move throws, the value is still in the box. A waiting taker or swapper is
+//    served by a move into its result when T's move constructor is noexcept (it cannot throw there); when it
+//    may throw, the server instead hands the waiter BUSY on the full box (hand_over) and the waiter moves the
+//    value out itself, once, and releases, so the box is busy while that thread wakes up. Readers are always
+//    served a copy: a copy or move that throws on their side leaves the box as it was.
 //
 // Exceptions (G-8): if moving or copying a T throws, the exception reaches the thread whose operation was in
 // progress and the box is unchanged: a failed put leaves the value with the caller; a failed take leaves the
-// value in the box. When the throw happens while serving a waiter, that waiter's call rethrows it.
+// value in the box (invariant 8: whichever move throws); a failed swap leaves the old value in the box and v
+// with the caller. When the throw happens while serving a waiter, that waiter's call rethrows it.
+//
+// Forms (G-7): put/take/read/swap each have try_, _for(d), _until(t), (stop_token) and deadline + stop_token
+// forms (_for(d, stop), _until(t, stop): whichever comes first). Receiving forms return result<T> (a
+// std::optional<T> with status(): ok, empty for try_, timeout, cancelled); putting forms return status. Every
+// put and swap form also takes an lvalue, which it copies: the caller keeps its object.
 // Memory ordering (G-4): everything a thread did before put/swap happens-before everything the thread that
 // receives the value does after take/read/swap returns it: the storage is published by the release that
 // clears BUSY and acquired by the CAS that next sets it; served waiters are published by waiter::complete
@@ -66,6 +81,7 @@
 #include "detail/sync.hpp"
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
+#include "result.hpp"
 #include "status.hpp"
 
 namespace handoff {
@@ -95,55 +111,61 @@ class mvar {
     }
   }
 
-  // ---- put: MV-2, MV-3, MV-4
+  // ---- put: MV-2, MV-3, MV-4. Every form but put(v) answers ok, or why not (the value stays the caller's):
+  // full (try_), timeout, cancelled. An lvalue is copied in; the caller keeps its object either way.
   void put(T&& v) { (void)put_impl(v, mode::wait, detail::deadline::never(), nullptr); }
   void put(const T& v) { put(T(v)); }
-  status try_put(T&& v) { return put_impl(v, mode::try_only, detail::deadline::never(), nullptr); }  // MV-7
-  status try_put(const T& v) {
-    T copy(v);
-    return try_put(std::move(copy));
+  [[nodiscard]] status try_put(T&& v) {
+    return put_impl(v, mode::try_only, detail::deadline::never(), nullptr);
+  }
+  [[nodiscard]] status try_put(const T& v) {
+    return with_copy(v, [&](T& c) { return try_put(std::move(c)); });
   }
   template <class Rep, class Period>
-  status put_for(T&& v, std::chrono::duration<Rep, Period> d) {
-    return put_impl(v, mode::wait, detail::deadline::after(d), nullptr);
+  [[nodiscard]] status put_for(T&& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return put_impl(v, mode::wait, detail::deadline::after(d), stop_ptr(st));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status put_for(const T& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return with_copy(v, [&](T& c) { return put_for(std::move(c), d, std::move(st)); });
   }
   template <class Clock, class Duration>
-  status put_until(T&& v, std::chrono::time_point<Clock, Duration> t) {
-    return put_impl(v, mode::wait, detail::deadline::at(t), nullptr);
+  [[nodiscard]] status put_until(T&& v, std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
+    return put_impl(v, mode::wait, detail::deadline::at(t), stop_ptr(st));
   }
-  status put(T&& v, std::stop_token st) { return put_impl(v, mode::wait, detail::deadline::never(), &st); }
+  template <class Clock, class Duration>
+  [[nodiscard]] status put_until(const T& v, std::chrono::time_point<Clock, Duration> t,
+                                 std::stop_token st = {}) {
+    return with_copy(v, [&](T& c) { return put_until(std::move(c), t, std::move(st)); });
+  }
+  [[nodiscard]] status put(T&& v, std::stop_token st) {
+    return put_impl(v, mode::wait, detail::deadline::never(), &st);
+  }
+  [[nodiscard]] status put(const T& v, std::stop_token st) {
+    return with_copy(v, [&](T& c) { return put(std::move(c), std::move(st)); });
+  }
 
-  // ---- take: MV-5, MV-6
-  T take() {
-    std::optional<T> out;
-    (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::never(), nullptr);
-    return std::move(*out);
-  }
-  std::optional<T> try_take() {  // MV-7 (Lwt take_available)
-    std::optional<T> out;
-    (void)take_impl(out, op::take, nullptr, mode::try_only, detail::deadline::never(), nullptr);
-    return out;
+  // ---- take: MV-5, MV-6. The value leaves the box with exactly one move, into what the call returns; if
+  // that move throws, the value stays in the box (G-8). The result forms say why there is no value: empty
+  // (try_), timeout, cancelled.
+  T take() { return receive_value(op::take, nullptr); }
+  [[nodiscard]] result<T> try_take() {  // MV-7 (Lwt take_available)
+    return receive(op::take, nullptr, mode::try_only, detail::deadline::never(), nullptr);
   }
   template <class Rep, class Period>
-  std::optional<T> take_for(std::chrono::duration<Rep, Period> d) {
-    std::optional<T> out;
-    (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::after(d), nullptr);
-    return out;
+  [[nodiscard]] result<T> take_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return receive(op::take, nullptr, mode::wait, detail::deadline::after(d), stop_ptr(st));
   }
   template <class Clock, class Duration>
-  std::optional<T> take_until(std::chrono::time_point<Clock, Duration> t) {
-    std::optional<T> out;
-    (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::at(t), nullptr);
-    return out;
+  [[nodiscard]] result<T> take_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
+    return receive(op::take, nullptr, mode::wait, detail::deadline::at(t), stop_ptr(st));
   }
-  std::optional<T> take(std::stop_token st) {
-    std::optional<T> out;
-    (void)take_impl(out, op::take, nullptr, mode::wait, detail::deadline::never(), &st);
-    return out;
+  [[nodiscard]] result<T> take(std::stop_token st) {
+    return receive(op::take, nullptr, mode::wait, detail::deadline::never(), &st);
   }
 
   // ---- MV-8, MV-9
-  bool is_empty() const noexcept {
+  [[nodiscard]] bool is_empty() const noexcept {
     // acquire: a snapshot; pairs with the release that last cleared BUSY, for callers that act on it.
     return (state_.load(std::memory_order_acquire) & kFull) == 0;
   }
@@ -157,27 +179,70 @@ class mvar {
     return {takers_.size(), putters_.size(), readers_.size()};
   }
 
-  // Waits until full and returns a copy, leaving the value in place (atomic with respect to other
-  // operations).
+  // read: waits until full and returns a copy, leaving the value in place (atomic with respect to other
+  // operations). A copy or move that throws leaves the box as it was.
   T read() {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read needs a copyable T");
-    std::optional<T> out;
-    (void)take_impl(out, op::read, nullptr, mode::wait, detail::deadline::never(), nullptr);
-    return std::move(*out);
+    return receive_value(op::read, nullptr);
   }
-  std::optional<T> try_read() {
+  [[nodiscard]] result<T> try_read() {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::try_read needs a copyable T");
-    std::optional<T> out;
-    (void)take_impl(out, op::read, nullptr, mode::try_only, detail::deadline::never(), nullptr);
-    return out;
+    return receive(op::read, nullptr, mode::try_only, detail::deadline::never(), nullptr);
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] result<T> read_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read_for needs a copyable T");
+    return receive(op::read, nullptr, mode::wait, detail::deadline::after(d), stop_ptr(st));
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] result<T> read_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
+    static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read_until needs a copyable T");
+    return receive(op::read, nullptr, mode::wait, detail::deadline::at(t), stop_ptr(st));
+  }
+  [[nodiscard]] result<T> read(std::stop_token st) {
+    static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read needs a copyable T");
+    return receive(op::read, nullptr, mode::wait, detail::deadline::never(), &st);
   }
 
-  // Waits until full, then takes the value and puts v in its place in one step: no other operation sees the
-  // mvar empty in between.
-  T swap(T&& v) {
-    std::optional<T> out;
-    (void)take_impl(out, op::swap, &v, mode::wait, detail::deadline::never(), nullptr);
-    return std::move(*out);
+  // swap: waits until full, then takes the value and puts v in its place in one step (no other operation
+  // sees the mvar empty in between). Returns the old value. If a move throws, nothing happened: the box holds
+  // its old value and v is still the caller's. The result forms: ok with the old value, or empty (try_),
+  // timeout, cancelled, with v untouched.
+  T swap(T&& v) { return receive_value(op::swap, &v); }
+  T swap(const T& v) {
+    T copy(v);
+    return swap(std::move(copy));
+  }
+  [[nodiscard]] result<T> try_swap(T&& v) {
+    return receive(op::swap, &v, mode::try_only, detail::deadline::never(), nullptr);
+  }
+  [[nodiscard]] result<T> try_swap(const T& v) {
+    return with_copy(v, [&](T& c) { return try_swap(std::move(c)); });
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] result<T> swap_for(T&& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return receive(op::swap, &v, mode::wait, detail::deadline::after(d), stop_ptr(st));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] result<T> swap_for(const T& v, std::chrono::duration<Rep, Period> d,
+                                   std::stop_token st = {}) {
+    return with_copy(v, [&](T& c) { return swap_for(std::move(c), d, std::move(st)); });
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] result<T> swap_until(T&& v, std::chrono::time_point<Clock, Duration> t,
+                                     std::stop_token st = {}) {
+    return receive(op::swap, &v, mode::wait, detail::deadline::at(t), stop_ptr(st));
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] result<T> swap_until(const T& v, std::chrono::time_point<Clock, Duration> t,
+                                     std::stop_token st = {}) {
+    return with_copy(v, [&](T& c) { return swap_until(std::move(c), t, std::move(st)); });
+  }
+  [[nodiscard]] result<T> swap(T&& v, std::stop_token st) {
+    return receive(op::swap, &v, mode::wait, detail::deadline::never(), &st);
+  }
+  [[nodiscard]] result<T> swap(const T& v, std::stop_token st) {
+    return with_copy(v, [&](T& c) { return swap(std::move(c), std::move(st)); });
   }
 
  private:
@@ -195,6 +260,12 @@ class mvar {
   enum class op : std::uint32_t { take, read, swap };
   // waiter::kind: the operation, plus kTryKind for a try_ that met BUSY (invariant 6).
   static constexpr std::uint32_t kind_take = 0, kind_read = 1, kind_swap = 2, kind_put = 3, kTryKind = 8;
+  // Invariant 8: a T whose move may throw is never moved out of the box on a waiting taker's behalf; the
+  // taker (or swapper) is handed BUSY on the full box and moves the value out itself, once.
+  static constexpr bool kHandOver = !std::is_nothrow_move_constructible_v<T>;
+  // take_impl's answer when the caller now holds BUSY on a full box and must finish the operation itself
+  // (finish_into, receive_value); never returned to users.
+  static constexpr status kOwned = static_cast<status>(0x4f);
 
   // What a waiter's slot points to. `error` carries an exception thrown while serving it.
   struct receive_slot {
@@ -255,7 +326,13 @@ class mvar {
       if (full) {
         while (waiter_t* r = readers_.claim_oldest()) push(batch, r);
         if (!batch) {
-          if (waiter_t* w = takers_.claim_oldest()) push(batch, w);
+          if (waiter_t* w = takers_.claim_oldest()) {
+            if constexpr (kHandOver) {
+              hand_over(w, served);  // invariant 8
+              return;
+            }
+            push(batch, w);
+          }
         }
       } else if (waiter_t* p = putters_.claim_oldest()) {
         push(batch, p);
@@ -286,6 +363,21 @@ class mvar {
       waiter_t* w = pop(rejected);
       w->complete(w->result);
     }
+  }
+
+  // Invariant 8. Under lock_, BUSY held, the box full; `owner` is a claimed taker or swapper. BUSY passes to
+  // it: the state word keeps BUSY (and gets the queue flags), the lock is dropped, the waiters served so far
+  // are completed, and then the owner, which finishes the operation itself (finish_into, receive_value) and
+  // releases BUSY. Try waiters stay queued: the owner's release answers them (invariant 6).
+  void hand_over(waiter_t* owner, waiter_t* served) noexcept {
+    const word next = kFull | kBusy | (takers_.empty() ? 0 : kTakers) | (putters_.empty() ? 0 : kPutters) |
+                      (readers_.empty() ? 0 : kReaders);
+    // relaxed: BUSY stays set, so no fast path reads the storage through this store; the owner acquires the
+    // storage through waiter::complete (release) and await (acquire), and lock_ orders the flags.
+    state_.store(next, std::memory_order_relaxed);
+    lock_.unlock();
+    while (served) pop(served)->complete(status::ok);
+    owner->complete(kOwned);
   }
 
   // Serve one claimed waiter (BUSY held, lock_ free). Returns whether the storage is full afterwards. If T
@@ -385,14 +477,26 @@ class mvar {
     return o == waiter_t::outcome::timed_out ? status::timeout : status::cancelled;
   }
 
-  // When the operation would have to wait for the box to change: the answer it gives instead, or nullopt if
-  // it may wait. A past deadline behaves like try_ (G-7); so does an already-stopped token.
-  std::optional<status> would_wait(mode m, status try_answer, const detail::deadline& d,
-                                   const std::stop_token* st) const noexcept {
+  // What an operation that may not wait answers instead of waiting: the try_ answer for try_, timeout for a
+  // deadline already passed, cancelled for a stop already requested (G-7: these behave exactly like try_,
+  // including invariant 6's wait for an operation in flight). nullopt: it may wait.
+  std::optional<status> give_up_answer(mode m, status try_answer, const detail::deadline& d,
+                                       const std::stop_token* st) const noexcept {
     if (m == mode::try_only) return try_answer;
     if (!d.is_never() && Sync::passed(d)) return status::timeout;
     if (st && st->stop_requested()) return status::cancelled;
     return std::nullopt;
+  }
+
+  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
+    return st.stop_possible() ? &st : nullptr;
+  }
+
+  // Copy an lvalue argument and run the rvalue form on the copy: the caller's object is never touched.
+  template <class F>
+  static auto with_copy(const T& v, F&& f) {
+    T copy(v);
+    return std::forward<F>(f)(copy);
   }
 
   status put_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
@@ -413,13 +517,13 @@ class mvar {
         lock_.unlock();
         return put_owned(v);
       }
-      const bool meets_busy = (s & kBusy) != 0;
       std::uint32_t kind = kind_put;
-      if (meets_busy && m == mode::try_only) {
-        kind |= kTryKind;  // wait for the operation in flight to answer (invariant 6)
-      } else if (auto answer = would_wait(m, status::full, d, st)) {
+      const std::optional<status> give_up = give_up_answer(m, status::full, d, st);
+      if (give_up && (s & kBusy)) {
+        kind |= kTryKind;  // wait for the operation in flight to answer (invariants 4, 6; G-7)
+      } else if (give_up) {
         lock_.unlock();
-        return *answer;
+        return *give_up;
       }
       if (!flag_locked(s, kPutters)) {
         lock_.unlock();
@@ -429,9 +533,10 @@ class mvar {
       put_slot slot{std::addressof(v), nullptr};
       w.kind = kind;
       w.slot = &slot;
-      const status r = park(w, putters_, kPutters, (kind & kTryKind) ? detail::deadline::never() : d, st);
+      const status r = park(w, putters_, kPutters, (kind & kTryKind) ? detail::deadline::never() : d,
+                            (kind & kTryKind) ? nullptr : st);
       if (slot.error) std::rethrow_exception(slot.error);
-      return r;
+      return r == status::full ? *give_up : r;  // a try waiter's rejection, in this form's words
     }
   }
 
@@ -447,6 +552,9 @@ class mvar {
     return status::ok;
   }
 
+  // Acquire the box for a take, read or swap: kOwned (the caller holds BUSY on a full box and finishes the
+  // operation: finish_into or receive_value), ok (a server already put the result in `out`: a reader's copy,
+  // a taker's or swapper's value when T moves without throwing; or invariant 7's one-CAS take), or why not.
   status take_impl(std::optional<T>& out, op o, T* swap_in, mode m, const detail::deadline& d,
                    const std::stop_token* st) {
     const bool short_path = kStateless && o == op::take;  // invariant 7 (then claim(kFull) is not tried)
@@ -457,28 +565,22 @@ class mvar {
           return status::ok;
         }
       }
-      if (first && !short_path && claim(kFull)) {  // MV-5, uncontended
-        take_owned(out, o, swap_in);
-        return status::ok;
-      }
+      if (first && !short_path && claim(kFull)) return kOwned;  // MV-5, uncontended
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
       if ((s & kFull) && !(s & kBusy)) {
-        if (!claim(s)) {
-          lock_.unlock();
-          continue;
-        }
+        const bool owned = claim(s);
         lock_.unlock();
-        take_owned(out, o, swap_in);
-        return status::ok;
+        if (owned) return kOwned;
+        continue;
       }
-      const bool meets_busy = (s & kBusy) != 0;
       std::uint32_t kind = (o == op::read) ? kind_read : (o == op::swap ? kind_swap : kind_take);
-      if (meets_busy && m == mode::try_only) {
-        kind |= kTryKind;
-      } else if (auto answer = would_wait(m, status::empty, d, st)) {
+      const std::optional<status> give_up = give_up_answer(m, status::empty, d, st);
+      if (give_up && (s & kBusy)) {
+        kind |= kTryKind;  // wait for the operation in flight to answer (invariants 4, 6; G-7)
+      } else if (give_up) {
         lock_.unlock();
-        return *answer;
+        return *give_up;
       }
       const word flag = (o == op::read) ? kReaders : kTakers;
       if (!flag_locked(s, flag)) {
@@ -489,18 +591,92 @@ class mvar {
       receive_slot slot{&out, swap_in, nullptr};
       w.kind = kind;
       w.slot = &slot;
-      const status r = park(w, o == op::read ? readers_ : takers_, flag,
-                            (kind & kTryKind) ? detail::deadline::never() : d, st);
+      const status r =
+          park(w, o == op::read ? readers_ : takers_, flag, (kind & kTryKind) ? detail::deadline::never() : d,
+               (kind & kTryKind) ? nullptr : st);
       if (slot.error) std::rethrow_exception(slot.error);
-      return r;
+      return r == status::empty ? *give_up : r;  // a try waiter's rejection, in this form's words
     }
   }
 
-  // BUSY held on a full box: take, read or swap, then release (serving anyone who registered meanwhile).
-  void take_owned(std::optional<T>& out, op o, T* swap_in) {
+  // The result forms: acquire, finish if we own the box, and say why not otherwise. One named result, so
+  // that the caller's result is this one (NRVO) and the value moves once, from the box into it.
+  result<T> receive(op o, T* swap_in, mode m, const detail::deadline& d, const std::stop_token* st) {
+    result<T> r;
+    std::optional<T>& out = detail::result_access::value_slot(r);
+    status why = take_impl(out, o, swap_in, m, d, st);
+    if (why == kOwned) {
+      finish_into(out, o, swap_in);
+      why = status::ok;
+    }
+    detail::result_access::set_status(r, why);
+    return r;
+  }
+
+  // The forms that return T (take, read, swap): the value is moved (read: copied) from the box straight into
+  // the caller's object, so a throwing move leaves it in the box (G-8, invariant 8).
+  T receive_value(op o, T* swap_in) {
+    std::optional<T> out;
+    const status why = take_impl(out, o, swap_in, mode::wait, detail::deadline::never(), nullptr);
+    if (why != kOwned)
+      return std::move(*out);  // served: only a copy (read) or a T that moves without throwing
+    if (o == op::swap) return swap_out(*swap_in);
+    return value_out(o);
+  }
+
+  // BUSY held on a full box: the value (take) or a copy of it (read) becomes the caller's object, constructed
+  // in place by the return statement (guaranteed elision). The guard runs after that construction: on success
+  // a take ends the stored object and releases the box empty; if the move or copy threw, the box is released
+  // as it was.
+  T value_out(op o) {
+    struct finish {
+      mvar& m;
+      bool take;
+      int exceptions = std::uncaught_exceptions();
+      ~finish() {
+        if (take && std::uncaught_exceptions() == exceptions) {
+          m.end_stored();
+          m.release(false);
+        } else {
+          m.release(true);
+        }
+      }
+    } guard{*this, o == op::take};
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (o == op::read) return T(std::as_const(*storage()));
+    }
+    return T(std::move(*storage()));
+  }
+
+  // BUSY held on a full box: the old value moves into `old`, which is returned without a move (NRVO: the only
+  // object this function returns); then v moves in. If that throws, the old value goes back.
+  T swap_out(T& v) {
+    T old = [&]() -> T {
+      try {
+        return T(std::move(*storage()));
+      } catch (...) {
+        release(true);  // the box still holds its value
+        throw;
+      }
+    }();
+    end_stored();
+    try {
+      ::new (storage()) T(std::move(v));
+    } catch (...) {
+      restore_from(old);  // the swap did not happen: the old value goes back, the caller keeps v
+      release(true);
+      throw;
+    }
+    release(true);
+    return old;
+  }
+
+  // BUSY held on a full box: take, read or swap into `out`, then release (serving anyone who registered
+  // meanwhile). One move (read: one copy) from the box into `out`.
+  void finish_into(std::optional<T>& out, op o, T* swap_in) {
     try {
       if constexpr (std::is_copy_constructible_v<T>) {
-        if (o == op::read) out.emplace(*storage());
+        if (o == op::read) out.emplace(std::as_const(*storage()));
       }
       if (o != op::read) out.emplace(std::move(*storage()));
     } catch (...) {

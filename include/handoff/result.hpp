@@ -38,7 +38,8 @@ class result : public std::optional<T> {
  public:
   using value_type = T;
 
-  // Empty, for `why` (anything but ok; ok with no value is a precondition violation the primitives never make).
+  // Empty, for `why` (anything but ok; ok with no value is a precondition violation the primitives never
+  // make).
   constexpr result(handoff::status why = handoff::status::empty) noexcept : why_(why) {}  // NOLINT: implicit
   // Holding a value: status() is ok.
   template <class... Args>
