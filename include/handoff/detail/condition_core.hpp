@@ -42,6 +42,7 @@
 #include <exception>
 #include <stop_token>
 
+#include "../status.hpp"
 #include "deadline.hpp"
 #include "precondition.hpp"
 #include "slow_lock.hpp"
@@ -103,18 +104,33 @@ class condition_core {
     return queue_.size();
   }
 
-  // G-7: a wait whose deadline already passed, or whose token is already stopped, returns at once without
-  // registering (a condition stores nothing, CO-1, so "try" can only ever find nothing).
+  // G-7: a wait whose token is already stopped, or whose deadline already passed, returns at once without
+  // registering (a condition stores nothing, CO-1, so "try" can only ever find nothing). When both hold, the
+  // answer is cancelled, as in waiter::await (a stop request outranks a passed deadline).
   static bool gives_up_at_once(const deadline& d, const std::stop_token* st, outcome& o) noexcept {
-    if (!d.is_never() && Sync::passed(d)) {
-      o = outcome::timed_out;
-      return true;
-    }
     if (st && st->stop_requested()) {
       o = outcome::cancelled;
       return true;
     }
+    if (!d.is_never() && Sync::passed(d)) {
+      o = outcome::timed_out;
+      return true;
+    }
     return false;
+  }
+
+  // The status a result reports for an outcome: ok (a signal or broadcast reached the waiter), timeout, or
+  // cancelled.
+  static constexpr status status_of(outcome o) noexcept {
+    switch (o) {
+      case outcome::completed:
+        return status::ok;
+      case outcome::timed_out:
+        return status::timeout;
+      case outcome::cancelled:
+        return status::cancelled;
+    }
+    return status::timeout;
   }
 
   // Registration: link `w` as the youngest waiter. From here on a signal can claim it (CO-2).
