@@ -46,7 +46,9 @@ inline constexpr unsigned default_yield_limit = 1;
 
 namespace detail {
 
-inline void cpu_relax() noexcept {
+// One step of a bounded spin (PAUSE / YIELD). Not named cpu_relax: Boost.Fiber defines a function-like macro
+// of that name (boost/fiber/detail/cpu_relax.hpp), and users include both.
+inline void spin_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -73,7 +75,7 @@ struct os_sync {
   static void unpark_one(atomic<std::uint32_t>& word) noexcept { Parking::wake_one(word); }
   static void unpark_all(atomic<std::uint32_t>& word) noexcept { Parking::wake_all(word); }
   static bool passed(const deadline& d) noexcept { return d.passed(); }
-  static void relax() noexcept { cpu_relax(); }
+  static void relax() noexcept { spin_pause(); }
   static void yield() noexcept { std::this_thread::yield(); }
 };
 
