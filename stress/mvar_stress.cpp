@@ -5,9 +5,11 @@
 
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "stress.hpp"
@@ -16,13 +18,62 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A value whose move constructor may throw (noexcept(false)), so that a waiting taker is served by being
+// handed the box (mvar.hpp invariant 8) instead of by a move into its result; and every kThrowEvery-th move a
+// thread makes does throw, anywhere: in a put (the value stays with the putter), in a take (it stays in the
+// box), or while a server moves a waiting putter's value in (that putter's call throws, the value stays with
+// it). Every call site retries, so the ledger proves that no throw loses or duplicates a value (G-8).
+struct throwing_value {
+  static constexpr unsigned kThrowEvery = 997;
+  std::uint64_t raw = 0;
+  explicit throwing_value(std::uint64_t v) : raw(v) {}
+  throwing_value(const throwing_value&) = default;
+  throwing_value(throwing_value&& other) noexcept(false) : raw(other.raw) {
+    thread_local unsigned moves = 0;
+    if (++moves % kThrowEvery == 0) throw std::runtime_error("stress: planned move failure");
+  }
+  throwing_value& operator=(const throwing_value&) = default;
+  throwing_value& operator=(throwing_value&&) = default;
+};
+static_assert(!std::is_nothrow_move_constructible_v<throwing_value>);
+
+std::uint64_t raw_of(std::uint64_t v) {
+  return v;
+}
+std::uint64_t raw_of(const throwing_value& v) {
+  return v.raw;
+}
+
+// Runs one call that may throw a planned move failure (only throwing_value's moves throw): true if it
+// returned, false if it threw, in which case the value is wherever G-8 says (the caller retries).
+template <class F>
+bool without_planned_throw(F&& f) {
+  try {
+    f();
+    return true;
+  } catch (const std::runtime_error&) {
+    return false;
+  }
+}
+
+// The result of a receiving call, or an empty one if it threw a planned move failure (then the value is
+// still in the box). Returned and initialised in place, so the value is never moved after the call.
+template <class F>
+auto or_empty(F&& receive) -> decltype(receive()) {
+  try {
+    return receive();
+  } catch (const std::runtime_error&) {
+    return decltype(receive())(handoff::status::empty);
+  }
+}
+
 // P producers -> m[0] -> relays -> m[1] -> ... -> m[S-1] -> consumers. With one relay per stage and one
 // consumer, per-producer order must survive (putters are served FIFO, MV-4); with several, only conservation
 // is checked.
-template <class Sync>
+template <class Sync, class Value = std::uint64_t>
 void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsigned relays_per_stage,
                unsigned consumers, bool ordered) {
-  using box = handoff::mvar<std::uint64_t, Sync>;
+  using box = handoff::mvar<Value, Sync>;
   constexpr std::uint64_t kMaxPerProducer = 1u << 20;
   std::vector<std::unique_ptr<box>> boxes;
   for (unsigned i = 0; i < stages; ++i) boxes.push_back(std::make_unique<box>());
@@ -37,11 +88,12 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
       auto rng = ctx.rng(p);
       std::uint64_t seq = 0;
       while (ctx.time_left() && seq < kMaxPerProducer) {
-        std::uint64_t v = stress::ledger::encode(p, seq);
-        handoff::status st;
+        Value v(stress::ledger::encode(p, seq));
+        handoff::status st = handoff::status::timeout;
         {
           stress::in_call c(hb, "put_for");
-          st = boxes[0]->put_for(std::move(v), std::chrono::microseconds(rng() % 200));
+          (void)without_planned_throw(
+              [&] { st = boxes[0]->put_for(std::move(v), std::chrono::microseconds(rng() % 200)); });
         }
         if (st == handoff::status::ok) {
           ledger.sent(stress::ledger::encode(p, seq));
@@ -61,20 +113,25 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
         auto rng = ctx.rng(100 + s * 16 + r);
         const auto token = stop.get_token();
         for (;;) {
-          std::optional<std::uint64_t> v;
-          {
-            stress::in_call c(hb, rng() % 2 ? "take(stop)" : "take_for");
-            v = (rng() % 2) ? boxes[s]->take(token)
-                            : boxes[s]->take_for(std::chrono::microseconds(rng() % 300));
-          }
+          const unsigned form = rng() % 3;
+          const auto patience = std::chrono::microseconds(rng() % 300);
+          // Initialised in place (no move after the one out of the box): a throw leaves the value there.
+          handoff::result<Value> v = or_empty([&] {
+            stress::in_call c(hb, form == 0 ? "take(stop)" : form == 1 ? "take_for" : "take_for(d, stop)");
+            return form == 0   ? boxes[s]->take(token)
+                   : form == 1 ? boxes[s]->take_for(patience)
+                               : boxes[s]->take_for(patience, token);
+          });
           if (!v) {
             if (token.stop_requested()) return;
             continue;
           }
-          // Once taken, the relay owns the value and must pass it on: retry timeouts, never drop.
+          // Once taken, the relay owns the value and must pass it on: retry timeouts and throws, never drop.
           for (;;) {
             stress::in_call c(hb, "put_for (relay)");
-            const auto st = boxes[s + 1]->put_for(std::move(*v), std::chrono::microseconds(rng() % 300));
+            handoff::status st = handoff::status::timeout;
+            (void)without_planned_throw(
+                [&] { st = boxes[s + 1]->put_for(std::move(*v), std::chrono::microseconds(rng() % 300)); });
             if (st == handoff::status::ok) break;
             if (st != handoff::status::timeout) ctx.fail("relay put_for: unexpected status");
           }
@@ -90,19 +147,19 @@ void run_chain(stress::context& ctx, unsigned producers, unsigned stages, unsign
       auto last_seen = ledger.consumer_state();
       const auto token = stop.get_token();
       for (;;) {
-        std::optional<std::uint64_t> v;
-        {
-          stress::in_call call(hb, "take(stop)");
-          v = (rng() % 4 == 0) ? boxes.back()->try_take() : boxes.back()->take(token);
-        }
+        const bool try_only = rng() % 4 == 0;
+        handoff::result<Value> v = or_empty([&] {
+          stress::in_call call(hb, try_only ? "try_take" : "take(stop)");
+          return try_only ? boxes.back()->try_take() : boxes.back()->take(token);
+        });
         if (!v) {
           if (token.stop_requested()) return;
           continue;
         }
         if (ordered)
-          ledger.received(*v, last_seen);
+          ledger.received(raw_of(*v), last_seen);
         else
-          ledger.received_unordered(*v);
+          ledger.received_unordered(raw_of(*v));
         ctx.count_operations(1);
       }
     });
@@ -132,6 +189,15 @@ struct mvar_chain_wide {
   static void run(stress::context& ctx) {
     const unsigned n = ctx.opts().threads ? ctx.opts().threads : 4;  // 4 per role: 16+ threads on 2 cores
     run_chain<Sync>(ctx, n, 3, n, n, false);
+  }
+};
+
+// The wide chain with a T whose move may throw, and does now and then (invariant 8's hand-over, G-8).
+template <class Sync>
+struct mvar_chain_throwing_moves {
+  static void run(stress::context& ctx) {
+    const unsigned n = ctx.opts().threads ? ctx.opts().threads : 3;
+    run_chain<Sync, throwing_value>(ctx, n, 3, n, n, false);
   }
 };
 
@@ -191,4 +257,5 @@ struct mvar_pingpong {
 
 STRESS_SCENARIO_SYNC(mvar_chain_ordered);
 STRESS_SCENARIO_SYNC(mvar_chain_wide);
+STRESS_SCENARIO_SYNC(mvar_chain_throwing_moves);
 STRESS_SCENARIO_SYNC(mvar_pingpong);
