@@ -20,13 +20,15 @@
 //
 // Lag: subscription::take_lag() returns the number of values this subscriber will never receive that were
 // published to it since the previous take_lag() (or since subscribe()), and resets the count; lagged() reads
-// it without resetting. A value is counted when drop_oldest dropped it, or (policy wait) when a publish_for/
-// publish_until/publish(v, stop_token) gave up on this subscriber's full buffer, or when T's copy constructor
-// threw before this subscriber got its copy. Where the lost values sit: a value dropped by drop_oldest is
-// older than every value a pop returns after the take_lag() that counts it (it was the oldest buffered when
-// dropped); a value skipped by a timed-out, cancelled or throwing publish is newer than every value that was
-// buffered when it was skipped (it would have queued behind them). Per subscriber, over its whole life:
-// values popped + values lagged + values left in its buffer when it was destroyed == values published to it.
+// it without resetting. Both wait for a drop_oldest drop in flight on this buffer, so a value that a pop
+// already found gone is counted (invariant 6). A value is counted when drop_oldest dropped it, or (policy
+// wait) when a publish_for/ publish_until/publish(v, stop_token) gave up on this subscriber's full buffer, or
+// when T's copy constructor threw before this subscriber got its copy. Where the lost values sit: a value
+// dropped by drop_oldest is older than every value a pop returns after the take_lag() that counts it (it was
+// the oldest buffered when dropped); a value skipped by a timed-out, cancelled or throwing publish is newer
+// than every value that was buffered when it was skipped (it would have queued behind them). Per subscriber,
+// over its whole life: values popped + values lagged + values left in its buffer when it was destroyed ==
+// values published to it.
 //
 // Publish forms (G-7); `delivered` counts the subscribers whose buffer received the value:
 // - std::size_t publish(v): waits (policy wait) as long as it takes; returns delivered.
@@ -64,6 +66,28 @@
 //   5. close() sets closed, empties the list and closes every buffer: subscribers drain what they hold and
 //      then see end-of-stream; publishes that start later return closed; subscribe() after close() returns a
 //      subscription that is already at end-of-stream.
+//   6. drop_oldest counts exactly: a subscriber that has drained its buffer to end-of-stream reads, in one
+//      take_lag(), every value published to it that it did not pop. A publisher makes room in a full
+//      buffer by popping its oldest value (try_pop) and counts the drop only once that pop got a value, so
+//      no count ever stands for a value the subscriber may still pop. (Counting first and taking the count
+//      back when the pop finds nothing, because the owner had just popped everything, is not exact: a
+//      take_lag() between the two counts a value its owner then pops.) Between that pop and the count the
+//      value is gone but not counted, so the drop is bracketed by the subscriber's drop sequence word
+//      (`drops`, odd while a drop is in flight), and take_lag() and lagged() first wait until the drop in
+//      flight at their call, if any, has ended. Why that is exact:
+//      - A reader that saw the value gone (a pop of its found the buffer empty or ended, or returned a later
+//        value) read the buffer's head word with acquire at or after the drop's claim of that value, an
+//        acq_rel compare-exchange inside try_pop (stream.hpp). The drop's start (an RMW on `drops`) is
+//        sequenced before that claim, so it happens-before the reader's load of `drops`, which reads that
+//        drop in flight (and waits) or ended: the release exchange that ends it, or an RMW of its release
+//        sequence, after the count. The acquire load then makes the count visible.
+//      - A drop that starts after the reader's load removes a value the reader has not seen go (for a
+//        drained subscriber, no value at all: the buffer is closed and empty, so that drop finds nothing
+//        and counts nothing); its count reaches the next take_lag().
+//      The wait is for one try_pop and T's move constructor in the publisher's thread (the publisher is the
+//      buffer's only pusher, so that try_pop waits for no other push). The sequence is 31 bits: a reader
+//      would confuse two drops only if 2^30 of them ended between two of its loads of the word, during
+//      which the one it waits for wakes it.
 // Exceptions (G-8): if T's copy constructor throws during a publish, the publish throws, the subscribers that
 // already received the value keep it, every other subscriber of that publish has its lag raised by one, and
 // the topic stays usable (the token is released). Under policy wait a publish copies v once per subscriber,
@@ -73,7 +97,8 @@
 // Memory ordering (G-4): everything a thread did before publish(v) happens-before everything a subscriber
 // does after the pop that returns its copy of v (stream push/pop). close() happens-before every pop that
 // reports end-of-stream because of it and every publish that returns closed. A take_lag() that counts a
-// dropped value happens-after that drop (release/acquire on the lag counter).
+// dropped value happens-after that drop (release/acquire on the lag counter), and one that follows a pop
+// which saw a value dropped counts it (invariant 6).
 //
 // Lifetime: safe by shared ownership. A subscription may outlive its topic: destroying the topic closes it,
 // so the subscription drains its buffer and then reports end-of-stream. Destroying a topic while a publish is
@@ -126,8 +151,14 @@ class topic {
     explicit subscriber_state(std::size_t capacity) : buffer(capacity) {}
     buffer_type buffer;
     typename Sync::template atomic<std::uint64_t> lag{0};
+    // Invariant 6: drop sequence (bits 1..31, advanced by kDropStep at the start and at the end of each
+    // drop_oldest drop, so odd = kDropInFlight set while one is in flight) and kLagReaderAsleep (bit 0).
+    typename Sync::template atomic<std::uint32_t> drops{0};
     bool pending = false;  // guarded by the publish token: this publish has not yet dealt with the subscriber
   };
+  static constexpr std::uint32_t kLagReaderAsleep = 1;  // a take_lag()/lagged() is (about to be) parked
+  static constexpr std::uint32_t kDropStep = 2;
+  static constexpr std::uint32_t kDropInFlight = 2;  // the sequence's low bit
   using subscriber_list = std::vector<std::shared_ptr<subscriber_state>>;
 
   // What subscriptions share with the topic (invariant 3). Outlives the topic while subscriptions exist.
@@ -262,6 +293,31 @@ class topic {
     s.lag.fetch_add(1, std::memory_order_release);
   }
 
+  // drop_oldest, token holder only: make room in s's full buffer by removing its oldest value, and count it
+  // if there was one (invariant 6). Throws what T's move constructor throws; the value is then gone all the
+  // same (stream.hpp, Exceptions: a pop whose move throws destroys the value) and counted.
+  static void drop_oldest_value(subscriber_state& s) {
+    // relaxed: a reader that saw the value gone read the buffer's head word, with acquire, at or after the
+    // claim inside try_pop below (an acq_rel compare-exchange, sequenced after this RMW), so this start
+    // happens-before its load of `drops` in await_drop (invariant 6).
+    const std::uint32_t in_flight = s.drops.fetch_add(kDropStep, std::memory_order_relaxed) + kDropStep;
+    try {
+      const auto dropped = s.buffer.try_pop();
+      end_drop(s, in_flight, dropped.has_value());  // before the dropped value's destructor runs
+    } catch (...) {
+      end_drop(s, in_flight, true);
+      throw;
+    }
+  }
+  static void end_drop(subscriber_state& s, std::uint32_t in_flight, bool dropped) noexcept {
+    if (dropped) add_lag(s);
+    // release: pairs with the acquire loads in subscription::await_drop(); a reader that sees this drop
+    // ended sees its count. The exchange also clears kLagReaderAsleep, which it reads to know whom to wake
+    // (the protocol of detail/waiter.hpp, point 2).
+    if (s.drops.exchange(in_flight + kDropStep, std::memory_order_release) & kLagReaderAsleep)
+      Sync::unpark_all(s.drops);
+  }
+
   // Push into one buffer, waiting as the publish's deadline / stop token allow. ok | closed | timeout |
   // cancelled.
   static status push_waiting(buffer_type& b, T&& v, const detail::deadline& d, const std::stop_token* st) {
@@ -355,9 +411,9 @@ class topic {
       for (const auto& s : subs) {
         T copy(v);
         status r;
-        // Only we push (invariant 1), so one drop makes room; a failed try_pop means its owner just did.
-        while ((r = s->buffer.try_push(std::move(copy))) == status::full)
-          if (s->buffer.try_pop()) add_lag(*s);
+        // Only we push (invariant 1), so one drop makes room; a drop that finds nothing means its owner
+        // just popped (room too).
+        while ((r = s->buffer.try_push(std::move(copy))) == status::full) drop_oldest_value(*s);
         settle(*s, r);
       }
     } else {
@@ -440,14 +496,18 @@ class topic<T, Sync>::subscription {
   std::default_sentinel_t end() const noexcept { return {}; }
 
   // ---- lag (see the header comment): values published to this subscriber that it will never receive.
+  // Both first wait for a drop_oldest drop in flight on this buffer to end (invariant 6), so that a value
+  // this subscriber can no longer pop is counted.
   std::uint64_t take_lag() noexcept {
     check();
+    await_drop();
     // acquire: pairs with the release in add_lag(); every drop counted here happens-before our next pop.
     return state_->lag.exchange(0, std::memory_order_acquire);
   }
   std::uint64_t lagged() const noexcept {
     check();
-    return state_->lag.load(std::memory_order_relaxed);  // relaxed: a snapshot
+    await_drop();
+    return state_->lag.load(std::memory_order_relaxed);  // relaxed: a snapshot (await_drop acquired the drop)
   }
 
   // Leave the topic now (idempotent; the destructor does it): no value published after this call begins is
@@ -483,6 +543,34 @@ class topic<T, Sync>::subscription {
 
   void check() const noexcept {
     HANDOFF_PRECONDITION(state_ != nullptr, "topic subscription used after move (G-9)");
+  }
+
+  // Invariant 6: returns once the drop that was in flight at the call, if any, has ended. Drops that start
+  // later are not waited for (a reader is never held by a run of them). Spin, then park on `drops`: the
+  // publisher's ending exchange reads kLagReaderAsleep, set here by compare-exchange while that drop is
+  // still in flight, so one of the two sees the other (detail/waiter.hpp, point 2); park returns at once
+  // if the word moved in between, and a spurious return re-checks.
+  void await_drop() const noexcept {
+    auto& word = state_->drops;
+    // acquire: pairs with the release exchange in end_drop (or an RMW of its release sequence): a drop seen
+    // ended has its count visible.
+    std::uint32_t w = word.load(std::memory_order_acquire);
+    const std::uint32_t in_flight = w & ~kLagReaderAsleep;
+    if (!(in_flight & kDropInFlight)) return;
+    for (unsigned spins = 0; (w & ~kLagReaderAsleep) == in_flight; ++spins) {
+      if (spins >= Sync::spin_limit) {
+        // acquire: on failure, w is a fresh read of the word, as the load above (on success the bit only
+        // asks to be woken; the load after park is what orders the count).
+        if (!(w & kLagReaderAsleep) &&
+            !word.compare_exchange_weak(w, w | kLagReaderAsleep, std::memory_order_acquire,
+                                        std::memory_order_acquire))
+          continue;
+        Sync::park(word, in_flight | kLagReaderAsleep);
+      } else {
+        Sync::relax();
+      }
+      w = word.load(std::memory_order_acquire);  // acquire: as above
+    }
   }
   buffer_type& buffer() {
     check();
