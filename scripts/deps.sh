@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages handoff needs to build and test.
-#   scripts/deps.sh          build + unit tests + reliability tooling
-#   scripts/deps.sh --bench  also the benchmark peers and plotting
+#   scripts/deps.sh          build + unit tests + reliability tooling + the neighbours tests' libraries
+#   scripts/deps.sh --bench  also plotting
 # Exits 0 when everything is present (or was installed), 1 when packages are
 # missing and we are not root (the sudo line to run is printed).
 set -euo pipefail
@@ -10,11 +10,14 @@ packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev pkg-config
   relacy-dev spin librapidcheck-dev
+  # The libraries users mix handoff with (ctests neighbours_light, neighbours_heavy; Boost.Asio comes with
+  # Boost.Fiber's libboost1.74-dev), which are also the benchmark peers.
+  libconcurrentqueue-dev libatomic-queue-dev libtbb-dev libboost-fiber-dev libboost-context-dev
 )
 
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(libconcurrentqueue-dev libatomic-queue-dev libtbb-dev libboost-fiber-dev libboost-context-dev gnuplot-nox) ;;
+    --bench) packages+=(gnuplot-nox) ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
