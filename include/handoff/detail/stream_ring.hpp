@@ -56,7 +56,8 @@ class stream_ring {
   // `size` is a power of two (or 0 for no ring); the constructor may throw std::bad_alloc.
   explicit stream_ring(std::size_t size)
       : mask_(size ? size - 1 : 0),
-        spread_shift_(size >= slots_per_line ? std::countr_zero(size / slots_per_line) : 0),
+        spread_shift_(size >= slots_per_line ? static_cast<unsigned>(std::countr_zero(size / slots_per_line))
+                                             : 0u),
         spread_(size >= slots_per_line && slots_per_line > 1),
         slots_(size ? allocate(size) : nullptr, slot_deleter{size}) {
     for (std::size_t k = 0; k < size; ++k) {
