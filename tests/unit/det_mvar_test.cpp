@@ -11,6 +11,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "support/det_box.hpp"
@@ -41,6 +42,67 @@ struct mvar_adapter {
   static status send(channel& c, item& v, std::stop_token st) { return c.put(std::move(v), std::move(st)); }
   static std::size_t waiting_senders(channel& c) { return c.waiting().putters; }
 };
+
+// The same scenarios on an mvar whose T has a move constructor that may throw (it never does here): a
+// waiting taker is then served by being handed BUSY on the full box and moving the value out itself (mvar.hpp
+// invariant 8), a different protocol from the move into its result that a nothrow T gets.
+struct handed_item {
+  sc::item p;
+  explicit handed_item(sc::item&& i) noexcept : p(std::move(i)) {}
+  handed_item(handed_item&& other) noexcept(false) : p(std::move(other.p)) {}  // NOLINT: deliberately
+};
+static_assert(!std::is_nothrow_move_constructible_v<handed_item>);
+
+struct mvar_hand_over_adapter {
+  using item = sc::item;
+  using channel = handoff::mvar<handed_item, det_sync>;
+  static constexpr std::size_t capacity = 1;
+
+  static std::optional<item> unwrap(handoff::result<handed_item>&& r) {
+    if (!r) return std::nullopt;
+    return std::move(r->p);
+  }
+  // The value goes back to the caller's item when the put fails (G-2).
+  template <class Put>
+  static status wrapped_put(item& v, Put put) {
+    handed_item h(std::move(v));
+    const status s = put(h);
+    if (s != status::ok) v = std::move(h.p);
+    return s;
+  }
+  static void send(channel& c, item&& v) { c.put(handed_item(std::move(v))); }
+  static item receive(channel& c) { return std::move(c.take().p); }
+  static std::optional<item> try_receive(channel& c) { return unwrap(c.try_take()); }
+  static std::optional<item> receive_for(channel& c, std::chrono::hours d) { return unwrap(c.take_for(d)); }
+  static std::optional<item> receive(channel& c, std::stop_token st) { return unwrap(c.take(std::move(st))); }
+  static status send_for(channel& c, item& v, std::chrono::hours d) {
+    return wrapped_put(v, [&](handed_item& h) { return c.put_for(std::move(h), d); });
+  }
+  static status send(channel& c, item& v, std::stop_token st) {
+    return wrapped_put(v, [&](handed_item& h) { return c.put(std::move(h), st); });
+  }
+  static std::size_t waiting_senders(channel& c) { return c.waiting().putters; }
+};
+
+TEST(DetMvarHandOver, HandOffToWaitingTaker_MV3_G1) {  // MV-3, G-1, invariant 8
+  det_expect_clean(sc::handoff_to_waiting_receiver<mvar_hand_over_adapter>);
+}
+
+TEST(DetMvarHandOver, FifoOfThreeBlockedPutters_MV4_G3) {  // MV-4, G-3, invariant 8
+  det_expect_clean([] { sc::fifo_of_blocked_senders<mvar_hand_over_adapter>(3); });
+}
+
+TEST(DetMvarHandOver, TakeForTimeoutRacingPutIsTruthful_G2) {  // G-2, G-7, invariant 8
+  det_expect_clean([] { sc::receive_gives_up_racing_send<mvar_hand_over_adapter>(sc::give_up::timeout); });
+}
+
+TEST(DetMvarHandOver, StopRequestRacingHandOffToTaker_G2) {  // G-2, G-7, invariant 8
+  det_expect_clean([] { sc::receive_gives_up_racing_send<mvar_hand_over_adapter>(sc::give_up::stop); });
+}
+
+TEST(DetMvarHandOver, TwoProducersTwoConsumersConserveValues_G2_G3) {  // G-2, G-3, invariant 8
+  det_expect_clean([] { sc::producers_consumers<mvar_hand_over_adapter>(3); });
+}
 
 TEST(DetMvar, HandOffToWaitingTaker_MV3_G1) {  // MV-3, G-1
   det_expect_clean(sc::handoff_to_waiting_receiver<mvar_adapter>);
