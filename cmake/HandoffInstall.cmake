@@ -1,5 +1,5 @@
 # Install rules: headers, the static library, the CMake package
-# (find_package(handoff CONFIG)) and a relocatable pkg-config file.
+# (find_package(handoff CONFIG)), a relocatable pkg-config file and the LICENSE.
 include(CMakePackageConfigHelpers)
 
 set(HANDOFF_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/handoff"
@@ -53,9 +53,18 @@ else()
   set(HANDOFF_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
   set(HANDOFF_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# No -std= in Cflags: handoff needs C++20 *or later*, and a -std=c++20 placed after the consumer's own
+# -std=c++23 would quietly lower its standard. The consumer chooses (README, pkg-config).
 set(HANDOFF_PC_CFLAGS_EXTRA "")
 if(HANDOFF_PARK_BACKEND_RESOLVED STREQUAL "portable")
   set(HANDOFF_PC_CFLAGS_EXTRA " -DHANDOFF_PARK_BACKEND_PORTABLE=1")
 endif()
 configure_file("${CMAKE_CURRENT_SOURCE_DIR}/handoff.pc.in" "${CMAKE_CURRENT_BINARY_DIR}/handoff.pc" @ONLY)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/handoff.pc" DESTINATION "${HANDOFF_PC_PKGCONFIGDIR}")
+
+# The licence travels with the headers and library. share/doc/handoff is spelled out rather than taken from
+# CMAKE_INSTALL_DOCDIR, which a parent project that includes GNUInstallDirs first names after itself.
+set(HANDOFF_INSTALL_LICENSEDIR "${CMAKE_INSTALL_DATAROOTDIR}/doc/handoff"
+    CACHE STRING "Where handoff's LICENSE is installed, relative to the prefix")
+mark_as_advanced(HANDOFF_INSTALL_LICENSEDIR)
+install(FILES "${CMAKE_CURRENT_SOURCE_DIR}/LICENSE" DESTINATION "${HANDOFF_INSTALL_LICENSEDIR}")

@@ -1,11 +1,13 @@
 # ctest install_consumer: install handoff into a scratch prefix and consume it
-# three ways: find_package(handoff CONFIG), pkg-config, add_subdirectory.
+# three ways: find_package(handoff CONFIG), pkg-config, add_subdirectory. The
+# install must hold the LICENSE; the pkg-config flags must not choose the C++
+# standard (a consumer built with -std=c++23 keeps C++23).
 #
 # cmake -DHANDOFF_SOURCE_DIR=... -DHANDOFF_BINARY_DIR=... -DWORK_DIR=... -DCONFIG=...
-#       -DLIBDIR=... -DCXX=... -DGENERATOR=... [-DMAKE_PROGRAM=...] -P run.cmake
+#       -DLIBDIR=... -DLICENSEDIR=... -DCXX=... -DGENERATOR=... [-DMAKE_PROGRAM=...] -P run.cmake
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var HANDOFF_SOURCE_DIR HANDOFF_BINARY_DIR WORK_DIR LIBDIR CXX GENERATOR)
+foreach(var HANDOFF_SOURCE_DIR HANDOFF_BINARY_DIR WORK_DIR LIBDIR LICENSEDIR CXX GENERATOR)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "run.cmake: -D${var}=... is required")
   endif()
@@ -36,6 +38,25 @@ endif()
 step("install into ${prefix}"
   "${CMAKE_COMMAND}" --install "${HANDOFF_BINARY_DIR}" --prefix "${prefix}" --config "${CONFIG}")
 
+# The LICENSE is installed, unchanged.
+if(IS_ABSOLUTE "${LICENSEDIR}")
+  set(installed_license "${LICENSEDIR}/LICENSE")
+else()
+  set(installed_license "${prefix}/${LICENSEDIR}/LICENSE")
+endif()
+if(NOT EXISTS "${installed_license}")
+  message(FATAL_ERROR "install_consumer: LICENSE not installed (expected ${installed_license})")
+endif()
+file(SHA256 "${installed_license}" installed_hash)
+file(SHA256 "${HANDOFF_SOURCE_DIR}/LICENSE" source_hash)
+if(NOT installed_hash STREQUAL source_hash)
+  message(FATAL_ERROR "install_consumer: ${installed_license} differs from the source tree's LICENSE")
+endif()
+message(STATUS "install_consumer: LICENSE installed at ${installed_license}")
+
+# Warnings the installed headers must not raise in a strict consumer's build.
+set(consumer_warnings -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Werror)
+
 # 2. find_package(handoff CONFIG REQUIRED) with CMAKE_PREFIX_PATH=<prefix>
 set(build "${WORK_DIR}/package")
 step("configure consumer (find_package)"
@@ -60,11 +81,36 @@ else()
     message(FATAL_ERROR "install_consumer: pkg-config --cflags --libs handoff failed (${rc})")
   endif()
   message(STATUS "install_consumer: pkg-config flags: ${pc_flags}")
+  # handoff needs C++20 *or later*: the standard is the consumer's choice, never the .pc file's.
+  if(pc_flags MATCHES "(^| )-std=")
+    message(FATAL_ERROR "install_consumer: pkg-config --cflags handoff chooses the C++ standard: ${pc_flags}")
+  endif()
   separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
   set(pc_exe "${WORK_DIR}/consumer_pkgconfig")
-  step("compile consumer (pkg-config)"
-    "${CXX}" -Wall -Wextra -Wpedantic -Werror "${consumer_source}/main.cpp" -o "${pc_exe}" ${pc_flags})
-  step("run consumer (pkg-config)" "${pc_exe}")
+  step("compile consumer (pkg-config, -std=c++20)"
+    "${CXX}" -std=c++20 ${consumer_warnings} "${consumer_source}/main.cpp" -o "${pc_exe}" ${pc_flags})
+  step("run consumer (pkg-config, -std=c++20)" "${pc_exe}")
+
+  # A C++23 consumer, where the compiler has C++23 (-std=c++23, or -std=c++2b before it had the name). The
+  # pkg-config flags come last, where a -std= among them would win; main.cpp checks __cplusplus.
+  set(cxx23_flag "")
+  foreach(flag -std=c++23 -std=c++2b)
+    execute_process(COMMAND "${CXX}" ${flag} -x c++ -fsyntax-only /dev/null
+                    OUTPUT_QUIET ERROR_QUIET RESULT_VARIABLE rc)
+    if(rc EQUAL 0)
+      set(cxx23_flag ${flag})
+      break()
+    endif()
+  endforeach()
+  if(cxx23_flag)
+    set(pc23_exe "${WORK_DIR}/consumer_pkgconfig_cxx23")
+    step("compile consumer (pkg-config, ${cxx23_flag})"
+      "${CXX}" ${cxx23_flag} -DHANDOFF_CONSUMER_EXPECT_CXX23=1 ${consumer_warnings}
+      "${consumer_source}/main.cpp" -o "${pc23_exe}" ${pc_flags})
+    step("run consumer (pkg-config, ${cxx23_flag})" "${pc23_exe}")
+  else()
+    message(STATUS "install_consumer: ${CXX} has no C++23 mode, skipping the C++23 pkg-config consumer")
+  endif()
 endif()
 
 # 4. add_subdirectory(<handoff source>): what a FetchContent user does.
