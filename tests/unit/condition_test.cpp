@@ -157,6 +157,64 @@ TYPED_TEST(ConditionTest, CO5_BroadcastErrorOnConditionVoid) {
   EXPECT_THROW(get_or_abort(std::move(waiter), "void waiter"), std::logic_error);
 }
 
+// CO-5 reaches the waiters registered at the call and nobody else: the error does not stay behind. Every wait
+// after a broadcast_error (one that woke a waiter, and one that found nobody) returns normally: at once for
+// the G-7 forms, on a timeout, or with the next signal's value.
+TYPED_TEST(ConditionTest, CO5_BroadcastErrorIsNotSticky) {
+  condition<int, TypeParam> c;
+  condition<void, TypeParam> v;
+  std::mutex m;
+  std::stop_source stopped;
+  stopped.request_stop();
+  auto boom = [] { return std::make_exception_ptr(std::runtime_error("boom")); };
+  // A waiter that throws at once never registers: stop looking for it then.
+  auto returned = [](auto& f) { return f.wait_for(0s) == std::future_status::ready; };
+  auto waits_normally_afterwards = [&](const char* after) {
+    SCOPED_TRACE(after);
+    try {
+      EXPECT_EQ(c.wait_for(0s).status(), handoff::status::timeout);
+      EXPECT_EQ(c.wait(stopped.get_token()).status(), handoff::status::cancelled);
+      EXPECT_EQ(c.wait_for(1ms).status(), handoff::status::timeout);
+      EXPECT_FALSE(v.wait_for(0s));
+      EXPECT_FALSE(v.wait_for(1ms));
+      std::unique_lock lock(m);
+      EXPECT_EQ(c.wait_for(lock, 1ms).status(), handoff::status::timeout);
+      EXPECT_EQ(v.wait_for(lock, 1ms), std::cv_status::timeout);
+    } catch (const std::runtime_error&) {
+      ADD_FAILURE() << "a wait after broadcast_error threw its error";
+    }
+    auto typed = std::async(std::launch::async, [&] { return c.wait(); });
+    until([&] { return c.waiting() == 1 || returned(typed); },
+          "typed waiter registered after broadcast_error");
+    EXPECT_EQ(c.signal(5), 1u);
+    EXPECT_NO_THROW(EXPECT_EQ(get_or_abort(std::move(typed), "typed wait after broadcast_error"), 5))
+        << "the next wait gets the next signal's value, not the old error";
+    auto untyped = std::async(std::launch::async, [&] {
+      std::unique_lock lock(m);
+      v.wait(lock);
+    });
+    until([&] { return v.waiting() == 1 || returned(untyped); },
+          "void waiter registered after broadcast_error");
+    EXPECT_EQ(v.signal(), 1u);
+    EXPECT_NO_THROW(get_or_abort(std::move(untyped), "void wait after broadcast_error"));
+  };
+
+  EXPECT_EQ(c.broadcast_error(boom()), 0u);
+  EXPECT_EQ(v.broadcast_error(boom()), 0u);
+  waits_normally_afterwards("after a broadcast_error that found nobody");
+
+  auto typed = std::async(std::launch::async, [&] { return c.wait(); });
+  auto untyped = std::async(std::launch::async, [&] { v.wait(); });
+  until([&] { return (c.waiting() == 1 || returned(typed)) && (v.waiting() == 1 || returned(untyped)); },
+        "waiters registered");
+  EXPECT_EQ(c.broadcast_error(boom()), 1u);
+  EXPECT_EQ(v.broadcast_error(boom()), 1u);
+  EXPECT_THROW((void)get_or_abort(std::move(typed), "typed waiter woken by broadcast_error"),
+               std::runtime_error);
+  EXPECT_THROW(get_or_abort(std::move(untyped), "void waiter woken by broadcast_error"), std::runtime_error);
+  waits_normally_afterwards("after a broadcast_error that woke a waiter");
+}
+
 // ---- CO-6
 
 // The classic flag + mutex + notify pattern, as a two-thread ping-pong, 10^4 rounds. Each side changes the
