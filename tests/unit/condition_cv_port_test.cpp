@@ -4,7 +4,8 @@
 // The same template runs with std::condition_variable, std::condition_variable_any, and handoff::condition<>
 // (both parking backends), with std::mutex and with a custom BasicLockable; every run must deliver the same
 // multiset of values, in per-producer order, and in exactly the same order when there is one producer and
-// one consumer.
+// one consumer. C++20's interruptible predicate waits (stop_token forms) must give the same answers as
+// std::condition_variable_any's.
 #include <handoff/condition.hpp>
 
 #include <gtest/gtest.h>
@@ -18,7 +19,9 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/backends.hpp"
@@ -190,6 +193,114 @@ TYPED_TEST(ConditionCvPort, CO8_CapacityOneManyThreadsNoLostWakeup) {
   using handoff_cv = handoff::condition<void, TypeParam>;
   const auto ported = run_workload<handoff_cv, std::mutex>(4, 4, 2'000, 1);
   check_conservation(ported, 4, 2'000);
+}
+
+// ---- C++20 std::condition_variable_any's interruptible predicate waits: the same answers (CO-8)
+
+// One implementation of the interface: std::condition_variable_any itself, or handoff::condition<void>.
+template <class CV>
+class InterruptibleWaits : public ::testing::Test {};
+#if defined(HANDOFF_HAVE_FUTEX)
+using interruptible_impls =
+    ::testing::Types<std::condition_variable_any, handoff::condition<void, handoff::detail::futex_sync>,
+                     handoff::condition<void, handoff::detail::portable_sync>>;
+#else
+using interruptible_impls =
+    ::testing::Types<std::condition_variable_any, handoff::condition<void, handoff::detail::portable_sync>>;
+#endif
+TYPED_TEST_SUITE(InterruptibleWaits, interruptible_impls);
+
+enum class interruptible { wait, wait_for, wait_until };
+
+template <class CV, class Lock, class Pred>
+bool call(interruptible form, CV& cv, Lock& lock, std::stop_token st, std::chrono::microseconds d,
+          Pred pred) {
+  switch (form) {
+    case interruptible::wait:
+      return cv.wait(lock, std::move(st), pred);
+    case interruptible::wait_for:
+      return cv.wait_for(lock, std::move(st), d, pred);
+    case interruptible::wait_until:
+      return cv.wait_until(lock, std::move(st), std::chrono::steady_clock::now() + d, pred);
+  }
+  return false;
+}
+
+// Single-thread cases, where the answer and the number of pred() calls are fixed by the standard's loop
+//   while (!st.stop_requested()) { if (pred()) return true; if (wait_until(lock, t) == timeout) return
+//   pred(); } return pred();
+// and two-thread cases (notified with pred true; stopped while waiting with pred false), where only the
+// answer is fixed. Every implementation must give the same answers.
+TYPED_TEST(InterruptibleWaits, CO8_SameAnswersAsConditionVariableAny) {
+  for (auto form : {interruptible::wait, interruptible::wait_for, interruptible::wait_until}) {
+    SCOPED_TRACE(static_cast<int>(form));
+    TypeParam cv;
+    std::mutex m;
+    bool ready = false;  // guarded by m
+    int pred_calls = 0;  // guarded by m
+    auto pred = [&] {
+      ++pred_calls;
+      return ready;
+    };
+    std::stop_source stopped, never;
+    stopped.request_stop();
+    auto single = [&](bool value, std::stop_token st, std::chrono::microseconds d) {
+      std::unique_lock lock(m);
+      ready = value;
+      pred_calls = 0;
+      const bool r = call(form, cv, lock, std::move(st), d, pred);
+      EXPECT_TRUE(lock.owns_lock());
+      return std::pair{r, pred_calls};
+    };
+    EXPECT_EQ(single(true, stopped.get_token(), 1h), std::pair(true, 1)) << "stopped, pred true";
+    EXPECT_EQ(single(false, stopped.get_token(), 1h), std::pair(false, 1)) << "stopped, pred false";
+    EXPECT_EQ(single(true, never.get_token(), 1h), std::pair(true, 1)) << "pred true at once";
+    if (form != interruptible::wait) {
+      EXPECT_EQ(single(false, never.get_token(), -1ms), std::pair(false, 2)) << "deadline passed, pred false";
+    }
+
+    // Two threads. `entered` is set under m just before the call; once the main thread then takes m, the
+    // waiter has released it inside the wait, so it waits (or has already been woken).
+    bool entered = false;  // guarded by m
+    auto start = [&](std::stop_token st) {
+      {
+        std::lock_guard lock(m);
+        ready = false;
+        entered = false;
+      }
+      return std::async(std::launch::async, [&, st] {
+        std::unique_lock lock(m);
+        entered = true;
+        const bool r = call(form, cv, lock, st, std::chrono::microseconds(1h), pred);
+        return std::pair{r, lock.owns_lock()};
+      });
+    };
+    auto until_waiting = [&] {
+      handoff_test::until(
+          [&] {
+            std::lock_guard lock(m);
+            return entered;
+          },
+          "waiter inside the wait");
+    };
+    {
+      auto waiter = start(never.get_token());
+      until_waiting();
+      {
+        std::lock_guard lock(m);
+        ready = true;
+      }
+      cv.notify_all();
+      EXPECT_EQ(get_or_abort(std::move(waiter), "notified waiter"), std::pair(true, true));
+    }
+    {
+      std::stop_source source;
+      auto waiter = start(source.get_token());
+      until_waiting();
+      source.request_stop();
+      EXPECT_EQ(get_or_abort(std::move(waiter), "stopped waiter"), std::pair(false, true));
+    }
+  }
 }
 
 }  // namespace
