@@ -2,12 +2,14 @@
 // against waiters that time out and are cancelled at random, checked per round (CO-4, CO-7); a signal
 // hand-off where a value counts as sent only if signal returned 1, checked by the ledger (CO-3, CO-7, G-2);
 // and the std::condition_variable queue pattern on condition<void> (CO-6, CO-8), checked by the ledger.
+// Every result<T> a wait returns is checked against its status (ok exactly with a value).
 #include <handoff/condition.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
@@ -25,6 +27,20 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kEnd =
     ~std::uint64_t{0};  // the closing broadcast's value; never a round or a ledger value
+
+// What a result<T> form answered, checked against its status (issue 16): ok exactly with a value, cancelled
+// only once the token was stopped, timeout only from a form with a deadline. Returns the optional part.
+template <class T>
+std::optional<T> checked(stress::context& ctx, handoff::result<T>&& r, const std::stop_token* token,
+                         bool has_deadline, const char* form) {
+  const bool consistent = r.has_value() == (r.status() == handoff::status::ok) &&
+                          (r.status() != handoff::status::cancelled || (token && token->stop_requested())) &&
+                          (r.status() != handoff::status::timeout || has_deadline);
+  if (!consistent)
+    ctx.fail(std::string(form) + " answered " + handoff::to_string(r.status()) + (r ? " with" : " without") +
+             " a value");
+  return std::move(r);
+}
 
 // One broadcaster (which sometimes signals instead) against N waiters using every wait form with random
 // deadlines, plus a thread that cancels random waiters. Round r's value is r. Per round, the count returned
@@ -53,21 +69,37 @@ struct condition_broadcast_storm {
         while (!finished.load()) {
           std::optional<std::uint64_t> v;
           const auto timeout = std::chrono::microseconds(rng() % 300);
-          switch (rng() % 6) {
+          switch (rng() % 8) {
             case 0: {
               stress::in_call call(hb, "wait_for");
-              v = c.wait_for(timeout);
+              v = checked(ctx, c.wait_for(timeout), nullptr, true, "wait_for");
               break;
             }
             case 1: {
               stress::in_call call(hb, "wait_until(system_clock)");
-              v = c.wait_until(std::chrono::system_clock::now() + timeout);
+              v = checked(ctx, c.wait_until(std::chrono::system_clock::now() + timeout), nullptr, true,
+                          "wait_until");
               break;
             }
             case 2: {
               const auto token = stops[i]->fresh_token();
               stress::in_call call(hb, "wait(stop_token)");
-              v = c.wait(token);
+              v = checked(ctx, c.wait(token), &token, false, "wait(stop_token)");
+              break;
+            }
+            case 6: {
+              const auto token = stops[i]->fresh_token();
+              stress::in_call call(hb, "wait_for(d, stop_token)");
+              v = checked(ctx, c.wait_for(timeout, token), &token, true, "wait_for(d, stop_token)");
+              break;
+            }
+            case 7: {
+              const auto token = stops[i]->fresh_token();
+              std::unique_lock lock(own);
+              stress::in_call call(hb, "wait_until(lock, t, stop_token)");
+              v = checked(ctx, c.wait_until(lock, std::chrono::steady_clock::now() + timeout, token), &token,
+                          true, "wait_until(lock, t, stop_token)");
+              if (!lock.owns_lock()) ctx.fail("wait_until(lock, t, token) returned without the lock (CO-6)");
               break;
             }
             case 3: {
@@ -78,7 +110,7 @@ struct condition_broadcast_storm {
             case 4: {
               std::unique_lock lock(own);
               stress::in_call call(hb, "wait_for(lock)");
-              v = c.wait_for(lock, timeout);
+              v = checked(ctx, c.wait_for(lock, timeout), nullptr, true, "wait_for(lock)");
               if (!lock.owns_lock()) ctx.fail("wait_for(lock) returned without the lock (CO-6)");
               break;
             }
@@ -86,7 +118,7 @@ struct condition_broadcast_storm {
               const auto token = stops[i]->fresh_token();
               std::unique_lock lock(own);
               stress::in_call call(hb, "wait(lock, stop_token)");
-              v = c.wait(lock, token);
+              v = checked(ctx, c.wait(lock, token), &token, false, "wait(lock, stop_token)");
               if (!lock.owns_lock()) ctx.fail("wait(lock, token) returned without the lock (CO-6)");
               break;
             }
@@ -174,20 +206,34 @@ struct condition_signal_handoff {
         for (;;) {
           std::optional<std::uint64_t> v;
           const auto timeout = std::chrono::microseconds(rng() % 200);
-          switch (rng() % 5) {
+          switch (rng() % 7) {
             case 0: {
               stress::in_call call(hb, "wait_for");
-              v = c.wait_for(timeout);
+              v = checked(ctx, c.wait_for(timeout), nullptr, true, "wait_for");
               break;
             }
             case 1: {
               stress::in_call call(hb, "wait_until(steady_clock)");
-              v = c.wait_until(std::chrono::steady_clock::now() + timeout);
+              v = checked(ctx, c.wait_until(std::chrono::steady_clock::now() + timeout), nullptr, true,
+                          "wait_until");
               break;
             }
             case 2: {
               stress::in_call call(hb, "wait(stop_token)");
-              v = c.wait(token);
+              v = checked(ctx, c.wait(token), &token, false, "wait(stop_token)");
+              break;
+            }
+            case 5: {
+              stress::in_call call(hb, "wait_until(system_clock, stop_token)");
+              v = checked(ctx, c.wait_until(std::chrono::system_clock::now() + timeout, token), &token, true,
+                          "wait_until(t, stop_token)");
+              break;
+            }
+            case 6: {
+              std::unique_lock lock(own);
+              stress::in_call call(hb, "wait_for(lock, d, stop_token)");
+              v = checked(ctx, c.wait_for(lock, timeout, token), &token, true,
+                          "wait_for(lock, d, stop_token)");
               break;
             }
             case 3: {
@@ -296,9 +342,26 @@ struct condition_void_queue {
           auto ready = [&] { return !items.empty() || closed; };
           {
             stress::in_call call(hb, "not_empty wait");
-            switch (rng() % 4) {
+            switch (rng() % 7) {
               case 0:
                 not_empty.wait(lock, ready);
+                break;
+              case 4:
+                while (!not_empty.wait_for(lock, never.get_token(), std::chrono::microseconds(rng() % 300),
+                                           ready)) {
+                }
+                break;
+              case 5:
+                while (!not_empty.wait_until(lock, never.get_token(),
+                                             std::chrono::steady_clock::now() + 100us, ready)) {
+                }
+                break;
+              case 6:
+                while (!ready()) {
+                  if (not_empty.wait_for(lock, 100us, never.get_token()).status() ==
+                      handoff::status::cancelled)
+                    ctx.fail("wait_for(lock, d, token) cancelled by a token nobody stops");
+                }
                 break;
               case 1:
                 while (!not_empty.wait_for(lock, std::chrono::microseconds(rng() % 300), ready)) {
