@@ -6,8 +6,12 @@
 //     "cpu_ns_per_msg" counter. Joined threads' time stays in RUSAGE_SELF, so a delta taken around a run that
 //     spawns and joins its workers counts every worker, spinning or parked.
 //   - cores() / allowed_cpus(): the CPUs of the process's affinity mask, so `taskset` sets the machine size.
-//   - thread_team: spawns N workers, pins worker i to the i-th allowed CPU when there are at least N of them
-//     (pinning an oversubscribed team would only forbid the scheduler from balancing it), releases them
+//   - pinning: every comparison row runs twice, `<name>/unpinned` (the scheduler places every thread) and
+//     `<name>/pinned` (worker i on the (i mod cores)-th allowed CPU, oversubscribed teams included), through
+//     register_pinnings(); the mode in force is a setting of the benchmark's run (scoped_pinning), so a
+//     workload written before the modes existed needs no new parameter. Rows registered without it (the
+//     tuning sweeps) keep the automatic rule: pinned only when the machine has a core for each thread.
+//   - thread_team: spawns N workers, pins them as the mode in force says, releases them
 //     through one start gate, joins them, and returns the seconds from opening the gate to the last worker
 //     finishing (thread creation and exit excluded: they cost ~30 us per thread here, which would otherwise
 //     weigh on a 16-thread run and not on a 2-thread one). Optionally it also sums the workers' context
@@ -16,6 +20,8 @@
 //     outside the count.
 //   - add_machine_context(): cores, CPU model, compiler, git commit (from $HANDOFF_GIT_COMMIT, which
 //     scripts/bench.sh sets) in the JSON "context" block.
+//   - min_time(): the shortest time Google Benchmark spends on one repetition, 0.2 s unless
+//     $HANDOFF_BENCH_MIN_TIME says otherwise (scripts/bench.sh --quick sets it for a smoke run).
 //   - failure bookkeeping: a benchmark that detects a wrong result calls report_failure(), which skips the
 //     benchmark with the message (state.SkipWithError) and makes main() exit non-zero.
 // Not a primitive of the library: plain std::atomic and std::thread are fine here.
@@ -35,8 +41,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace handoff_bench {
@@ -82,6 +90,84 @@ inline void pin_current_thread(unsigned index) noexcept {
   (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+// ---- pinning ----
+enum class pinning {
+  automatic,  // pinned only when the machine has a core for each thread (rows without a pinning suffix)
+  unpinned,   // the scheduler places every thread
+  pinned,     // thread i on the (i mod cores)-th allowed CPU, however many threads there are
+};
+
+inline const char* pinning_name(pinning mode) noexcept {
+  return mode == pinning::pinned ? "pinned" : mode == pinning::unpinned ? "unpinned" : "automatic";
+}
+
+// The mode of the benchmark now running. Google Benchmark runs one benchmark at a time on the main thread,
+// and only that thread reads or writes it (thread_team reads it before spawning).
+inline pinning& current_pinning() noexcept {
+  static pinning mode = pinning::automatic;
+  return mode;
+}
+
+class scoped_pinning {
+ public:
+  explicit scoped_pinning(pinning mode) noexcept : saved_(std::exchange(current_pinning(), mode)) {}
+  ~scoped_pinning() { current_pinning() = saved_; }
+  scoped_pinning(const scoped_pinning&) = delete;
+  scoped_pinning& operator=(const scoped_pinning&) = delete;
+
+ private:
+  pinning saved_;
+};
+
+// For a benchmark whose body runs on the calling thread (one thread, no team): in the pinned mode, pins it
+// to the first allowed CPU for the scope and gives back its previous mask after.
+class scoped_thread_pin {
+ public:
+  scoped_thread_pin() noexcept {
+    if (current_pinning() != pinning::pinned) return;
+    active_ = pthread_getaffinity_np(pthread_self(), sizeof(saved_), &saved_) == 0;
+    if (active_) pin_current_thread(0);
+  }
+  ~scoped_thread_pin() {
+    if (active_) (void)pthread_setaffinity_np(pthread_self(), sizeof(saved_), &saved_);
+  }
+  scoped_thread_pin(const scoped_thread_pin&) = delete;
+  scoped_thread_pin& operator=(const scoped_thread_pin&) = delete;
+
+ private:
+  cpu_set_t saved_{};
+  bool active_ = false;
+};
+
+inline double min_time(double seconds = 0.2) {
+  const char* text = std::getenv("HANDOFF_BENCH_MIN_TIME");
+  return text != nullptr && *text != '\0' ? std::strtod(text, nullptr) : seconds;
+}
+
+// Registers `name/unpinned` and `name/pinned`; run(state, full_name) runs with that mode in force, and
+// configure(benchmark) sets each one's options (team_rows, call_rows or the caller's own).
+template <class Run, class Configure>
+void register_pinnings(const std::string& name, Run run, Configure configure) {
+  for (pinning mode : {pinning::unpinned, pinning::pinned}) {
+    const std::string full = name + "/" + pinning_name(mode);
+    configure(benchmark::RegisterBenchmark(full.c_str(), [run, mode, full](benchmark::State& s) {
+      const scoped_pinning in_force(mode);
+      run(s, full);
+    }));
+  }
+}
+
+// A row over a team of threads: wall time (UseRealTime) in milliseconds, min_time() per repetition.
+inline void team_rows(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(min_time());
+}
+
+// A row of single calls on one thread: wall time per call, min_time(0.5) per repetition (Google
+// Benchmark's default).
+inline void call_rows(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->MinTime(min_time(0.5));
+}
+
 // Context switches of a team's workers while they ran body() (thread_team::run).
 struct team_switches {
   std::uint64_t voluntary = 0;
@@ -94,10 +180,20 @@ inline team_switches thread_switches() noexcept {
   return {static_cast<std::uint64_t>(ru.ru_nvcsw), static_cast<std::uint64_t>(ru.ru_nivcsw)};
 }
 
-// Runs body(i) on `count` threads that start together. Pinned only when the machine has a core for each.
+// Runs body(i) on `count` threads that start together, pinned as current_pinning() says.
 class thread_team {
  public:
-  static bool pins(unsigned count) noexcept { return cores() >= count; }
+  static bool pins(unsigned count) noexcept {
+    switch (current_pinning()) {
+      case pinning::pinned:
+        return true;
+      case pinning::unpinned:
+        return false;
+      case pinning::automatic:
+        break;
+    }
+    return cores() >= count;
+  }
 
   // `switches`, when given, gets the workers' context switches during body() added to it.
   static double run(unsigned count, const std::function<void(unsigned)>& body,

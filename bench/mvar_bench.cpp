@@ -15,8 +15,10 @@
 //                      here): wall time and CPU per round trip for each budget.
 // Boxes: handoff.mvar, mutex+condvar, and handoff.stream(1) once <handoff/stream.hpp> exists (ST-6 says a
 // one-slot stream behaves as an mvar). Counters: items_per_second (round trips or put+take pairs per second)
-// and cpu_ns_per_msg (process CPU per round trip or pair; both threads count). Threads pinned when the
-// machine has two cores.
+// and cpu_ns_per_msg (process CPU per round trip or pair; both threads count). pingpong and uncontended run
+// unpinned and pinned (`<name>/unpinned`, `<name>/pinned`: bench/harness.hpp); the spin rows are pinned when
+// the machine has two cores. bench/go and bench/crossbeam run pingpong and uncontended over Go's chan of
+// capacity 1 and crossbeam's bounded(1).
 // ---------------------------------------------------------------------------------------------------------------
 #include <benchmark/benchmark.h>
 
@@ -109,6 +111,7 @@ void pingpong(benchmark::State& state, const std::string& name, std::uint64_t ro
 
 template <class Box>
 void uncontended(benchmark::State& state) {
+  const hb::scoped_thread_pin pin;  // pinned mode: this thread on the first allowed CPU
   Box box;
   std::uint64_t n = 0;
   const double cpu_before = hb::process_cpu_seconds();
@@ -126,14 +129,13 @@ void uncontended(benchmark::State& state) {
 
 template <class Box>
 void register_box(std::uint64_t round_trips) {
-  const std::string pp = std::string("pingpong/") + Box::name;
-  benchmark::RegisterBenchmark(pp.c_str(),
-                               [pp, round_trips](benchmark::State& s) { pingpong<Box>(s, pp, round_trips); })
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond)
-      ->MinTime(0.2);
-  const std::string un = std::string("uncontended/") + Box::name;
-  benchmark::RegisterBenchmark(un.c_str(), [](benchmark::State& s) { uncontended<Box>(s); })->UseRealTime();
+  hb::register_pinnings(
+      std::string("pingpong/") + Box::name,
+      [round_trips](benchmark::State& s, const std::string& name) { pingpong<Box>(s, name, round_trips); },
+      hb::team_rows);
+  hb::register_pinnings(
+      std::string("uncontended/") + Box::name,
+      [](benchmark::State& s, const std::string&) { uncontended<Box>(s); }, hb::call_rows);
 }
 
 template <class Box>
@@ -143,7 +145,7 @@ void register_spin(unsigned limit, std::uint64_t round_trips) {
       name.c_str(), [name, round_trips](benchmark::State& s) { pingpong<Box>(s, name, round_trips); })
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond)
-      ->MinTime(0.2);
+      ->MinTime(hb::min_time());
 }
 
 }  // namespace

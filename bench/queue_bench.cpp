@@ -1,7 +1,10 @@
 // ---------------------------------------------------------------------------------------------------------------
 // bench/queue_bench.cpp: handoff::stream<T> against the peers of bench/peers.hpp on SPSC, MPSC and MPMC runs.
 //
-// Benchmark names: <workload>/<P>x<C>/cap:<0|1|64|1024|unbounded>/<peer>, e.g. mpmc/2x2/cap:1024/moodycamel.
+// Benchmark names: <workload>/<P>x<C>/cap:<0|1|64|1024|unbounded>/<peer>/<unpinned|pinned>, e.g.
+// mpmc/2x2/cap:1024/moodycamel/pinned. Every row runs twice: with the scheduler placing the threads, and with
+// thread i pinned to CPU i mod cores (bench/harness.hpp, register_pinnings). bench/go and bench/crossbeam run
+// the same rows under the same names for Go's channels and crossbeam-channel.
 // Each run moves a fixed number of 64-bit messages (--messages=N, default 1000000; a tenth of that at
 // capacities 0 and 1, where every message is a hand-off between two threads and may cost two wake-ups) and
 // checks what it received (bench/queue_workload.hpp); a wrong result fails the benchmark and the exit code.
@@ -19,8 +22,9 @@
 // stream_yield/<P>x<C>/cap:1024/yield:<L>: handoff::stream<T> whose Sync policy yields L times before a
 // blocked push or pop registers (0, 1 = handoff::default_yield_limit, 2, 4, 8, 16), at 1x1, 2x2 and 8x8, and
 // at 1x1 and 8x8 with a busy neighbour (+busy: one more thread spinning, unrelated to the queue): the
-// data for tuning default_yield_limit (include/handoff/detail/sync.hpp). Time per run: from opening the
-// threads' start gate to the last thread finishing (UseManualTime; bench/queue_workload.hpp).
+// data for tuning default_yield_limit (include/handoff/detail/sync.hpp); these rows keep the automatic
+// pinning rule (pinned only when every thread has a core). Time per run: from opening the threads' start
+// gate to the last thread finishing (UseManualTime; bench/queue_workload.hpp).
 // ---------------------------------------------------------------------------------------------------------------
 #include <benchmark/benchmark.h>
 
@@ -83,13 +87,14 @@ void register_sweep(const std::vector<sweep_point>& sweep, std::uint64_t message
                                "/" + Peer::name;
       const hb::workload_shape shape{point.producers, point.consumers, point.capacity};
       const std::uint64_t run_messages = point.capacity <= 1 ? messages / 10 : messages;
-      benchmark::RegisterBenchmark(name.c_str(),
-                                   [name, shape, run_messages](benchmark::State& state) {
-                                     hb::run_queue_workload<Peer>(state, name, shape, run_messages);
-                                   })
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond)
-          ->MinTime(0.2);
+      hb::register_pinnings(
+          name,
+          [shape, run_messages](benchmark::State& state, const std::string& full) {
+            hb::run_queue_workload<Peer>(state, full, shape, run_messages);
+          },
+          [](benchmark::internal::Benchmark* b) {
+            b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(hb::min_time());
+          });
     });
   }
 }
@@ -118,7 +123,7 @@ void register_yield_rows(std::uint64_t messages) {
         })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
-        ->MinTime(0.2);
+        ->MinTime(hb::min_time());
   }
 }
 

@@ -9,7 +9,9 @@
 //                      per-subscriber capacity 1024 when the constructor takes one
 //   handoff.streams    fan-out by hand over N handoff::stream<T>{1024} (the publisher pushes to each)
 //   mutex+condvar      fan-out by hand over N bench/mutex_queue.hpp queues of capacity 1024
-// N = 1, 2, 4, 8 (--full: up to 8 x cores). Counters as in queue_bench: items_per_second counts deliveries
+// N = 1, 2, 4, 8 (--full: up to 8 x cores), each unpinned and pinned (`fanout/<N>/<peer>/<unpinned|pinned>`,
+// bench/harness.hpp); bench/go and bench/crossbeam add the hand fan-out over N Go channels and N crossbeam
+// bounded(1024) channels. Counters as in queue_bench: items_per_second counts deliveries
 // (messages x subscribers) per second of wall time, cpu_ns_per_msg is process CPU per delivery.
 // ---------------------------------------------------------------------------------------------------------------
 #include <benchmark/benchmark.h>
@@ -158,11 +160,10 @@ template <class Fanout>
 void register_fanout(const std::vector<unsigned>& counts, std::uint64_t messages) {
   for (unsigned n : counts) {
     const std::string name = "fanout/" + std::to_string(n) + "/" + Fanout::name;
-    benchmark::RegisterBenchmark(
-        name.c_str(), [name, n, messages](benchmark::State& s) { fanout<Fanout>(s, name, n, messages); })
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond)
-        ->MinTime(0.2);
+    hb::register_pinnings(
+        name,
+        [n, messages](benchmark::State& s, const std::string& full) { fanout<Fanout>(s, full, n, messages); },
+        hb::team_rows);
   }
 }
 
