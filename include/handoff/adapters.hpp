@@ -13,7 +13,11 @@
 //
 // map(r, f) / filter(r, pred) are lazy: they return a reader whose pop() pops r once (filter: until a value
 // passes or r ends) and runs f / pred on that value, in the thread that calls pop(), at that moment. Nothing
-// runs ahead and nothing is buffered. End-of-stream of r is end-of-stream of the adapter.
+// runs ahead and nothing is buffered. End-of-stream of r is end-of-stream of the adapter. `for (V v : m)`
+// over a map or filter reader pops lazily, as over a stream (detail/pop_iterator.hpp, ST-7): the adapter is
+// popped only when the loop needs its next value, so std::views::take, a `break` or an exception in the body
+// never pop (and never run f / pred on) a value the loop does not receive; std::views::take_while pops
+// the first value its predicate rejects, and only that one.
 // iter(r, f) pops r until end-of-stream and runs f on each value in the caller's thread; returns the count.
 // fold(r, f, init) pops r until end-of-stream with acc = f(std::move(acc), value) (std::accumulate's order;
 // Lwt's fold takes the value first); returns acc.
@@ -36,6 +40,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/pop_iterator.hpp"
+
 namespace handoff {
 
 namespace detail {
@@ -55,36 +61,6 @@ concept reader = requires(R& r) {
 template <reader R>
 using reader_value_t = typename decltype(std::declval<std::remove_cvref_t<R>&>().pop())::value_type;
 
-namespace detail {
-
-// `for (V v : adapter)`: an input iterator that pops until end-of-stream (as stream's ST-7 iteration).
-template <class Adapter, class V>
-class pop_iterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = V;
-  using difference_type = std::ptrdiff_t;
-  using pointer = V*;
-  using reference = V&;
-
-  pop_iterator() = default;
-  explicit pop_iterator(Adapter* a) : owner_(a), current_(a->pop()) {}
-  reference operator*() const { return *current_; }
-  pointer operator->() const { return &*current_; }
-  pop_iterator& operator++() {
-    current_ = owner_->pop();
-    return *this;
-  }
-  void operator++(int) { ++*this; }
-  friend bool operator==(const pop_iterator& i, std::default_sentinel_t) { return !i.current_.has_value(); }
-
- private:
-  Adapter* owner_ = nullptr;
-  mutable std::optional<V> current_;  // the popped value lives in the iterator
-};
-
-}  // namespace detail
-
 // R is `Reader&` (refers to an lvalue reader) or `Reader` (owns a moved-in one).
 template <class R, class F>
 class map_reader {
@@ -103,9 +79,7 @@ class map_reader {
     if (!v) return std::nullopt;
     return std::optional<value_type>(std::in_place, std::invoke(f_, std::move(*v)));
   }
-  detail::pop_iterator<map_reader, value_type> begin() {
-    return detail::pop_iterator<map_reader, value_type>(this);
-  }
+  detail::pop_iterator<map_reader> begin() noexcept { return detail::pop_iterator<map_reader>(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
@@ -128,9 +102,7 @@ class filter_reader {
       if (!v || static_cast<bool>(std::invoke(pred_, std::as_const(*v)))) return v;
     }
   }
-  detail::pop_iterator<filter_reader, value_type> begin() {
-    return detail::pop_iterator<filter_reader, value_type>(this);
-  }
+  detail::pop_iterator<filter_reader> begin() noexcept { return detail::pop_iterator<filter_reader>(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:

@@ -8,6 +8,32 @@
 // buffered and then report end-of-stream; pushes after it fail and keep their values. Each value goes to
 // exactly one popper (a work queue); for every-consumer-sees-every-value use topic<T> (ST-8).
 //
+// Operations (G-7: every blocking one has a try_, a _for, an _until and a stop-token form; the timed ones
+// also take a deadline and a stop token together, and a passed deadline or a stop already requested makes
+// them answer at once, as try_ does). [[nodiscard]] on every try_, timed and cancellable form.
+//   push:  bool push(T&&), push(const T&)                          false = closed
+//          status try_push(v)                                      ok | full | closed
+//          status push_for(v, d [, stop]), push_until(v, t [, stop]), push(v, stop)
+//                                                                  ok | timeout | cancelled | closed
+//          v is T&& (not moved from unless ok) or const T& (copied in; the caller's object never changes).
+//   pop:   std::optional<T> pop()                                  nullopt = closed and drained
+//          result<T> try_pop(), pop_for(d [, stop]), pop_until(t [, stop]), pop(stop)
+//                   (a std::optional<T> with status(): ok | empty | timeout | cancelled | closed)
+//          status try_pop(T&), pop_for(T&, d [, stop]), pop_until(T&, t [, stop]), pop(T&, stop)
+//   batch: size_t try_pop_some(out, max)   up to max values available now, oldest first; never waits
+//          size_t pop_some(out, max)       waits for one value (0 = closed and drained), then as try_pop_some
+//   close: void close(); bool is_closed(); void wait_closed(); status wait_closed_for(d),
+//          wait_closed_until(t), wait_closed(stop)   (ok = closed; waits for close() without consuming)
+//   range: for (T v : s), s.values(), s.values(stop)   lazy: pops only values the loop receives (ST-7)
+//   size() (snapshot), capacity(), waiting() (diagnostic).
+//
+// Memory: a bounded stream allocates its whole ring at construction: the capacity rounded up to a power of
+// two slots (see below), each detail::stream_ring::slot_size() bytes (a 4-byte turn word, a hole flag and
+// T's storage, padded to T's alignment: 12 bytes for int, 16 for a 64-bit T). So stream<int>(1 << 28), the
+// largest capacity, takes 3 GiB before the first push, and stream<int>(1'000'000) 12 MiB. An unbounded
+// stream allocates a ring of unbounded_ring_size slots, then one block per overflow_block_values values of
+// backlog beyond it (invariant 4). Capacity 0 allocates no ring.
+//
 // Two words, each on its own cache line so that producers and consumers do not contend (indices are 29 bits,
 // modulo 2^29; count = tail - head):
 //   tail word: tail index (next index to push) and the flags a pusher obeys: POPPERS (poppers wait), PUSHERS
@@ -82,6 +108,16 @@
 //      consequence: every waiting pop now waits for the oldest stalled push, even when later values are
 //      published, so T's move constructor must not wait for a pop of the same stream (before, a second
 //      consumer could take a later value past it).
+//  10. try_pop_some / pop_some claim several values with one compare-exchange of the head word when nothing
+//      can throw between that claim and the last value written out (T's move constructor, and the output
+//      iterator's assignment and increment, all noexcept): the published prefix of the ring from the head,
+//      at most `max` indices and one lap, under the conditions of a fast pop (no flag on the head word); the
+//      values are then moved out in index order (FIFO). A published index was claimed by its push, so it is
+//      below the tail, and it stays published until a pop claims it, which moves the head: if the CAS
+//      succeeds, the whole prefix is this caller's. A claimed index cannot be given back, so when a throw is
+//      possible (a std::back_inserter may allocate) values are popped one claim at a time, as try_pop does.
+//      The rest of each batch call (flags, holes, overflow values, waiting pushers, a push in flight at the
+//      head) goes through the ordinary try_pop path, one value at a time.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -92,13 +128,31 @@
 // waiting popper, the pusher gets the exception and the popper keeps its place (or, if values arrived
 // meanwhile, starts again). If it throws while a waiting pusher's value is moved in by another thread, that
 // pusher starts its push again and may lose its place in the FIFO: the only fairness exception.
+// Where a popped value can be lost, exactly (every path where a move can throw after the value left the
+// stream; in each case the pop throws, the stream stays usable and no other value is lost):
+//   - the move out of the ring slot or overflow cell (the first move; every pop form): that value is
+//     destroyed (above). Moves from a pusher (hand-off, rendezvous) leave the value with the pusher.
+//   - pop() and the result<T> forms: no other move. The value is moved once, into the returned object,
+//     which the function returns by (named) return value optimisation: GCC and Clang apply it at every
+//     optimisation level, and tests/unit/stream_exceptions_test.cpp checks the count of moves.
+//   - the T& forms (try_pop(T&), pop_for(T&, d), ...): a second move, the move-assignment into `out`; if it
+//     throws, the value is destroyed with the temporary it was moved into. (One move would need the ring to
+//     move-assign straight from the slot.) Prefer the result<T> forms for a T whose move can throw.
+//   - iteration: the value is moved once, into the iterator (detail/pop_iterator.hpp); `for (T v : s)`
+//     then moves it into v, the loop's own move: if that throws, the value is destroyed with the iterator.
+//   - try_pop_some / pop_some: each value is moved out of the stream, then assigned to *out; if either
+//     throws, that value is destroyed and the call throws; the values already written stay written, and the
+//     values not yet claimed stay in the stream (invariant 10: nothing is claimed ahead when a throw is
+//     possible).
 //
 // Memory ordering (G-4): everything a thread did before push happens-before everything the thread that pops
 // that value does after pop returns (slot turns: release/acquire; hand-offs: waiter::complete/await). close()
-// happens-before every pop that returns end-of-stream because of it, and before every push that fails (both
-// read CLOSED on the tail word with acquire).
-// Lifetime: a stream must outlive every operation on it; destroying it while threads wait is a
-// precondition violation (checked in debug builds, G-9). Buffered values are destroyed with the stream.
+// happens-before every pop that returns end-of-stream because of it, before every push that fails (both
+// read CLOSED on the tail word with acquire), and before every wait_closed that returns (an acquire read of
+// CLOSED, or the waiter protocol's complete/await).
+// Lifetime: a stream must outlive every operation on it, and every iterator and values() view over it;
+// destroying it while threads wait (in pop, push or wait_closed) is a precondition violation (checked in
+// debug builds, G-9). Buffered values are destroyed with the stream.
 // Not copyable, not movable.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
@@ -120,12 +174,14 @@
 #include <utility>
 
 #include "detail/deadline.hpp"
+#include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
 #include "detail/stream_ring.hpp"
 #include "detail/sync.hpp"
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
+#include "result.hpp"
 #include "status.hpp"
 
 namespace handoff {
@@ -160,13 +216,13 @@ class stream {
         fast_limit_(static_cast<std::uint32_t>(capacity)) {}
   explicit stream(unbounded_t)  // ST-1
       : ring_(unbounded_ring_size),
-        capacity_(std::numeric_limits<std::size_t>::max()),
+        capacity_((std::numeric_limits<std::size_t>::max)()),
         fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {}
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
 
   ~stream() {
-    HANDOFF_PRECONDITION(poppers_.empty() && pushers_.empty(),
+    HANDOFF_PRECONDITION(poppers_.empty() && pushers_.empty() && close_waiters_.empty(),
                          "stream destroyed while threads wait on it (G-9)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
@@ -180,48 +236,146 @@ class stream {
     }
   }
 
-  // ---- push: ST-1..ST-5. false / closed: the value stays with the caller.
+  // ---- push: ST-1..ST-5, G-7. false / closed / full / timeout / cancelled: the value stays with the caller
+  // (an rvalue argument is not moved from; a const T& argument is copied in only for the attempt). A timed
+  // or cancellable form with both a deadline and a stop token waits until the value is in, the close, the
+  // deadline or the stop, whichever comes first; a passed deadline or a stop already requested makes it a
+  // try_push (it answers at once: ok, full -> timeout / cancelled, closed).
   bool push(T&& v) { return push_impl(v, mode::wait, detail::deadline::never(), nullptr) == status::ok; }
   bool push(const T& v) {
     T copy(v);
     return push(std::move(copy));
   }
-  status try_push(T&& v) { return push_impl(v, mode::try_only, detail::deadline::never(), nullptr); }
-  status try_push(const T& v) {
+  [[nodiscard]] status try_push(T&& v) {
+    return push_impl(v, mode::try_only, detail::deadline::never(), nullptr);
+  }
+  [[nodiscard]] status try_push(const T& v) {
     T copy(v);
     return try_push(std::move(copy));
   }
   template <class Rep, class Period>
-  status push_for(T&& v, std::chrono::duration<Rep, Period> d) {
+  [[nodiscard]] status push_for(T&& v, std::chrono::duration<Rep, Period> d) {
     return push_impl(v, mode::wait, detail::deadline::after(d), nullptr);
   }
+  template <class Rep, class Period>
+  [[nodiscard]] status push_for(const T& v, std::chrono::duration<Rep, Period> d) {
+    return push_copy(v, detail::deadline::after(d), nullptr);
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status push_for(T&& v, std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return push_impl(v, mode::wait, detail::deadline::after(d), &st);
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status push_for(const T& v, std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return push_copy(v, detail::deadline::after(d), &st);
+  }
   template <class Clock, class Duration>
-  status push_until(T&& v, std::chrono::time_point<Clock, Duration> t) {
+  [[nodiscard]] status push_until(T&& v, std::chrono::time_point<Clock, Duration> t) {
     return push_impl(v, mode::wait, detail::deadline::at(t), nullptr);
   }
-  status push(T&& v, std::stop_token st) { return push_impl(v, mode::wait, detail::deadline::never(), &st); }
+  template <class Clock, class Duration>
+  [[nodiscard]] status push_until(const T& v, std::chrono::time_point<Clock, Duration> t) {
+    return push_copy(v, detail::deadline::at(t), nullptr);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status push_until(T&& v, std::chrono::time_point<Clock, Duration> t, std::stop_token st) {
+    return push_impl(v, mode::wait, detail::deadline::at(t), &st);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status push_until(const T& v, std::chrono::time_point<Clock, Duration> t,
+                                  std::stop_token st) {
+    return push_copy(v, detail::deadline::at(t), &st);
+  }
+  [[nodiscard]] status push(T&& v, std::stop_token st) {
+    return push_impl(v, mode::wait, detail::deadline::never(), &st);
+  }
+  [[nodiscard]] status push(const T& v, std::stop_token st) {
+    return push_copy(v, detail::deadline::never(), &st);
+  }
 
-  // ---- pop: ST-4, ST-5, ST-7. nullopt / closed: closed and drained.
+  // ---- pop: ST-4, ST-5, ST-7, G-7. nullopt / closed: closed and drained.
+  // The result<T> forms move the value once, from the stream into the returned result (NRVO); their status()
+  // is ok, empty (try_pop), closed, timeout or cancelled. The T& forms return that status and move the value
+  // twice (into a temporary, then move-assigned to `out`; see Exceptions). Deadline + stop token: waits until
+  // a value, the close, the deadline or the stop, whichever comes first; a passed deadline or a stop already
+  // requested makes any form a try_pop (it answers at once; empty -> timeout / cancelled).
   std::optional<T> pop() {
     std::optional<T> out;
     (void)pop_impl(out, mode::wait, detail::deadline::never(), nullptr);
-    return out;
+    return out;  // NRVO: the value moved once, from the stream into the caller's optional
   }
-  status try_pop(T& out) { return pop_into(out, mode::try_only, detail::deadline::never(), nullptr); }
-  std::optional<T> try_pop() {
-    std::optional<T> out;
-    (void)pop_impl(out, mode::try_only, detail::deadline::never(), nullptr);
-    return out;
+  [[nodiscard]] result<T> try_pop() { return pop_result(mode::try_only, detail::deadline::never(), nullptr); }
+  [[nodiscard]] status try_pop(T& out) {
+    return pop_into(out, mode::try_only, detail::deadline::never(), nullptr);
   }
   template <class Rep, class Period>
-  status pop_for(T& out, std::chrono::duration<Rep, Period> d) {
+  [[nodiscard]] result<T> pop_for(std::chrono::duration<Rep, Period> d) {
+    return pop_result(mode::wait, detail::deadline::after(d), nullptr);
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status pop_for(T& out, std::chrono::duration<Rep, Period> d) {
     return pop_into(out, mode::wait, detail::deadline::after(d), nullptr);
   }
+  template <class Rep, class Period>
+  [[nodiscard]] result<T> pop_for(std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return pop_result(mode::wait, detail::deadline::after(d), &st);
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status pop_for(T& out, std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return pop_into(out, mode::wait, detail::deadline::after(d), &st);
+  }
   template <class Clock, class Duration>
-  status pop_until(T& out, std::chrono::time_point<Clock, Duration> t) {
+  [[nodiscard]] result<T> pop_until(std::chrono::time_point<Clock, Duration> t) {
+    return pop_result(mode::wait, detail::deadline::at(t), nullptr);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status pop_until(T& out, std::chrono::time_point<Clock, Duration> t) {
     return pop_into(out, mode::wait, detail::deadline::at(t), nullptr);
   }
-  status pop(T& out, std::stop_token st) { return pop_into(out, mode::wait, detail::deadline::never(), &st); }
+  template <class Clock, class Duration>
+  [[nodiscard]] result<T> pop_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st) {
+    return pop_result(mode::wait, detail::deadline::at(t), &st);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status pop_until(T& out, std::chrono::time_point<Clock, Duration> t, std::stop_token st) {
+    return pop_into(out, mode::wait, detail::deadline::at(t), &st);
+  }
+  [[nodiscard]] result<T> pop(std::stop_token st) {
+    return pop_result(mode::wait, detail::deadline::never(), &st);
+  }
+  [[nodiscard]] status pop(T& out, std::stop_token st) {
+    return pop_into(out, mode::wait, detail::deadline::never(), &st);
+  }
+
+  // ---- batch pop (Lwt get_available / get_available_up_to / nget): FIFO, each value to one popper (ST-4).
+  // try_pop_some never waits: it writes up to `max` values available now to `out` (oldest first) and returns
+  // how many (0: none available now, or closed and drained). pop_some waits like pop() for the first value
+  // (or end-of-stream), then takes up to max - 1 more without waiting; it returns 0 only at end-of-stream
+  // (ST-5), or at once when max == 0. See Invariants (10) and Exceptions.
+  template <class OutputIt>
+  requires std::output_iterator<OutputIt, T> std::size_t try_pop_some(OutputIt out, std::size_t max) {
+    return pop_some_impl(out, max, mode::try_only);
+  }
+  template <class OutputIt>
+  requires std::output_iterator<OutputIt, T> std::size_t pop_some(OutputIt out, std::size_t max) {
+    return pop_some_impl(out, max, mode::wait);
+  }
+
+  // ---- wait for the close without consuming (Lwt's `closed`): returns once close() was called (it
+  // happens-before the return, G-4), whatever is still buffered. is_closed() is the try_ form. The timed and
+  // cancellable forms return ok (closed), timeout or cancelled.
+  void wait_closed() { (void)wait_closed_impl(detail::deadline::never(), nullptr); }
+  template <class Rep, class Period>
+  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d) {
+    return wait_closed_impl(detail::deadline::after(d), nullptr);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t) {
+    return wait_closed_impl(detail::deadline::at(t), nullptr);
+  }
+  [[nodiscard]] status wait_closed(std::stop_token st) {
+    return wait_closed_impl(detail::deadline::never(), &st);
+  }
 
   // ---- close: ST-5
   void close() noexcept {
@@ -232,6 +386,7 @@ class stream {
     tail_.fetch_or(kClosed, std::memory_order_acq_rel);
     while (node* w = poppers_.claim_oldest()) w->complete(status::closed);  // POPPERS => empty: end-of-stream
     while (node* w = pushers_.claim_oldest()) w->complete(status::closed);  // their values stay with them
+    while (node* w = close_waiters_.claim_oldest()) w->complete(status::closed);  // wait_closed
     // The queues are empty, so the flags go.
     set_tail_flag(kPoppers, false);
     clear_pushers();
@@ -247,7 +402,7 @@ class stream {
     // pair; the clamp covers pops and pushes that passed between the two loads.
     const std::uint32_t head = index_of(head_.load(std::memory_order_relaxed));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_relaxed));
-    const std::uint32_t ring_count = std::min(distance(head, tail), fast_limit_);
+    const std::uint32_t ring_count = (std::min)(distance(head, tail), fast_limit_);
     return ring_count + overflow_size_.load(std::memory_order_relaxed);
   }
   std::size_t capacity() const noexcept { return capacity_; }
@@ -255,39 +410,28 @@ class stream {
   // Diagnostic snapshot of how many threads wait (takes the slow-path lock; not for hot paths).
   struct waiting_counts {
     std::size_t poppers, pushers;
+    std::size_t close_waiters = 0;  // threads in wait_closed
   };
   waiting_counts waiting() const {
     detail::slow_guard<Sync> guard(lock_);
-    return {poppers_.size(), pushers_.size()};
+    return {poppers_.size(), pushers_.size(), close_waiters_.size()};
   }
 
-  // ---- ST-7: `for (T v : s)` pops until end-of-stream.
-  class iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    using pointer = T*;
-    using reference = T&&;  // as std::move_iterator: `for (T v : s)` moves each value out (move-only T works)
-
-    iterator() = default;
-    reference operator*() const { return std::move(*current_); }
-    pointer operator->() const { return &*current_; }  // the popped value lives in the iterator
-    iterator& operator++() {
-      current_ = owner_->pop();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& a, std::default_sentinel_t) { return !a.current_.has_value(); }
-
-   private:
-    friend class stream;
-    explicit iterator(stream* owner) : owner_(owner), current_(owner->pop()) {}
-    stream* owner_ = nullptr;
-    mutable std::optional<T> current_;  // input iterator: *it hands out the popped value for moving
-  };
-  iterator begin() { return iterator(this); }
+  // ---- ST-7: `for (T v : s)` pops until end-of-stream, lazily (detail/pop_iterator.hpp): begin() pops
+  // nothing; comparing the iterator with end() or dereferencing it pops the next value into the iterator; ++
+  // drops it. So a loop consumes exactly the values its body receives: `s | std::views::take(n)` after n
+  // values, a `break`, or an exception from the body leave everything else in the stream. Exception:
+  // std::views::take_while pops the first value its predicate rejects (the predicate must see it) and
+  // destroys it; nothing after it is popped. values() is the same range as the stream; values(stop) also
+  // ends once stop is requested (checked before each pop, so nothing is popped after the request is seen;
+  // a pop already waiting is cancelled, G-7). The iterator is move-only, *it is T&&.
+  using iterator = detail::pop_iterator<stream>;
+  iterator begin() noexcept { return iterator(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
+  detail::pop_view<stream> values() noexcept { return detail::pop_view<stream>(*this); }
+  detail::pop_view<stream, true> values(std::stop_token st) noexcept {
+    return detail::pop_view<stream, true>(*this, std::move(st));
+  }
 
  private:
   using node = detail::waiter<Sync>;
@@ -625,7 +769,7 @@ class stream {
     if (q.empty()) {
       if (&q == &pushers_)
         clear_pushers();
-      else
+      else if (&q == &poppers_)
         set_tail_flag(kPoppers, false);
     }
     guard.unlock();
@@ -747,12 +891,115 @@ class stream {
     }
   }
 
+  // The const T& push forms: the deadline is taken at the call, then a copy is pushed. Whatever happens, the
+  // caller's object is untouched; a copy that did not go in is destroyed here.
+  status push_copy(const T& v, const detail::deadline& d, const std::stop_token* st) {
+    T copy(v);
+    return push_impl(copy, mode::wait, d, st);
+  }
+
   // ---- pop slow path
+  // The T& forms: the value moves from the stream into `got`, then is move-assigned to `out` (a second move:
+  // the ring hands values out only into a std::optional<T>). If that assignment throws, the value is
+  // destroyed with `got` (see Exceptions in the header comment).
   status pop_into(T& out, mode m, const detail::deadline& d, const std::stop_token* st) {
     std::optional<T> got;
     const status r = pop_impl(got, m, d, st);
     if (r == status::ok) out = std::move(*got);
     return r;
+  }
+
+  // The result<T> forms: one named result, filled in place (the value moves once, from the stream into its
+  // optional part) and returned by NRVO.
+  result<T> pop_result(mode m, const detail::deadline& d, const std::stop_token* st) {
+    result<T> r;
+    const status why = pop_impl(detail::result_access::value_slot(r), m, d, st);
+    detail::result_access::set_status(r, why);
+    return r;
+  }
+
+  // Invariant 10: several published values claimed with one compare-exchange of the head word, only where
+  // nothing can throw between that claim and the last value written (T's move constructor, out's assignment
+  // and increment all noexcept): a claimed index cannot be given back, so a throw there would lose the rest
+  // of the batch. Otherwise values are popped one claim at a time.
+  template <class OutputIt>
+  static constexpr bool batch_claims = std::is_nothrow_move_constructible_v<T>&& noexcept(
+      *std::declval<OutputIt&>() = std::declval<T&&>()) && noexcept(++std::declval<OutputIt&>());
+
+  template <class OutputIt>
+  std::size_t pop_some_impl(OutputIt& out, std::size_t max, mode m) {
+    std::size_t n = 0;
+    if (max == 0) return 0;
+    if (m == mode::wait) {  // the first value as pop() waits for it (or end-of-stream)
+      std::optional<T> v;
+      if (pop_impl(v, mode::wait, detail::deadline::never(), nullptr) != status::ok) return 0;
+      *out = std::move(*v);
+      ++out;
+      n = 1;
+    }
+    while (n < max) {
+      if constexpr (batch_claims<OutputIt>) {
+        const std::size_t k = try_fast_pop_batch(out, max - n);
+        if (k > 0) {
+          n += k;
+          continue;
+        }
+      }
+      // One value, as try_pop: flags, holes, overflow, waiting pushers and a push in flight at the head all
+      // go the usual way.
+      std::optional<T> v;
+      if (pop_impl(v, mode::try_only, detail::deadline::never(), nullptr) != status::ok) break;
+      *out = std::move(*v);
+      ++out;
+      ++n;
+    }
+    return n;
+  }
+
+  // Invariant 10: claim the published prefix of the ring from the head (at most `max` indices, at most one
+  // lap) with one compare-exchange, then move those values out in order. Returns how many values were written
+  // (holes are skipped); 0 with nothing claimed when the head word has a flag or the slot at the head is not
+  // published (the caller then pops one value the usual way).
+  template <class OutputIt>
+  std::size_t try_fast_pop_batch(OutputIt& out, std::size_t max) noexcept {
+    // acquire: see the latest flags, as in try_fast_pop; the CAS below decides.
+    std::uint64_t h = head_.load(std::memory_order_acquire);
+    const std::uint32_t limit = static_cast<std::uint32_t>((std::min)(max, ring_.size()));
+    for (;;) {
+      if (h & (kPushers | kHeld)) return 0;  // the freed slots go to the oldest pusher / a give-back
+      const std::uint32_t i = index_of(h);
+      // A published index was claimed by its push (it is below the tail), and it stays published until a pop
+      // claims it, which moves the head: if the CAS below succeeds, the whole prefix is still ours to take.
+      std::uint32_t n = 0;
+      while (n < limit && ring_.ready((i + n) & index_mask)) ++n;
+      if (n == 0) return 0;
+      // acq_rel: as in try_fast_pop: the claim of indices i .. i + n - 1 is ordered with the registrations on
+      // this word (invariant 2); each value is then read through its slot's turn (take's acquire).
+      if (head_.compare_exchange_weak(h, with_index(h, (i + n) & index_mask), std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        std::size_t written = 0;
+        for (std::uint32_t k = 0; k < n; ++k) {
+          std::optional<T> v;
+          if (!ring_.take((i + k) & index_mask, v)) continue;  // a hole
+          *out = std::move(*v);
+          ++out;
+          ++written;
+        }
+        return written;
+      }
+    }
+  }
+
+  status wait_closed_impl(const detail::deadline& d, const std::stop_token* st) {
+    if (is_closed()) return status::ok;
+    detail::relockable_guard<Sync> guard(lock_);
+    // acquire: close() sets CLOSED under lock_, so under lock_ this is exact; pairs with its fetch_or (G-4).
+    if (tail_.load(std::memory_order_acquire) & kClosed) return status::ok;
+    if (Sync::passed(d)) return status::timeout;
+    if (would_stop(st)) return status::cancelled;
+    node w;
+    const status r = wait_in(guard, close_waiters_, w, d, st);  // close() completes it with `closed`
+    return r == status::closed ? status::ok : r;
   }
 
   status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st) {
@@ -904,7 +1151,7 @@ class stream {
     }
   }
 
-  bool is_unbounded() const noexcept { return capacity_ == std::numeric_limits<std::size_t>::max(); }
+  bool is_unbounded() const noexcept { return capacity_ == (std::numeric_limits<std::size_t>::max)(); }
 
   // Read-only after construction (shared by every thread without traffic).
   ring_type ring_;
@@ -920,11 +1167,18 @@ class stream {
   alignas(64) typename Sync::template atomic<std::uint64_t> head_{0};
 
   alignas(64) mutable detail::slow_lock<Sync> lock_;
-  detail::waiter_queue<Sync> poppers_;       // guarded by lock_
-  detail::waiter_queue<Sync> pushers_;       // guarded by lock_; slot -> the pusher's T
-  overflow_block* overflow_head_ = nullptr;  // guarded by lock_
-  overflow_block* overflow_tail_ = nullptr;  // guarded by lock_
+  detail::waiter_queue<Sync> poppers_;        // guarded by lock_
+  detail::waiter_queue<Sync> pushers_;        // guarded by lock_; slot -> the pusher's T
+  detail::waiter_queue<Sync> close_waiters_;  // guarded by lock_; wait_closed, completed by close()
+  overflow_block* overflow_head_ = nullptr;   // guarded by lock_
+  overflow_block* overflow_tail_ = nullptr;   // guarded by lock_
   typename Sync::template atomic<std::size_t> overflow_size_{0};
 };
 
 }  // namespace handoff
+
+// A stream is not a sized range: size() is a snapshot of the buffered values, not the number of values the
+// range will produce (it goes on until end-of-stream). Without this, std::views::take(n) would trust size()
+// and end after the values buffered at begin() (a rendezvous stream would look empty).
+template <class T, class Sync>
+inline constexpr bool std::ranges::disable_sized_range<handoff::stream<T, Sync>> = true;

@@ -1,0 +1,283 @@
+// Batch pops and waiting for the close (issue 16; Lwt's get_available, get_available_up_to, nget and
+// closed): try_pop_some never waits and takes up to max values available now, oldest first; pop_some waits
+// for one value or end-of-stream and then takes more without waiting; wait_closed waits for close() without
+// consuming. Rules: ST-4 (FIFO, each value to one popper), ST-5 (drain, then end-of-stream), G-1, G-2, G-7.
+// Both the batch claim (invariant 10 of stream.hpp: a raw array of a nothrow type) and the one-at-a-time path
+// (a std::back_inserter, which may throw) run every test. Concurrent producers use per-producer sequence
+// numbers (value = producer << 32 | seq). No sleeps; hangs are caught by the watchdog.
+#include <handoff/stream.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <iterator>
+#include <limits>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/backends.hpp"
+#include "support/watchdog.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using handoff::status;
+using handoff_test::get_or_abort;
+using handoff_test::until;
+
+constexpr long kUnbounded = -1;
+
+// Writes through a raw array (batch claims: int's move and the pointer's assignment are noexcept) or through
+// std::back_inserter (one claim per value: push_back may throw).
+enum class sink { array, back_inserter };
+
+template <class SyncT, long Capacity, sink Sink>
+struct config {
+  using sync = SyncT;
+  static constexpr long capacity = Capacity;
+  static constexpr sink how = Sink;
+  template <class T>
+  static handoff::stream<T, SyncT> make() {
+    if constexpr (Capacity == kUnbounded)
+      return handoff::stream<T, SyncT>(handoff::unbounded);
+    else
+      return handoff::stream<T, SyncT>(static_cast<std::size_t>(Capacity));
+  }
+  // Calls try_pop_some or pop_some with this config's sink and appends what it wrote to `got`.
+  template <class S, class T>
+  static std::size_t take(S& s, std::vector<T>& got, std::size_t max, bool wait) {
+    if constexpr (Sink == sink::back_inserter) {
+      const std::size_t before = got.size();
+      const std::size_t n =
+          wait ? s.pop_some(std::back_inserter(got), max) : s.try_pop_some(std::back_inserter(got), max);
+      EXPECT_EQ(got.size() - before, n) << "the count is what was written";
+      return n;
+    } else {
+      std::vector<T> buffer(max + 1, T{});
+      const std::size_t n = wait ? s.pop_some(buffer.data(), max) : s.try_pop_some(buffer.data(), max);
+      EXPECT_LE(n, max);
+      got.insert(got.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+      return n;
+    }
+  }
+};
+
+#if defined(HANDOFF_HAVE_FUTEX)
+using futex = handoff::detail::futex_sync;
+#endif
+using portable = handoff::detail::portable_sync;
+
+using configs = ::testing::Types<
+#if defined(HANDOFF_HAVE_FUTEX)
+    config<futex, 0, sink::array>, config<futex, 1, sink::array>, config<futex, 4, sink::array>,
+    config<futex, 64, sink::array>, config<futex, kUnbounded, sink::array>,
+    config<futex, 4, sink::back_inserter>, config<futex, kUnbounded, sink::back_inserter>,
+#endif
+    config<portable, 0, sink::array>, config<portable, 4, sink::array>,
+    config<portable, kUnbounded, sink::array>, config<portable, 1, sink::back_inserter>,
+    config<portable, 64, sink::back_inserter>>;
+
+struct config_names {
+  template <class C>
+  static std::string GetName(int) {
+    std::string backend = handoff_test::backend_names::GetName<typename C::sync>(0);
+    std::string cap = C::capacity == kUnbounded ? "unbounded" : "cap" + std::to_string(C::capacity);
+    return backend + "_" + cap + (C::how == sink::array ? "_array" : "_back_inserter");
+  }
+};
+
+template <class C>
+class StreamBatchTest : public ::testing::Test {};
+TYPED_TEST_SUITE(StreamBatchTest, configs, config_names);
+
+#define MAKE_STREAM(name, T) auto name = TypeParam::template make<T>()
+
+// ST-4, ST-5: up to max values available now, oldest first; 0 when none (open) and at end-of-stream.
+TYPED_TEST(StreamBatchTest, TryPopSomeTakesWhatIsAvailableInOrder_ST4_ST5) {
+  if constexpr (TypeParam::capacity == 0) GTEST_SKIP() << "a rendezvous buffers nothing; see RendezvousBatch";
+  MAKE_STREAM(s, int);
+  const int n =
+      TypeParam::capacity == kUnbounded ? 600 : static_cast<int>(TypeParam::capacity);  // 600: overflow
+  for (int i = 0; i < n; ++i) ASSERT_EQ(s.try_push(int{i}), status::ok);
+  std::vector<int> got;
+  const std::size_t first = std::max<std::size_t>(1, static_cast<std::size_t>(n) / 2);
+  EXPECT_EQ(TypeParam::take(s, got, first, false), first);
+  EXPECT_EQ(TypeParam::take(s, got, static_cast<std::size_t>(n) + 10, false),
+            static_cast<std::size_t>(n) - first);
+  std::vector<int> want(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) want[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(TypeParam::take(s, got, 5, false), 0u) << "empty and open: nothing, at once";
+  EXPECT_EQ(TypeParam::take(s, got, 0, false), 0u);
+  ASSERT_EQ(s.try_push(99), status::ok);
+  s.close();
+  EXPECT_EQ(TypeParam::take(s, got, 5, false), 1u) << "ST-5: drains after close";
+  EXPECT_EQ(got.back(), 99);
+  EXPECT_EQ(TypeParam::take(s, got, 5, false), 0u);
+  EXPECT_EQ(TypeParam::take(s, got, 5, true), 0u) << "ST-5: pop_some at end-of-stream returns 0 at once";
+}
+
+// ST-2, ST-4: on a full bounded stream with waiting pushers, a batch takes the buffered values and the
+// pushers' values enter in FIFO order behind them.
+TYPED_TEST(StreamBatchTest, BatchOnAFullStreamLetsWaitingPushersIn_ST2_ST4) {
+  if constexpr (TypeParam::capacity == 0 || TypeParam::capacity == kUnbounded)
+    GTEST_SKIP() << "pushers wait only on a full bounded stream";
+  MAKE_STREAM(s, int);
+  const int cap = static_cast<int>(TypeParam::capacity);
+  for (int i = 0; i < cap; ++i) ASSERT_EQ(s.try_push(int{i}), status::ok);
+  std::vector<std::future<bool>> pushers;
+  for (int k = 0; k < 2; ++k) {
+    pushers.push_back(std::async(std::launch::async, [&s, v = cap + k] { return s.push(int{v}); }));
+    until([&] { return s.waiting().pushers == static_cast<std::size_t>(k + 1); }, "pusher registered");
+  }
+  std::vector<int> got;
+  while (got.size() < static_cast<std::size_t>(cap) + 2) {
+    const std::size_t n = TypeParam::take(s, got, static_cast<std::size_t>(cap) + 2, false);
+    if (n == 0) std::this_thread::yield();  // a waiting pusher's value is being moved in
+  }
+  for (auto& p : pushers) EXPECT_TRUE(get_or_abort(std::move(p), "pusher"));
+  std::vector<int> want(static_cast<std::size_t>(cap) + 2);
+  for (int i = 0; i < cap + 2; ++i) want[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(got, want);
+}
+
+// G-1, ST-4: pop_some waits for the first value (handed to it by a push), then returns what it has.
+TYPED_TEST(StreamBatchTest, PopSomeWaitsForTheFirstValue_G1_ST4) {
+  MAKE_STREAM(s, int);
+  auto popper = std::async(std::launch::async, [&] {
+    std::vector<int> got;
+    const std::size_t n = TypeParam::take(s, got, 8, true);
+    return std::pair{n, got};
+  });
+  until([&] { return s.waiting().poppers == 1; }, "pop_some registered");
+  ASSERT_TRUE(s.push(1));
+  const auto [n, got] = get_or_abort(std::move(popper), "pop_some after a push");
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(got, (std::vector<int>{1}));
+}
+
+// ST-5, G-1: pop_some waiting on an empty stream returns 0 when it is closed.
+TYPED_TEST(StreamBatchTest, PopSomeReturnsZeroAtTheClose_ST5_G1) {
+  MAKE_STREAM(s, int);
+  auto popper = std::async(std::launch::async, [&] {
+    std::vector<int> got;
+    return TypeParam::take(s, got, 8, true);
+  });
+  until([&] { return s.waiting().poppers == 1; }, "pop_some registered");
+  s.close();
+  EXPECT_EQ(get_or_abort(std::move(popper), "pop_some after close"), 0u);
+}
+
+// ST-4, G-2: producers with per-producer sequence numbers, consumers using pop_some and try_pop_some with
+// varying max: every value received exactly once, each consumer sees each producer's values in order.
+TYPED_TEST(StreamBatchTest, ConcurrentProducersAndBatchConsumers_ST4_G2) {
+  constexpr unsigned kProducers = 3, kConsumers = 3;
+  constexpr std::uint64_t kPerProducer = 4000;
+  MAKE_STREAM(s, std::uint64_t);
+  std::vector<std::future<void>> producers;
+  for (unsigned p = 0; p < kProducers; ++p)
+    producers.push_back(std::async(std::launch::async, [&s, p] {
+      for (std::uint64_t i = 0; i < kPerProducer; ++i) ASSERT_TRUE(s.push(std::uint64_t{p} << 32 | i));
+    }));
+  std::vector<std::future<std::vector<std::uint64_t>>> consumers;
+  for (unsigned c = 0; c < kConsumers; ++c)
+    consumers.push_back(std::async(std::launch::async, [&s, c] {
+      std::vector<std::uint64_t> got;
+      for (std::size_t round = 0;; ++round) {
+        const std::size_t max = 1 + (round * 7 + c) % 19;
+        if ((round + c) % 3 == 0) {
+          if (TypeParam::take(s, got, max, false) == 0 && s.is_closed()) {
+            if (TypeParam::take(s, got, max, true) == 0) break;  // closed and drained
+          }
+        } else if (TypeParam::take(s, got, max, true) == 0) {
+          break;
+        }
+      }
+      return got;
+    }));
+  for (auto& p : producers) get_or_abort(std::move(p), "producer");
+  s.close();
+  std::vector<std::vector<std::uint8_t>> seen(kProducers, std::vector<std::uint8_t>(kPerProducer, 0));
+  for (auto& c : consumers) {
+    const std::vector<std::uint64_t> got = get_or_abort(std::move(c), "batch consumer");
+    std::vector<std::int64_t> last(kProducers, -1);
+    for (std::uint64_t v : got) {
+      const std::uint64_t p = v >> 32, seq = v & 0xffffffffu;
+      ASSERT_LT(p, kProducers) << "G-2: an invented value";
+      ASSERT_LT(seq, kPerProducer) << "G-2: an invented value";
+      EXPECT_GT(static_cast<std::int64_t>(seq), last[p]) << "ST-4: producer " << p << " out of order";
+      last[p] = static_cast<std::int64_t>(seq);
+      ++seen[p][seq];
+    }
+  }
+  for (unsigned p = 0; p < kProducers; ++p)
+    for (std::uint64_t i = 0; i < kPerProducer; ++i)
+      ASSERT_EQ(seen[p][i], 1) << "G-2: value " << i << " of producer " << p << " received "
+                               << int(seen[p][i]) << " times";
+}
+
+// ST-3: on a rendezvous stream, try_pop_some takes a waiting pusher's value; pop_some waits for one.
+TEST(RendezvousBatch, TakesWaitingPushersValues_ST3) {
+  handoff::stream<int> s{0};
+  int out[4] = {};
+  EXPECT_EQ(s.try_pop_some(out, 4), 0u);
+  auto pusher = std::async(std::launch::async, [&] { return s.push(1); });
+  until([&] { return s.waiting().pushers == 1; }, "rendezvous pusher registered");
+  EXPECT_EQ(s.try_pop_some(out, 4), 1u);
+  EXPECT_EQ(out[0], 1);
+  EXPECT_TRUE(get_or_abort(std::move(pusher), "rendezvous pusher"));
+  auto later = std::async(std::launch::async, [&] { return s.push(2); });
+  EXPECT_EQ(s.pop_some(out, 4), 1u);
+  EXPECT_EQ(out[0], 2);
+  EXPECT_TRUE(get_or_abort(std::move(later), "second rendezvous pusher"));
+}
+
+// ---- wait_closed (Lwt's `closed`): returns once close() was called, consumes nothing (ST-5, G-1, G-7)
+template <class Sync>
+class StreamWaitClosedTest : public ::testing::Test {};
+TYPED_TEST_SUITE(StreamWaitClosedTest, handoff_test::real_backends, handoff_test::backend_names);
+
+TYPED_TEST(StreamWaitClosedTest, WaitersWakeAtTheCloseAndConsumeNothing_ST5_G1) {
+  handoff::stream<int, TypeParam> s{4};
+  ASSERT_TRUE(s.push(1));
+  std::stop_source never;
+  auto plain = std::async(std::launch::async, [&] { s.wait_closed(); });
+  auto timed = std::async(std::launch::async, [&] { return s.wait_closed_for(1h); });
+  auto until_form = std::async(std::launch::async,
+                               [&] { return s.wait_closed_until(std::chrono::system_clock::now() + 1h); });
+  auto stop_form = std::async(std::launch::async, [&] { return s.wait_closed(never.get_token()); });
+  until([&] { return s.waiting().close_waiters == 4; }, "four wait_closed registered");
+  EXPECT_EQ(s.size(), 1u);
+  s.close();
+  get_or_abort(std::move(plain), "wait_closed()");
+  EXPECT_EQ(get_or_abort(std::move(timed), "wait_closed_for"), status::ok);
+  EXPECT_EQ(get_or_abort(std::move(until_form), "wait_closed_until"), status::ok);
+  EXPECT_EQ(get_or_abort(std::move(stop_form), "wait_closed(stop)"), status::ok);
+  EXPECT_EQ(s.waiting().close_waiters, 0u);
+  EXPECT_EQ(s.pop(), 1) << "wait_closed consumed nothing";
+  s.wait_closed();  // closed already: at once
+  EXPECT_EQ(s.wait_closed_for(0ms), status::ok);
+}
+
+TYPED_TEST(StreamWaitClosedTest, TimeoutAndCancellation_G7) {
+  handoff::stream<int, TypeParam> s{handoff::unbounded};
+  EXPECT_EQ(s.wait_closed_for(0ms), status::timeout) << "G-7: a passed deadline answers at once";
+  EXPECT_EQ(s.wait_closed_until(std::chrono::steady_clock::now() - 1s), status::timeout);
+  EXPECT_EQ(s.wait_closed_for(1ms), status::timeout);
+  std::stop_source source;
+  auto waiter = std::async(std::launch::async, [&] { return s.wait_closed(source.get_token()); });
+  until([&] { return s.waiting().close_waiters == 1; }, "wait_closed(stop) registered");
+  source.request_stop();
+  EXPECT_EQ(get_or_abort(std::move(waiter), "wait_closed(stop) after request_stop"), status::cancelled);
+  EXPECT_EQ(s.waiting().close_waiters, 0u) << "a cancelled waiter unregisters";
+  EXPECT_EQ(s.wait_closed(source.get_token()), status::cancelled) << "G-7: a stop already requested";
+  EXPECT_FALSE(s.is_closed());
+  s.close();
+  EXPECT_EQ(s.wait_closed(source.get_token()), status::ok) << "closed wins over a requested stop, as try_";
+}
+
+}  // namespace
