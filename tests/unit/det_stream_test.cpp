@@ -259,6 +259,106 @@ void blocked_push_throws_on_a_full_stream() {
   DET_CHECK_MSG(popped == want, "popped " + sc::show(popped));
 }
 
+// G-7, invariant 9 of stream.hpp (issue 16, break 2): a pop whose deadline has passed, or whose stop was
+// requested, finding the head's push in flight behind a later published push, claims the head index (and
+// waits in take() for that one push, as try_pop does) instead of waiting unclaimed for its publication. Push
+// A claims index 0 and stalls inside its move (a gate the scenario holds closed); push B publishes index 1;
+// popper P, in one of the forms below, must claim index 0 at once, which the main thread sees as the head
+// moving (size() drops to 1); then a try_pop takes B's value at index 1 while A still stalls. Without the
+// claim branch, P waits unclaimed on index 0 (the head never moves while A stalls) and the scenario ends in
+// STEP BOUND.
+struct stalling {
+  bool stall = false;
+  std::uint64_t value = 0;
+  bool* entered = nullptr;  // set when the stalling move starts (A has claimed its index)
+  bool* release = nullptr;  // the gate
+  stalling(bool s, std::uint64_t v, bool* e, bool* r) : stall(s), value(v), entered(e), release(r) {}
+  stalling(stalling&& o) : stall(o.stall), value(o.value), entered(o.entered), release(o.release) {
+    if (!stall) return;
+    *entered = true;
+    while (!*release) handoff_test::det_yield();
+  }
+  stalling& operator=(stalling&& o) noexcept {
+    value = o.value;
+    return *this;
+  }
+};
+
+enum class give_up_form {
+  pop_for_result,
+  pop_until_result,
+  pop_for_out,
+  pop_stop_result,
+  pop_stop_out,
+  pop_for_stop_result
+};
+
+std::optional<std::uint64_t> pop_giving_up(handoff::stream<stalling, det_sync>& s, give_up_form f) {
+  std::stop_source stopped;
+  stopped.request_stop();
+  stalling out(false, 0, nullptr, nullptr);
+  status st = status::empty;
+  switch (f) {
+    case give_up_form::pop_for_result:
+      if (auto r = s.pop_for(std::chrono::seconds(0))) return r->value;
+      return std::nullopt;
+    case give_up_form::pop_until_result:
+      if (auto r = s.pop_until(std::chrono::steady_clock::now() - std::chrono::seconds(1))) return r->value;
+      return std::nullopt;
+    case give_up_form::pop_for_out:
+      st = s.pop_for(out, std::chrono::seconds(0));
+      break;
+    case give_up_form::pop_stop_result:
+      if (auto r = s.pop(stopped.get_token())) return r->value;
+      return std::nullopt;
+    case give_up_form::pop_stop_out:
+      st = s.pop(out, stopped.get_token());
+      break;
+    case give_up_form::pop_for_stop_result:  // a far deadline, a stop already requested
+      if (auto r = s.pop_for(std::chrono::hours(1), stopped.get_token())) return r->value;
+      return std::nullopt;
+  }
+  if (st == status::ok) return out.value;
+  return std::nullopt;
+}
+
+void giving_up_pop_claims_past_a_stalled_push(give_up_form f) {
+  handoff::stream<stalling, det_sync> s{4};
+  bool entered = false, release = false;
+  det_thread a([&] { DET_CHECK(s.push(stalling(true, 1, &entered, &release))); }, "stalled pusher");
+  while (!entered) handoff_test::det_yield();
+  DET_CHECK(s.push(stalling(false, 2, nullptr, nullptr)));  // index 1, published
+  std::optional<std::uint64_t> got;
+  det_thread p([&] { got = pop_giving_up(s, f); }, "popper giving up");
+  while (s.size() != 1) handoff_test::det_yield();  // P claimed index 0 (invariant 9's claim branch)
+  auto b = s.try_pop();
+  DET_CHECK_MSG(b.has_value() && b->value == 2, "try_pop did not take the published index 1");
+  release = true;
+  a.join();
+  p.join();
+  DET_CHECK_MSG(got == std::optional<std::uint64_t>(1), "the popper that claimed index 0 got another value");
+  DET_CHECK(s.size() == 0);
+}
+
+TEST(DetStream, PassedDeadlinePopClaimsPastAStalledPush_PopForResult_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_for_result); });
+}
+TEST(DetStream, PassedDeadlinePopClaimsPastAStalledPush_PopUntilResult_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_until_result); });
+}
+TEST(DetStream, PassedDeadlinePopClaimsPastAStalledPush_PopForOut_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_for_out); });
+}
+TEST(DetStream, StoppedPopClaimsPastAStalledPush_PopStopResult_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_stop_result); });
+}
+TEST(DetStream, StoppedPopClaimsPastAStalledPush_PopStopOut_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_stop_out); });
+}
+TEST(DetStream, StoppedPopClaimsPastAStalledPush_PopForStopResult_G7) {
+  det_expect_clean([] { giving_up_pop_claims_past_a_stalled_push(give_up_form::pop_for_stop_result); });
+}
+
 TEST(DetStream, BlockedPushThrowsOnAFullStream_Cap1_G1_G2_G8) {
   det_expect_clean([] { blocked_push_throws_on_a_full_stream<1>(); });
 }
