@@ -34,10 +34,19 @@
 // - std::size_t publish(v): waits (policy wait) as long as it takes; returns delivered.
 // - publish_result try_publish(v): never waits; ALL OR NOTHING: ok (delivered to every current subscriber),
 //   or full (delivered to none: some buffer was full, or another publish was in progress), or closed.
-// - publish_result publish_for(v, d) / publish_until(v, t) / publish(v, stop_token): ok; or timeout /
-//   cancelled: the value reached `delivered` subscribers and each remaining one has its lag raised by one.
-//   If the deadline passes (or the stop is requested) before this publish may start, nobody receives it and
-//   delivered == 0.
+// - publish_result publish_for(v, d[, stop_token]) / publish_until(v, t[, stop_token]) / publish(v,
+//   stop_token): ok; or timeout / cancelled: the value reached `delivered` subscribers and each remaining
+//   one has its lag raised by one. With both a deadline and a stop token, whichever comes first ends the
+//   wait (timeout if the deadline has passed by then, else cancelled). If the deadline passes (or the stop
+//   is requested) before this publish may start (another publish holds the token), nobody receives it,
+//   delivered == 0 and no lag moves.
+//   A deadline already passed or a stop already requested at the call never waits (G-7): the publish takes
+//   the token only if no other publish is in progress (else timeout / cancelled with delivered == 0, where
+//   try_publish answers full), then delivers to every subscriber with room and raises the lag of each full
+//   one, as a deadline that passes during the call would. It is not all or nothing: that is try_publish's
+//   own promise, and a timed publish answers the same whether its deadline passed before or during the
+//   call.
+// The result of every form but publish(v) is [[nodiscard]].
 // Under drop_oldest nothing waits for a subscriber, so every form behaves as publish() (try_publish can still
 // answer full when another publish is in progress). Every form returns closed (delivered == 0) after close();
 // a publish that close() overtakes returns closed with the subscribers it reached before.
@@ -214,19 +223,21 @@ class topic {
   std::size_t publish(const T& v) {
     return publish_impl(v, mode::wait, detail::deadline::never(), nullptr).delivered;
   }
-  publish_result try_publish(const T& v) {
+  [[nodiscard]] publish_result try_publish(const T& v) {
     return publish_impl(v, mode::try_only, detail::deadline::never(), nullptr);
   }
   template <class Rep, class Period>
-  publish_result publish_for(const T& v, std::chrono::duration<Rep, Period> d) {
-    return publish_impl(v, mode::wait, detail::deadline::after(d), nullptr);
+  [[nodiscard]] publish_result publish_for(const T& v, std::chrono::duration<Rep, Period> d,
+                                           std::stop_token st = {}) {
+    return publish_impl(v, mode::wait, detail::deadline::after(d), stop_ptr(st));
   }
   template <class Clock, class Duration>
-  publish_result publish_until(const T& v, std::chrono::time_point<Clock, Duration> t) {
-    return publish_impl(v, mode::wait, detail::deadline::at(t), nullptr);
+  [[nodiscard]] publish_result publish_until(const T& v, std::chrono::time_point<Clock, Duration> t,
+                                             std::stop_token st = {}) {
+    return publish_impl(v, mode::wait, detail::deadline::at(t), stop_ptr(st));
   }
-  publish_result publish(const T& v, std::stop_token st) {
-    return publish_impl(v, mode::wait, detail::deadline::never(), &st);
+  [[nodiscard]] publish_result publish(const T& v, std::stop_token st) {
+    return publish_impl(v, mode::wait, detail::deadline::never(), stop_ptr(st));
   }
 
   // Idempotent, never waits (invariant 5).
@@ -318,50 +329,48 @@ class topic {
       Sync::unpark_all(s.drops);
   }
 
-  // Push into one buffer, waiting as the publish's deadline / stop token allow. ok | closed | timeout |
-  // cancelled.
-  static status push_waiting(buffer_type& b, T&& v, const detail::deadline& d, const std::stop_token* st) {
-    if (st) return b.push(std::move(v), *st);
-    switch (d.kind()) {
-      case detail::deadline::clock_kind::never:
-        return b.push(std::move(v)) ? status::ok : status::closed;
-      case detail::deadline::clock_kind::steady:
-        return b.push_until(std::move(v), std::chrono::steady_clock::time_point(
-                                              std::chrono::nanoseconds(d.nanoseconds_since_epoch())));
-      case detail::deadline::clock_kind::system:
-        break;
-    }
-    return b.push_until(std::move(v), std::chrono::system_clock::time_point(
-                                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                              std::chrono::nanoseconds(d.nanoseconds_since_epoch()))));
+  // A stop token that can never be stopped is no stop token (as mvar and stream treat it).
+  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
+    return st.stop_possible() ? &st : nullptr;
   }
 
-  // Take the publish token (invariant 2) as the publish's mode allows: ok | full (try) | timeout | cancelled.
+  // Calls f with the deadline d (not never) as a time_point of its own clock, for the primitives' _until
+  // forms.
+  template <class F>
+  static auto at_deadline(const detail::deadline& d, F&& f) {
+    const std::chrono::nanoseconds ns(d.nanoseconds_since_epoch());
+    if (d.kind() == detail::deadline::clock_kind::system)
+      return f(std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(ns)));
+    return f(std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(ns)));
+  }
+
+  // Push into one buffer, waiting as the publish's deadline and stop token allow (the stream's own G-7
+  // forms: a passed deadline or a requested stop makes it a try). ok | closed | timeout | cancelled.
+  static status push_waiting(buffer_type& b, T&& v, const detail::deadline& d, const std::stop_token* st) {
+    if (d.is_never()) {
+      if (st) return b.push(std::move(v), *st);
+      return b.push(std::move(v)) ? status::ok : status::closed;
+    }
+    return at_deadline(
+        d, [&](auto t) { return st ? b.push_until(std::move(v), t, *st) : b.push_until(std::move(v), t); });
+  }
+
+  // Take the publish token (invariant 2) as the publish's mode, deadline and stop token allow: ok | full
+  // (try) | timeout | cancelled (mvar's G-7 forms: a passed deadline or a requested stop makes it a try).
   status take_token(mode m, const detail::deadline& d, const std::stop_token* st) {
-    std::optional<token> t;
-    if (m == mode::try_only) {
-      t = publish_token_.try_take();
-      return t ? status::ok : status::full;
-    }
-    if (st) {
-      t = publish_token_.take(*st);
-      return t ? status::ok : status::cancelled;
-    }
-    switch (d.kind()) {
-      case detail::deadline::clock_kind::never:
+    if (m == mode::try_only) return publish_token_.try_take() ? status::ok : status::full;
+    if (d.is_never()) {
+      if (!st) {
         (void)publish_token_.take();
         return status::ok;
-      case detail::deadline::clock_kind::steady:
-        t = publish_token_.take_until(
-            std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d.nanoseconds_since_epoch())));
-        break;
-      case detail::deadline::clock_kind::system:
-        t = publish_token_.take_until(std::chrono::system_clock::time_point(
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::nanoseconds(d.nanoseconds_since_epoch()))));
-        break;
+      }
+      return publish_token_.take(*st).status();
     }
-    return t ? status::ok : status::timeout;
+    return at_deadline(d, [&](auto t) {
+      return (st ? publish_token_.take_until(t, *st) : publish_token_.take_until(t)).status();
+    });
   }
 
   struct token_release {
