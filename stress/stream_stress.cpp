@@ -5,6 +5,9 @@
 //                               close at a random moment of each round; consumers drain to end-of-stream.
 //   stream_mpmc_oversubscribed  the same with 8x the cores.
 //   stream_rendezvous_pairs     producer/consumer pairs, each on its own capacity-0 stream (ST-3).
+//   stream_pop_some             producers using every push form, consumers using pop_some / try_pop_some
+//                               (batch claims through an array, one claim per value through a
+//                               back_inserter), a wait_closed thread, and a close at a random moment.
 //   stream_unbounded_burst      a burst of 10^5 values into an unbounded stream with no consumer (the
 //   overflow
 //                               list fills), exact size() checks, then a drain racing a second burst (ST-1).
@@ -20,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -568,6 +572,114 @@ struct stream_unbounded_burst {
   }
 };
 
+// ---- Batch pops (issue 16): consumers take values with pop_some / try_pop_some, up to a random max, through
+// a raw array (nothrow item: several indices claimed with one CAS, stream.hpp invariant 10) or a
+// std::back_inserter (one claim per value). Producers use every push form (producer_loop). Each consumer
+// checks per-producer FIFO (ST-4) over everything it received; the ledger checks exactly-once delivery (G-2).
+// A wait_closed thread per round checks that it returns only after close() was called (ST-5, G-4).
+template <class Sync>
+void pop_some_consumer_loop(stress::context& ctx, round_state<Sync>& r, std::mt19937_64& rng,
+                            stress::heartbeat& hb) {
+  auto& s = *r.s;
+  auto last_seen = r.ledger.consumer_state();
+  std::vector<item> buffer(64);
+  std::vector<item> appended;
+  for (;;) {
+    const std::size_t max = 1 + static_cast<std::size_t>(rng() % 64);
+    const bool wait = rng() % 4 != 0;
+    const bool array = rng() % 2 == 0;
+    std::size_t n = 0;
+    appended.clear();
+    {
+      stress::in_call call(hb, wait ? "pop_some" : "try_pop_some");
+      if (array)
+        n = wait ? s.pop_some(buffer.data(), max) : s.try_pop_some(buffer.data(), max);
+      else
+        n = wait ? s.pop_some(std::back_inserter(appended), max)
+                 : s.try_pop_some(std::back_inserter(appended), max);
+    }
+    ctx.count_operations(1);
+    if (n > max) ctx.fail("pop_some returned more than max");
+    if (!array && appended.size() != n) ctx.fail("pop_some's count differs from the values it appended");
+    const item* got = array ? buffer.data() : appended.data();
+    for (std::size_t i = 0; i < n; ++i) r.ledger.received(got[i].v, last_seen);
+    if (n > 0) continue;
+    if (!wait) {
+      if (!s.is_closed()) continue;
+      // closed: pop_some below settles it (end-of-stream only once drained)
+      stress::in_call call(hb, "pop_some after close");
+      n = s.pop_some(buffer.data(), max);
+      for (std::size_t i = 0; i < n; ++i) r.ledger.received(buffer[i].v, last_seen);
+      if (n > 0) continue;
+    }
+    // 0 from a waiting pop_some: end-of-stream (ST-5), only after close(), and for good.
+    if (!r.close_called.load()) ctx.fail("pop_some returned 0 before close()");
+    if (s.try_pop_some(buffer.data(), max) != 0)
+      ctx.fail("try_pop_some found a value after end-of-stream (ST-5)");
+    return;
+  }
+}
+
+template <class Sync>
+struct stream_pop_some {
+  static void run(stress::context& ctx) {
+    static constexpr std::array<std::size_t, 6> kCapacities{0, 1, 4, 64, 1024, kUnbounded};
+    constexpr std::uint64_t kMaxPerProducer = std::uint64_t{1} << 16;
+    const unsigned max_threads = std::max(3u, ctx.opts().threads ? ctx.opts().threads : 4 * cores());
+    auto rng = ctx.rng(777);
+    unsigned round = 0;
+    do {
+      const std::size_t capacity = kCapacities[round % kCapacities.size()];
+      const unsigned producers = 1 + static_cast<unsigned>(rng() % (max_threads - 2));
+      const unsigned consumers = 1 + static_cast<unsigned>(rng() % (max_threads - 1 - producers));
+      const auto close_after = std::chrono::microseconds(rng() % 20000);
+      round_state<Sync> r(capacity, producers, kMaxPerProducer);
+      std::vector<std::unique_ptr<stoppable>> stops;
+      for (unsigned p = 0; p < producers; ++p) stops.push_back(std::make_unique<stoppable>());
+      const std::string tag =
+          " (round " + std::to_string(round) + ", capacity " + capacity_name(capacity) + ")";
+      {
+        std::vector<std::jthread> threads;
+        for (unsigned p = 0; p < producers; ++p) {
+          auto& hb = ctx.new_heartbeat("producer " + std::to_string(p) + tag);
+          threads.emplace_back([&, p, &hb = hb] {
+            auto prng = ctx.rng(round * 1000 + p);
+            producer_loop(ctx, r, p, *stops[p], kMaxPerProducer, prng, hb);
+          });
+        }
+        for (unsigned c = 0; c < consumers; ++c) {
+          auto& hb = ctx.new_heartbeat("pop_some consumer " + std::to_string(c) + tag);
+          threads.emplace_back([&, c, &hb = hb] {
+            auto crng = ctx.rng(round * 1000 + 500 + c);
+            pop_some_consumer_loop(ctx, r, crng, hb);
+          });
+        }
+        auto& hb = ctx.new_heartbeat("wait_closed" + tag);
+        threads.emplace_back([&, &hb = hb] {
+          stress::in_call call(hb, "wait_closed");
+          r.s->wait_closed();
+          if (!r.close_called.load()) ctx.fail("wait_closed returned before close()" + tag);
+        });
+        const auto close_at = steady::now() + close_after;
+        while (steady::now() < close_at) {
+          stops[rng() % producers]->stop();
+          for (unsigned k = rng() % 64; k != 0; --k) std::this_thread::yield();
+        }
+        r.close_called.store(true);
+        r.s->close();
+        r.close_returned.store(true);
+      }  // joins
+      if (r.s->size() != 0) ctx.fail("size() " + std::to_string(r.s->size()) + " after the drain" + tag);
+      const auto w = r.s->waiting();
+      if (w.poppers != 0 || w.pushers != 0 || w.close_waiters != 0)
+        ctx.fail("waiters left registered after the round" + tag);
+      r.ledger.settle();
+      ctx.add_ledger(r.ledger);
+      ++round;
+    } while (ctx.time_left() || round < kCapacities.size());
+  }
+};
+
 // ---- G-8 under concurrency: moves that throw at random, in push and in pop.
 //
 // fragile's move constructor throws (before touching its source) with probability 1/32 while the calling
@@ -809,6 +921,7 @@ STRESS_SCENARIO_SYNC(stream_mpmc_oversubscribed);
 STRESS_SCENARIO_SYNC(stream_rendezvous_pairs);
 STRESS_SCENARIO_SYNC(stream_unbounded_burst);
 STRESS_SCENARIO_SYNC(stream_throwing_moves);
+STRESS_SCENARIO_SYNC(stream_pop_some);
 
 // The yield phase (include/handoff/stream.hpp, invariant 7) with 4 yields instead of the library's 1, under
 // the same checks: the blocking push and pop keep their watchdog and per-producer sequence and checksum
