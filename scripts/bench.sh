@@ -1,27 +1,62 @@
 #!/usr/bin/env bash
 # The benchmark command of the README: handoff against its peers, from a fresh checkout to a Markdown table.
-#   scripts/bench.sh            default sweep, 3 repetitions (a few minutes on 2 cores)
-#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (~20 min on 2 cores)
+#   scripts/bench.sh            default sweep, 3 repetitions, every row unpinned and pinned (~25 min on 2 cores)
+#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (over an hour on 2 cores)
+#   scripts/bench.sh --quick    smoke run: tiny runs, 2 repetitions, 0.01 s each (a few minutes): proves that every
+#                               binary builds, runs and verifies, and that the report renders; its numbers mean nothing
+#   scripts/bench.sh --save     write the result into bench/results/ (tracked) and refresh bench/results/latest.*;
+#                               without it the result goes to build/bench-results/ and no tracked file changes
+#   scripts/bench.sh --out DIR  write the result into DIR instead
 #   scripts/bench.sh --no-deps  skip the package check (scripts/deps.sh --bench)
-# Steps: install the peers (Debian packages), build the `bench` preset (Release), run every build/bench/bench/*_bench
-# with repetitions, merge their JSON into bench/results/<date>-<hostname>.json (-full.json for --full), then
-# scripts/bench_report.py writes the .md beside it and one PNG per workload, refreshes bench/results/latest.md and
-# latest-*.png, and prints the table. Exits 1 if a benchmark failed its own verification or a binary failed.
+#   scripts/bench.sh --build-dir DIR  build the bench preset in DIR (default build/bench)
+# Steps: install the peers (Debian packages, Go and crossbeam-channel included), build the `bench` preset (Release:
+# the C++ *_bench binaries, bench/go's go_bench and bench/crossbeam's crossbeam_bench), run every
+# build/bench/bench/*_bench with repetitions, merge their JSON into <dir>/<date>-<hostname>.json (-full, -quick),
+# then scripts/bench_report.py writes the .md beside it and one PNG per workload and pinning, refreshes
+# <dir>/latest.md and latest-*.png, and prints the report. Warns when the load average at start exceeds the core
+# count. Exits 1 if a benchmark failed its own verification or a binary failed.
+# README's table: scripts/bench_report.py RESULT.json --readme README.md replaces it from a saved result.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 full=0
+quick=0
 deps=1
-for arg in "$@"; do
-  case "$arg" in
+results=build/bench-results
+build_dir=build/bench
+while [[ $# -gt 0 ]]; do
+  case "$1" in
     --full) full=1 ;;
+    --quick) quick=1 ;;
+    --save) results=bench/results ;;
+    --out)
+      [[ $# -ge 2 ]] || { echo "bench: --out needs a directory" >&2; exit 2; }
+      results=$2; shift ;;
+    --out=*) results=${1#--out=} ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "bench: unknown argument: $arg" >&2; exit 2 ;;
+    --build-dir)
+      [[ $# -ge 2 ]] || { echo "bench: --build-dir needs a directory" >&2; exit 2; }
+      build_dir=$2; shift ;;
+    --build-dir=*) build_dir=${1#--build-dir=} ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench: unknown argument: $1" >&2; exit 2 ;;
   esac
+  shift
 done
+if [[ $full -eq 1 && $quick -eq 1 ]]; then
+  echo "bench: --full and --quick exclude each other" >&2
+  exit 2
+fi
+
+# ---- is the machine quiet?
+read -r load1 load5 load15 _ < /proc/loadavg
+cores=$(nproc)
+if awk -v l="$load1" -v c="$cores" 'BEGIN { exit !(l > c) }'; then
+  echo "bench: WARNING: the load average ($load1) exceeds the $cores cores: other work shares this machine and" \
+       "the numbers will be noisy (the report says so too)" >&2
+fi
 
 # ---- dependencies
 bench_packages=(build-essential cmake ninja-build libbenchmark-dev libconcurrentqueue-dev libatomic-queue-dev
@@ -51,10 +86,9 @@ if [[ $deps -eq 1 ]]; then
 fi
 
 # ---- build (Release)
-build_dir=build/bench
 if cmake --list-presets 2>/dev/null | grep -q '"bench"'; then
-  cmake --preset bench >/dev/null
-  cmake --build --preset bench
+  cmake --preset bench -B "$build_dir" >/dev/null
+  cmake --build "$build_dir"
 else
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHANDOFF_BUILD_BENCH=ON -DHANDOFF_BUILD_TESTS=OFF \
     >/dev/null
@@ -62,12 +96,15 @@ else
 fi
 
 # ---- run
-repetitions=$([[ $full -eq 1 ]] && echo 5 || echo 3)
-sweep=$([[ $full -eq 1 ]] && echo full || echo default)
-results=bench/results
-mkdir -p "$results"
+repetitions=3
+sweep=default
 suffix=""
-if [[ $full -eq 1 ]]; then suffix=-full; fi
+if [[ $full -eq 1 ]]; then repetitions=5; sweep=full; suffix=-full; fi
+if [[ $quick -eq 1 ]]; then
+  repetitions=2; sweep=quick; suffix=-quick
+  export HANDOFF_BENCH_MIN_TIME=0.01  # each repetition: one run or a few (bench/harness.hpp min_time)
+fi
+mkdir -p "$results"
 stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$suffix"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench ':!bench/results' 2>/dev/null; then
@@ -77,8 +114,20 @@ export HANDOFF_GIT_COMMIT=$commit
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
 
-# Our binaries take --full; other engineers' bench binaries get only Google Benchmark's own flags.
-own_flags_ok=(queue_bench mvar_bench topic_bench)
+# Our binaries take --full and, for --quick, their own run sizes; other engineers' bench binaries get only Google
+# Benchmark's own flags.
+own_flags_ok=(queue_bench mvar_bench topic_bench condition_bench latency_bench go_bench crossbeam_bench)
+quick_flags() {
+  case "$1" in
+    queue_bench) echo --messages=20000 ;;
+    mvar_bench) echo --round-trips=500 ;;
+    topic_bench) echo --messages=2000 ;;
+    condition_bench) echo --round-trips=500 --broadcast-rounds=100 ;;
+    latency_bench) echo --rounds=200 ;;
+    go_bench|crossbeam_bench)
+      echo --messages=20000 --fanout-messages=2000 --round-trips=500 --broadcast-rounds=100 --rounds=200 ;;
+  esac
+}
 status=0
 shopt -s nullglob
 binaries=("$build_dir"/bench/*_bench)
@@ -87,13 +136,17 @@ if [[ ${#binaries[@]} -eq 0 ]]; then
   exit 1
 fi
 for bin in "${binaries[@]}"; do
-  [[ -x $bin ]] || continue
+  [[ -f $bin && -x $bin ]] || continue
   name=$(basename "$bin")
   args=(--benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true
         --benchmark_display_aggregates_only=true
         --benchmark_out="$raw/$name.json" --benchmark_out_format=json)
   if [[ $full -eq 1 && " ${own_flags_ok[*]} " == *" $name "* ]]; then
     args+=(--full)
+  fi
+  if [[ $quick -eq 1 ]]; then
+    read -r -a sizes <<< "$(quick_flags "$name")"
+    args+=("${sizes[@]}")
   fi
   echo "bench: running $name (${sweep} sweep, $repetitions repetitions)" >&2
   if ! "$bin" "${args[@]}" >"$raw/$name.txt" 2>&1; then
@@ -109,7 +162,11 @@ if [[ ${#raw_json[@]} -eq 0 ]]; then
   echo "bench: no results were produced" >&2
   exit 1
 fi
-python3 scripts/bench_report.py --out "$stem.json" --sweep "$sweep" --repetitions "$repetitions" "${raw_json[@]}" \
-  || status=1
-echo "bench: wrote $stem.json, $stem.md and plots; bench/results/latest.md is this run" >&2
+python3 scripts/bench_report.py --out "$stem.json" --sweep "$sweep" --repetitions "$repetitions" \
+  --load-average "$load1 $load5 $load15" "${raw_json[@]}" || status=1
+echo "bench: wrote $stem.json, $stem.md and plots; $results/latest.md is this run" >&2
+if [[ $results != bench/results ]]; then
+  echo "bench: not saved in bench/results (rerun with --save to keep it there); the README table from it:" >&2
+  echo "bench:   python3 scripts/bench_report.py $stem.json --no-latest --readme README.md" >&2
+fi
 exit $status
