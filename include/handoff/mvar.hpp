@@ -28,7 +28,8 @@
 //    empty). So a try_ waits at most for the one operation already in flight, and its answer is linearized at
 //    that operation's release: it never reports "empty" for a box that stayed full throughout. A form whose
 //    deadline has passed or whose stop was requested is a try_ in every respect (G-7): it registers as a try
-//    waiter when it meets BUSY, and its answer is then timeout or cancelled instead of empty or full.
+//    waiter when it meets BUSY, and its answer is then timeout or cancelled instead of empty or full. On an
+//    idle box (no BUSY) such an operation answers from one load of the state word, without the lock (G-6).
 // 7. A stateless T (empty, trivially copyable, trivially default-constructible: an mvar<unit> used as a lock
 //    or a token, as topic<T>'s publish token is) has nothing in the storage to move, so its uncontended take
 //    and put skip BUSY: one CAS from exactly FULL to empty, or from exactly empty to FULL (acq_rel, as the
@@ -488,6 +489,13 @@ class mvar {
     return std::nullopt;
   }
 
+  // True when the box is idle (no BUSY) and its FULL bit is `full_bit`: then an operation that may not wait
+  // has its answer (full for a put, empty for a take) without the lock (G-6: a failing try_ is uncontended
+  // too). The load is that answer's linearization point; relaxed: the answer publishes and reads nothing.
+  bool answers_without_lock(word full_bit) const noexcept {
+    return (state_.load(std::memory_order_relaxed) & (kFull | kBusy)) == full_bit;
+  }
+
   static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
     return st.stop_possible() ? &st : nullptr;
   }
@@ -505,6 +513,9 @@ class mvar {
         if (first && flip(0, kFull)) return status::ok;
       } else {
         if (first && claim(0)) return put_owned(v);  // MV-2, uncontended
+      }
+      if (first && answers_without_lock(kFull)) {
+        if (auto answer = give_up_answer(m, status::full, d, st)) return *answer;
       }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
@@ -566,6 +577,9 @@ class mvar {
         }
       }
       if (first && !short_path && claim(kFull)) return kOwned;  // MV-5, uncontended
+      if (first && answers_without_lock(0)) {
+        if (auto answer = give_up_answer(m, status::empty, d, st)) return *answer;
+      }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
       if ((s & kFull) && !(s & kBusy)) {

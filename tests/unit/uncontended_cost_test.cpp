@@ -10,11 +10,10 @@
 // timed forms / pop_some, bounded (capacities 1, 3, 4, 64) and unbounded within its ring, and the try_
 // answers full and empty; condition signal / broadcast / broadcast_error / notify_* with nobody waiting;
 // topic publish (every form) with one subscriber that has room, and that subscriber's pops.
-// Not claimed (measured, left to the headers' owners): a failing mvar try_put / try_take (full / empty), and
-// a form whose deadline has passed on a full mvar or a full / empty stream, take the lock before answering
-// (mvar.hpp looks under lock_, invariant 6; stream.hpp's push_impl / pop_after_fast reach the slow path for a
-// passed deadline), where a stream's try_push / try_pop answer full / empty without it. "Returns at once"
-// allows a short lock; whether G-6 should cover these answers is an open question.
+// A failing try_ and a form whose deadline has passed (or stop was requested) answer without the lock on an
+// idle mvar too (full for a put, empty for a take, read or swap). Not claimed (measured): such a form on a
+// full / empty stream reaches stream.hpp's slow path and takes the lock, where try_push / try_pop answer
+// without it.
 // The control test shows the counters see the slow path, so a zero is not a blind checker's zero.
 #include <handoff/condition.hpp>
 #include <handoff/mvar.hpp>
@@ -141,6 +140,32 @@ TYPED_TEST(UncontendedCost, G6_MvarReadSwapTryAndTimedFormsNoLockNoSyscall) {
     }
   });
   EXPECT_EQ(c, none) << "G-6: uncontended mvar try_/read/swap/timed/stop forms";
+}
+
+// A failing try_ (and a form whose deadline has passed or whose stop was requested) on an idle mvar answers
+// from one load of the state word, without the lock (mvar.hpp answers_without_lock).
+TYPED_TEST(UncontendedCost, G6_MvarFailingTryAndPassedDeadlineNoLockNoSyscall) {
+  handoff::mvar<int, typename TestFixture::sync> m;
+  std::stop_source stopped;
+  stopped.request_stop();
+  const auto past = std::chrono::steady_clock::now() - 1h;
+  const sync_counts c = counted("mvar failing forms", [&] {
+    for (int i = 0; i < kRounds; ++i) {
+      ASSERT_EQ(m.try_take().status(), status::empty);
+      ASSERT_EQ(m.try_read().status(), status::empty);
+      ASSERT_EQ(m.try_swap(i).status(), status::empty);
+      ASSERT_EQ(m.take_for(0s).status(), status::timeout);
+      ASSERT_EQ(m.take_until(past).status(), status::timeout);
+      ASSERT_EQ(m.take(stopped.get_token()).status(), status::cancelled);
+      ASSERT_EQ(m.try_put(int{i}), status::ok);
+      ASSERT_EQ(m.try_put(int{i}), status::full);
+      ASSERT_EQ(m.put_for(int{i}, 0s), status::timeout);
+      ASSERT_EQ(m.put_until(int{i}, past), status::timeout);
+      ASSERT_EQ(m.put(int{i}, stopped.get_token()), status::cancelled);
+      ASSERT_EQ(*m.try_take(), i);
+    }
+  });
+  EXPECT_EQ(c, none) << "G-6: failing try_ and passed-deadline answers on an idle mvar";
 }
 
 // mvar.hpp invariant 7: a stateless T takes and puts with one CAS.
