@@ -4,8 +4,9 @@
 //
 // Purpose: the safe form of Lwt's "several traversors on one stream". A stream is a work queue (each value to
 // one popper); a topic is a broadcast. subscribe() returns a subscription, a move-only reader with the pop
-// family of a stream (pop, try_pop, pop_for, pop_until, pop(out, stop_token), range-for until end-of-stream)
-// that unsubscribes in its destructor. publish(v) copies v into the buffer of every current subscriber.
+// family of a stream (pop, try_pop, pop_for, pop_until with result<T> and T& forms, deadline and stop token
+// forms, try_pop_some/pop_some, wait_closed, lazy range-for and values()) that unsubscribes in its
+// destructor. publish(v) copies v into the buffer of every current subscriber.
 //
 //   topic<T> t{64};                                  // 64 unread values per subscriber, policy wait
 //   auto sub = t.subscribe();                        // sees every value published from now on
@@ -23,12 +24,12 @@
 // it without resetting. Both wait for a drop_oldest drop in flight on this buffer, so a value that a pop
 // already found gone is counted (invariant 6). A value is counted when drop_oldest dropped it, or (policy
 // wait) when a publish_for/ publish_until/publish(v, stop_token) gave up on this subscriber's full buffer, or
-// when T's copy constructor threw before this subscriber got its copy. Where the lost values sit: a value
-// dropped by drop_oldest is older than every value a pop returns after the take_lag() that counts it (it was
-// the oldest buffered when dropped); a value skipped by a timed-out, cancelled or throwing publish is newer
-// than every value that was buffered when it was skipped (it would have queued behind them). Per subscriber,
-// over its whole life: values popped + values lagged + values left in its buffer when it was destroyed ==
-// values published to it.
+// when T's copy or move constructor threw on its way to or out of this buffer (see Exceptions). Where the
+// lost values sit: a value dropped by drop_oldest, or lost by a throwing pop, is older than every value a pop
+// returns after the take_lag() that counts it (it was the oldest buffered when it went); a value skipped by a
+// timed-out, cancelled or throwing publish is newer than every value that was buffered when it was skipped
+// (it would have queued behind them). Per subscriber, over its whole life: values popped + values lagged +
+// values left in its buffer when it was destroyed == values published to it.
 //
 // Publish forms (G-7); `delivered` counts the subscribers whose buffer received the value:
 // - std::size_t publish(v): waits (policy wait) as long as it takes; returns delivered.
@@ -97,12 +98,26 @@
 //      buffer's only pusher, so that try_pop waits for no other push). The sequence is 31 bits: a reader
 //      would confuse two drops only if 2^30 of them ended between two of its loads of the word, during
 //      which the one it waits for wakes it.
-// Exceptions (G-8): if T's copy constructor throws during a publish, the publish throws, the subscribers that
-// already received the value keep it, every other subscriber of that publish has its lag raised by one, and
-// the topic stays usable (the token is released). Under policy wait a publish copies v once per subscriber,
-// in subscription order, a full subscriber's copy included (publish_impl's pass 1 makes it, the buffer
-// refuses it, pass 2 makes another), so a copy that throws for a full subscriber also ends the publish
-// before the subscribers after it: they get lag, not the value.
+// Exceptions (G-8). Every path where T's copy or move constructor can throw after a value entered topic;
+// in each the exception reaches the caller whose operation was in progress, the publish token is released,
+// every buffer stays usable, and the value that did not arrive is counted as lag, so that per subscriber
+// popped + lagged + left == published still holds:
+//   - the copy of v for a subscriber (one per subscriber, in subscription order; under policy wait a full
+//     subscriber's copy too: publish_impl's pass 1 makes it, the buffer refuses it, pass 2 makes another):
+//     the publish throws; the subscribers that already received the value keep it; this one and every
+//     later one of that publish get lag, not the value (also when the throw was for a full subscriber and
+//     later ones had room).
+//   - the move of that copy into the buffer (the buffer's push): the stream leaves the copy with the
+//     publisher (stream.hpp, Exceptions), which destroys it; then as for a throwing copy.
+//   - drop_oldest's removal of the oldest buffered value (its move out, in the buffer's try_pop): the stream
+//     destroys that value; it counts as dropped (lag + 1, invariant 6), and the publish throws as above, so
+//     the new value is lag for this subscriber and the later ones too.
+//   - a subscription's pops (every form, batch pops and iteration's fetches): a stream pop throws only when
+//     the move of its value out of the ring, into a T& argument or into the OutputIt threw, and the value
+//     is then destroyed (stream.hpp); the subscription counts it as lag before the exception leaves. (An
+//     OutputIt whose own copy, move or increment throws would be counted the same, value or not.) The loop
+//     variable's move in `for (T v : sub)` happens after delivery: a value lost there counts as popped.
+// T's destructor must not throw.
 // Memory ordering (G-4): everything a thread did before publish(v) happens-before everything a subscriber
 // does after the pop that returns its copy of v (stream push/pop). close() happens-before every pop that
 // reports end-of-stream because of it and every publish that returns closed. A take_lag() that counts a
@@ -132,10 +147,12 @@
 #include <vector>
 
 #include "detail/deadline.hpp"
+#include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
 #include "detail/sync.hpp"
 #include "mvar.hpp"
+#include "result.hpp"
 #include "status.hpp"
 #include "stream.hpp"
 
@@ -485,24 +502,92 @@ class topic<T, Sync>::subscription {
   subscription& operator=(const subscription&) = delete;
   ~subscription() { unsubscribe(); }
 
-  // ---- pop family (as stream<T>: ST-4, ST-5, ST-7, G-7). nullopt / closed: unsubscribed or topic closed,
-  // and the buffer drained.
-  std::optional<T> pop() { return buffer().pop(); }
-  status try_pop(T& out) { return buffer().try_pop(out); }
-  std::optional<T> try_pop() { return buffer().try_pop(); }
+  // ---- pop family: stream<T>'s (ST-4, ST-5, ST-7, G-7, same names, forms and results), on this subscriber's
+  // buffer. nullopt / closed: unsubscribed or topic closed, and the buffer drained. A pop that throws lost
+  // its value (T's move; see Exceptions): that value is counted as lag before the exception leaves.
+  std::optional<T> pop() {
+    return counted([&] { return buffer().pop(); });
+  }
+  [[nodiscard]] result<T> try_pop() {
+    return counted([&] { return buffer().try_pop(); });
+  }
+  [[nodiscard]] status try_pop(T& out) {
+    return counted([&] { return buffer().try_pop(out); });
+  }
   template <class Rep, class Period>
-  status pop_for(T& out, std::chrono::duration<Rep, Period> d) {
-    return buffer().pop_for(out, d);
+  [[nodiscard]] result<T> pop_for(std::chrono::duration<Rep, Period> d) {
+    return counted([&] { return buffer().pop_for(d); });
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status pop_for(T& out, std::chrono::duration<Rep, Period> d) {
+    return counted([&] { return buffer().pop_for(out, d); });
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] result<T> pop_for(std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return counted([&] { return buffer().pop_for(d, std::move(st)); });
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] status pop_for(T& out, std::chrono::duration<Rep, Period> d, std::stop_token st) {
+    return counted([&] { return buffer().pop_for(out, d, std::move(st)); });
   }
   template <class Clock, class Duration>
-  status pop_until(T& out, std::chrono::time_point<Clock, Duration> t) {
-    return buffer().pop_until(out, t);
+  [[nodiscard]] result<T> pop_until(std::chrono::time_point<Clock, Duration> t) {
+    return counted([&] { return buffer().pop_until(t); });
   }
-  status pop(T& out, std::stop_token st) { return buffer().pop(out, std::move(st)); }
+  template <class Clock, class Duration>
+  [[nodiscard]] status pop_until(T& out, std::chrono::time_point<Clock, Duration> t) {
+    return counted([&] { return buffer().pop_until(out, t); });
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] result<T> pop_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st) {
+    return counted([&] { return buffer().pop_until(t, std::move(st)); });
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status pop_until(T& out, std::chrono::time_point<Clock, Duration> t, std::stop_token st) {
+    return counted([&] { return buffer().pop_until(out, t, std::move(st)); });
+  }
+  [[nodiscard]] result<T> pop(std::stop_token st) {
+    return counted([&] { return buffer().pop(std::move(st)); });
+  }
+  [[nodiscard]] status pop(T& out, std::stop_token st) {
+    return counted([&] { return buffer().pop(out, std::move(st)); });
+  }
 
-  // `for (T v : sub)` pops until end-of-stream.
-  typename buffer_type::iterator begin() { return buffer().begin(); }
+  // Batch pops (stream<T>'s): up to `max` values, oldest first, written to `out`; try_pop_some never waits,
+  // pop_some waits for the first. They return how many were written.
+  template <class OutputIt>
+  requires std::output_iterator<OutputIt, T> std::size_t try_pop_some(OutputIt out, std::size_t max) {
+    return counted([&] { return buffer().try_pop_some(std::move(out), max); });
+  }
+  template <class OutputIt>
+  requires std::output_iterator<OutputIt, T> std::size_t pop_some(OutputIt out, std::size_t max) {
+    return counted([&] { return buffer().pop_some(std::move(out), max); });
+  }
+
+  // Wait until this subscriber's buffer is closed (unsubscribed, or the topic closed), without consuming;
+  // is_closed() is the try_ form. The timed and cancellable forms return ok (closed), timeout or cancelled.
+  void wait_closed() { buffer().wait_closed(); }
+  template <class Rep, class Period>
+  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d) {
+    return buffer().wait_closed_for(d);
+  }
+  template <class Clock, class Duration>
+  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t) {
+    return buffer().wait_closed_until(t);
+  }
+  [[nodiscard]] status wait_closed(std::stop_token st) { return buffer().wait_closed(std::move(st)); }
+
+  // `for (T v : sub)` pops until end-of-stream, lazily, as stream<T>'s iteration (detail/pop_iterator.hpp):
+  // a loop consumes exactly the values its body receives (`sub | std::views::take(n)`, a `break`). values()
+  // is the same range; values(stop) also ends once stop is requested. The iterators pop through this
+  // subscription (so a throwing pop is counted as lag): it must outlive them and not be moved meanwhile.
+  using iterator = detail::pop_iterator<subscription>;
+  iterator begin() noexcept { return iterator(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
+  detail::pop_view<subscription> values() noexcept { return detail::pop_view<subscription>(*this); }
+  detail::pop_view<subscription, true> values(std::stop_token st) noexcept {
+    return detail::pop_view<subscription, true>(*this, std::move(st));
+  }
 
   // ---- lag (see the header comment): values published to this subscriber that it will never receive.
   // Both first wait for a drop_oldest drop in flight on this buffer to end (invariant 6), so that a value
@@ -584,6 +669,20 @@ class topic<T, Sync>::subscription {
   buffer_type& buffer() {
     check();
     return state_->buffer;
+  }
+
+  // Runs one pop of the buffer. A stream pop throws only when a move of its value, after the value left the
+  // stream, threw (stream.hpp, Exceptions): that value is destroyed, so it is counted as lag (G-8, ST-8:
+  // popped
+  // + lagged + left == published stays true). release in add_lag: as for a drop.
+  template <class F>
+  decltype(auto) counted(F&& pop_once) {
+    try {
+      return std::forward<F>(pop_once)();
+    } catch (...) {
+      add_lag(*state_);
+      throw;
+    }
   }
 
   std::shared_ptr<shared_core> core_;  // nullptr once unsubscribed (or moved from)

@@ -1,13 +1,16 @@
 // topic<T> when T's move constructor throws (rule G-8, topic.hpp "Exceptions"): on every path of topic's own
-// where a move can throw, the exception reaches the publisher, the topic stays usable, and no value is lost
-// without a trace: per subscriber, popped + lagged + left in its buffer == published to it (ST-8's lag).
-// The copy-constructor paths are in topic_test.cpp (G8_ThrowingCopy*). Single-threaded and deterministic, on
-// both parking backends.
+// where a move can throw, the exception reaches the caller (publisher or popper), the topic stays usable, and
+// no value is lost without a trace: per subscriber, popped + lagged + left in its buffer == published to it
+// (ST-8's lag). The copy-constructor paths are in topic_test.cpp (G8_ThrowingCopy*). Single-threaded and
+// deterministic, on both parking backends.
 #include <handoff/topic.hpp>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <iterator>
 #include <stdexcept>
+#include <vector>
 
 #include "support/backends.hpp"
 
@@ -83,6 +86,39 @@ TYPED_TEST(TopicExceptionsTest, G8_ThrowingMoveIntoABufferCountsLagAndKeepsTheTo
     EXPECT_EQ(a.pop()->v, 6);
     EXPECT_EQ(b.pop()->v, 6);
   }
+}
+
+// G-8: a subscription pop whose move throws lost its value (the stream destroys it, stream.hpp, Exceptions):
+// the subscription counts it as lag, so popped + lagged + left == published holds; the result, T&, batch
+// and iteration forms alike. The values behind it are untouched.
+TYPED_TEST(TopicExceptionsTest, G8_ThrowingMoveOutOfTheBufferCountsTheValueAsLag) {
+  using namespace std::chrono_literals;
+  disarm guard;
+  handoff::topic<touchy, TypeParam> t{8};
+  auto sub = t.subscribe();
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(t.publish(touchy(i)), 1u);
+  touchy::throw_on_move_of = 1;
+  EXPECT_THROW((void)sub.try_pop(), std::runtime_error);
+  EXPECT_EQ(sub.take_lag(), 1u);
+  touchy::throw_on_move_of = 2;
+  touchy out(0);
+  EXPECT_THROW((void)sub.pop_for(out, 1h), std::runtime_error);
+  touchy::throw_on_move_of = 3;
+  EXPECT_THROW(
+      {
+        for (auto&& v : sub) (void)v;  // comparing with end() fetches: that pop throws
+      },
+      std::runtime_error);
+  touchy::throw_on_move_of = 4;
+  std::vector<touchy> batch;
+  EXPECT_THROW((void)sub.try_pop_some(std::back_inserter(batch), 8), std::runtime_error);
+  touchy::throw_on_move_of = -1;
+  EXPECT_EQ(sub.take_lag(), 3u);
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(sub.pop()->v, 5);  // popped 1 + lagged 4 + left 0 == published 5
+  EXPECT_EQ(sub.size(), 0u);
+  EXPECT_EQ(t.publish(touchy(6)), 1u);
+  EXPECT_EQ(sub.pop()->v, 6);
 }
 
 }  // namespace
