@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,7 +99,16 @@ void run_round(stress::context& ctx, overflow_policy policy, std::uint64_t round
       for (std::uint64_t seq = 0; seq < per_publisher && ctx.time_left(); ++seq) {
         const std::uint64_t v = stress::ledger::encode(p, seq);
         publish_result r;
-        switch (rng() % 8) {
+        auto stop_token_of_p = [&] {
+          std::lock_guard lock(cancel_mutex);
+          return cancels[p].get_token();
+        };
+        auto renew_if_cancelled = [&] {
+          if (r.result != status::cancelled) return;
+          std::lock_guard lock(cancel_mutex);
+          cancels[p] = std::stop_source();
+        };
+        switch (rng() % 10) {
           case 0: {
             stress::in_call c(beat, "try_publish");
             r = t.try_publish(v);
@@ -111,19 +121,31 @@ void run_round(stress::context& ctx, overflow_policy policy, std::uint64_t round
             break;
           }
           case 3: {
-            std::stop_token token;
-            {
-              std::lock_guard lock(cancel_mutex);
-              token = cancels[p].get_token();
-            }
+            const std::stop_token token = stop_token_of_p();
             {
               stress::in_call c(beat, "publish(stop_token)");
               r = t.publish(v, token);
             }
-            if (r.result == status::cancelled) {
-              std::lock_guard lock(cancel_mutex);
-              cancels[p] = std::stop_source();
+            renew_if_cancelled();
+            break;
+          }
+          case 5: {
+            const std::stop_token token = stop_token_of_p();
+            {
+              stress::in_call c(beat, "publish_for(stop_token)");
+              r = t.publish_for(v, std::chrono::microseconds(rng() % 300), token);
             }
+            renew_if_cancelled();
+            break;
+          }
+          case 6: {
+            const std::stop_token token = stop_token_of_p();
+            {
+              stress::in_call c(beat, "publish_until(steady_clock, stop_token)");
+              r = t.publish_until(
+                  v, std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 300), token);
+            }
+            renew_if_cancelled();
             break;
           }
           case 4: {
@@ -167,10 +189,38 @@ void run_round(stress::context& ctx, overflow_policy policy, std::uint64_t round
       for (;;) {
         std::uint64_t out = 0;
         status st;
-        switch (rng() % 6) {
+        switch (rng() % 9) {
           case 0: {
             stress::in_call c(beat, "try_pop");
             st = sub.try_pop(out);
+            break;
+          }
+          case 6: {
+            stress::in_call c(beat, "pop_for -> result");
+            const auto r = sub.pop_for(std::chrono::microseconds(rng() % 200), never.get_token());
+            st = r.status();
+            if (r) out = *r;
+            break;
+          }
+          case 7: {
+            stress::in_call c(beat, "try_pop -> result");
+            const auto r = sub.try_pop();
+            st = r.status();
+            if (r) out = *r;
+            break;
+          }
+          case 8: {
+            std::vector<std::uint64_t> batch;  // oldest first: all but the last are recorded here
+            {
+              stress::in_call c(beat, "pop_some");
+              (void)sub.pop_some(std::back_inserter(batch), 1 + rng() % 4);
+            }
+            st = batch.empty() ? status::closed : status::ok;  // pop_some returns 0 only at end-of-stream
+            if (batch.empty()) break;
+            out = batch.back();
+            batch.pop_back();
+            for (std::uint64_t v : batch) stable_got[s].push_back(v);
+            ctx.count_operations(batch.size());
             break;
           }
           case 1: {
