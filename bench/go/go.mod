@@ -1,3 +1,3 @@
-module handoff/bench/go
+module handoff/bench/go_bench
 
 go 1.19

@@ -192,8 +192,12 @@ func main() {
 		}
 		e := entry(b.name, j.index, *repetitions, r)
 		entries = append(entries, e)
-		fmt.Printf("%-60s %12.4g %s %10d %14.4g items/s %s\n", b.name, e["real_time"], r.timeUnit, r.iterations,
-			e["items_per_second"], r.label)
+		if r.err != "" {
+			fmt.Printf("%-60s FAILED: %s\n", b.name, r.err)
+		} else {
+			fmt.Printf("%-60s %12.4g %s %10d %14.4g items/s %s\n", b.name, e["real_time"], r.timeUnit, r.iterations,
+				e["items_per_second"], r.label)
+		}
 	}
 	if *out != "" {
 		data, err := json.MarshalIndent(map[string]interface{}{"context": context, "benchmarks": entries}, "", "  ")

@@ -300,15 +300,18 @@ fn main() {
         }
         let unit = if r.per_item { "ns" } else { "ms" };
         let per = if r.per_item { r.items } else { r.iterations as f64 };
-        println!(
-            "{:<60} {:>12.4} {} {:>10} {:>14.4e} items/s {}",
-            name,
-            r.seconds / per * if r.per_item { 1e9 } else { 1e3 },
-            unit,
-            r.iterations,
-            if r.seconds > 0.0 { r.items / r.seconds } else { 0.0 },
-            r.label
-        );
+        match &r.error {
+            Some(error) => println!("{:<60} FAILED: {}", name, error),
+            None => println!(
+                "{:<60} {:>12.4} {} {:>10} {:>14.4e} items/s {}",
+                name,
+                r.seconds / per * if r.per_item { 1e9 } else { 1e3 },
+                unit,
+                r.iterations,
+                if r.seconds > 0.0 { r.items / r.seconds } else { 0.0 },
+                r.label
+            ),
+        }
         entries.push(entry(name, index, repetitions, &r, unit));
     }
     if let Some(out) = options.get("benchmark_out") {
