@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark command of the README: handoff against its peers, from a fresh checkout to a Markdown table.
-#   scripts/bench.sh            default sweep, 3 repetitions, every row unpinned and pinned (~25 min on 2 cores)
-#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (over an hour on 2 cores)
+#   scripts/bench.sh            default sweep, 3 repetitions, every row unpinned and pinned (estimated 20-30 min on
+#                               2 cores: the runs before pinned rows and Go/crossbeam took ~5 min)
+#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (estimated over an hour)
 #   scripts/bench.sh --quick    smoke run: tiny runs, 2 repetitions, 0.01 s each (a few minutes): proves that every
 #                               binary builds, runs and verifies, and that the report renders; its numbers mean nothing
 #   scripts/bench.sh --save     write the result into bench/results/ (tracked) and refresh bench/results/latest.*;
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 2 ]] || { echo "bench: --build-dir needs a directory" >&2; exit 2; }
       build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#--build-dir=} ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -167,6 +168,6 @@ python3 scripts/bench_report.py --out "$stem.json" --sweep "$sweep" --repetition
 echo "bench: wrote $stem.json, $stem.md and plots; $results/latest.md is this run" >&2
 if [[ $results != bench/results ]]; then
   echo "bench: not saved in bench/results (rerun with --save to keep it there); the README table from it:" >&2
-  echo "bench:   python3 scripts/bench_report.py $stem.json --no-latest --readme README.md" >&2
+  echo "bench:   python3 scripts/bench_report.py $stem.json --readme README.md" >&2
 fi
 exit $status

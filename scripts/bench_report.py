@@ -6,8 +6,9 @@ Usage:
                                                   *_bench and bench/go's go_bench, bench/crossbeam's
                                                   crossbeam_bench) into RESULT.json, then report on it
   bench_report.py RESULT.json                     report on an existing merged result (re-render the tables)
-  bench_report.py RESULT.json --readme README.md  also replace the table between README's BENCHMARK TABLE
-                                                  markers with this result's comparison table
+  bench_report.py RESULT.json --readme README.md  only replace the table between README's BENCHMARK TABLE
+                                                  markers with this result's comparison table (RESULT.md, the
+                                                  plots and latest.* are left as they are)
 Options: --sweep NAME, --repetitions N, --load-average "1m 5m 15m" (recorded in RESULT.json when merging);
 --no-latest (do not refresh latest.md and latest-*.png beside RESULT.json); --no-plots.
 
@@ -897,6 +898,14 @@ def main():
     prefix = os.path.splitext(result_path)[0]
     runs = merged.get("runs", {})
     per_run = summaries(runs)
+    if args.readme and not args.out:
+        comparison = comparison_table(per_run)
+        if not comparison or not update_readme(args.readme, comparison):
+            return 1
+        print(comparison)
+        print(f"bench_report: {args.readme}: comparison table replaced from {result_path}; update the paragraph "
+              "above it (date, commit, machine) by hand", file=sys.stderr)
+        return 0
     queue_summary = dict(per_run.get("queue_bench", {}))
     for run in FOREIGN_RUNS:
         queue_summary.update(per_run.get(run, {}))
