@@ -352,12 +352,12 @@ class stream {
   // how many (0: none available now, or closed and drained). pop_some waits like pop() for the first value
   // (or end-of-stream), then takes up to max - 1 more without waiting; it returns 0 only at end-of-stream
   // (ST-5), or at once when max == 0. See Invariants (10) and Exceptions.
-  template <class OutputIt>
-  requires std::output_iterator<OutputIt, T> std::size_t try_pop_some(OutputIt out, std::size_t max) {
+  template <std::output_iterator<T> OutputIt>
+  std::size_t try_pop_some(OutputIt out, std::size_t max) {
     return pop_some_impl(out, max, mode::try_only);
   }
-  template <class OutputIt>
-  requires std::output_iterator<OutputIt, T> std::size_t pop_some(OutputIt out, std::size_t max) {
+  template <std::output_iterator<T> OutputIt>
+  std::size_t pop_some(OutputIt out, std::size_t max) {
     return pop_some_impl(out, max, mode::wait);
   }
 
@@ -923,8 +923,9 @@ class stream {
   // and increment all noexcept): a claimed index cannot be given back, so a throw there would lose the rest
   // of the batch. Otherwise values are popped one claim at a time.
   template <class OutputIt>
-  static constexpr bool batch_claims = std::is_nothrow_move_constructible_v<T>&& noexcept(
-      *std::declval<OutputIt&>() = std::declval<T&&>()) && noexcept(++std::declval<OutputIt&>());
+  static constexpr bool batch_claims =
+      noexcept(*std::declval<OutputIt&>() = std::declval<T&&>()) && noexcept(++std::declval<OutputIt&>()) &&
+      std::is_nothrow_move_constructible_v<T>;
 
   template <class OutputIt>
   std::size_t pop_some_impl(OutputIt& out, std::size_t max, mode m) {

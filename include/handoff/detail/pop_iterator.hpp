@@ -119,16 +119,15 @@ class pop_iterator {
   using popped = typename popped_type<Source, Stoppable>::type;
 
  public:
+  using stop_type = std::conditional_t<Stoppable, std::stop_token, no_stop_token>;
   using iterator_concept = std::input_iterator_tag;
   using value_type = typename popped::value_type;
   using difference_type = std::ptrdiff_t;
   using reference = value_type&&;
 
   pop_iterator() = default;  // at end
-  explicit pop_iterator(Source& source) noexcept requires(!Stoppable) : source_(std::addressof(source)) {}
-  pop_iterator(Source& source, std::stop_token stop) noexcept requires Stoppable
-      : source_(std::addressof(source)),
-        stop_(std::move(stop)) {}
+  explicit pop_iterator(Source& source, stop_type stop = {}) noexcept
+      : source_(std::addressof(source)), stop_(std::move(stop)) {}
 
   pop_iterator(pop_iterator&&) = default;
   pop_iterator& operator=(pop_iterator&&) = default;
@@ -181,7 +180,7 @@ class pop_iterator {
   }
 
   Source* source_ = nullptr;
-  [[no_unique_address]] std::conditional_t<Stoppable, std::stop_token, no_stop_token> stop_;
+  [[no_unique_address]] stop_type stop_;
   mutable in_place_cache<popped> cache_;  // absent: unfetched; holds an empty optional: at end
 };
 
@@ -190,24 +189,21 @@ class pop_iterator {
 template <class Source, bool Stoppable = false>
 class pop_view : public std::ranges::view_interface<pop_view<Source, Stoppable>> {
  public:
+  using stop_type = std::conditional_t<Stoppable, std::stop_token, no_stop_token>;
+
   pop_view() = default;
-  explicit pop_view(Source& source) noexcept requires(!Stoppable) : source_(std::addressof(source)) {}
-  pop_view(Source& source, std::stop_token stop) noexcept requires Stoppable
-      : source_(std::addressof(source)),
-        stop_(std::move(stop)) {}
+  explicit pop_view(Source& source, stop_type stop = {}) noexcept
+      : source_(std::addressof(source)), stop_(std::move(stop)) {}
 
   pop_iterator<Source, Stoppable> begin() const {
     if (!source_) return {};
-    if constexpr (Stoppable)
-      return pop_iterator<Source, Stoppable>(*source_, stop_);
-    else
-      return pop_iterator<Source, Stoppable>(*source_);
+    return pop_iterator<Source, Stoppable>(*source_, stop_);
   }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
   Source* source_ = nullptr;
-  [[no_unique_address]] std::conditional_t<Stoppable, std::stop_token, no_stop_token> stop_;
+  [[no_unique_address]] stop_type stop_;
 };
 
 }  // namespace handoff::detail
