@@ -65,11 +65,12 @@
 //     throws, the exception leaves the wait (wait(lock) has re-acquired the lock), the value is destroyed in
 //     whatever state the failed move left it, and the count stands: the value reached the waiter, whose own
 //     last move failed. The condition is unaffected and no other value is lost. The move cannot be avoided:
-//     the signaller runs on another thread and can only construct into storage that exists before the value
-//     arrives, which a function's T return object does not (it would take a default-constructed T assigned
-//     to, and NRVO, which C++ does not guarantee). With a T whose move can throw, use a result form to lose
-//     nothing: wait(std::stop_token{}) waits exactly like wait() and moves once. (Converting a result<T> to a
-//     std::optional<T> is one more move, the caller's: bind it with auto.)
+//     a function returning T by value constructs its return object itself, while the signaller, on another
+//     thread, can only construct the value into storage that exists before it arrives (doing without the
+//     move would take a default-constructed T for the signaller to assign to, plus NRVO, which C++ does not
+//     guarantee). With a T whose move can throw, use a result form to lose nothing: wait(std::stop_token{})
+//     waits exactly like wait() and moves once. (Converting a result<T> to a std::optional<T> is one more
+//     move, the caller's: bind it with auto.)
 //   - wait(lock): the caller's lock is re-acquired before any exception leaves. As with
 //     std::condition_variable_any, a lock() that throws while re-acquiring, or an unlock() that throws
 //     (BasicLockable forbids it), ends the program; calling wait(lock) on a std::unique_lock that does not
