@@ -478,14 +478,14 @@ class mvar {
     return o == waiter_t::outcome::timed_out ? status::timeout : status::cancelled;
   }
 
-  // What an operation that may not wait answers instead of waiting: the try_ answer for try_, timeout for a
-  // deadline already passed, cancelled for a stop already requested (G-7: these behave exactly like try_,
+  // What an operation that may not wait answers instead of waiting: the try_ answer for try_, cancelled for a
+  // stop already requested, timeout for a deadline already passed (G-7: these behave exactly like try_,
   // including invariant 6's wait for an operation in flight). nullopt: it may wait.
   std::optional<status> give_up_answer(mode m, status try_answer, const detail::deadline& d,
                                        const std::stop_token* st) const noexcept {
     if (m == mode::try_only) return try_answer;
+    if (st && st->stop_requested()) return status::cancelled;  // cancelled when both, as waiter::await
     if (!d.is_never() && Sync::passed(d)) return status::timeout;
-    if (st && st->stop_requested()) return status::cancelled;
     return std::nullopt;
   }
 

@@ -38,15 +38,13 @@
 // - publish_result publish_for(v, d[, stop_token]) / publish_until(v, t[, stop_token]) / publish(v,
 //   stop_token): ok; or timeout / cancelled: the value reached `delivered` subscribers and each remaining
 //   one has its lag raised by one. With both a deadline and a stop token, whichever comes first ends the
-//   wait (timeout if the deadline has passed by then, else cancelled). If the deadline passes (or the stop
+//   wait (cancelled when both have happened, as everywhere in handoff). If the deadline passes (or the stop
 //   is requested) before this publish may start (another publish holds the token), nobody receives it,
 //   delivered == 0 and no lag moves.
-//   A deadline already passed or a stop already requested at the call never waits (G-7): the publish takes
-//   the token only if no other publish is in progress (else timeout / cancelled with delivered == 0, where
-//   try_publish answers full), then delivers to every subscriber with room and raises the lag of each full
-//   one, as a deadline that passes during the call would. It is not all or nothing: that is try_publish's
-//   own promise, and a timed publish answers the same whether its deadline passed before or during the
-//   call.
+//   A deadline already passed or a stop already requested at the call behaves exactly like try_publish
+//   (G-7), all or nothing, answering timeout / cancelled where try_publish answers full: it takes the token
+//   only if no other publish is in progress, and delivers only if every subscriber has room (then ok);
+//   otherwise nobody receives it, delivered == 0 and no lag moves.
 // The result of every form but publish(v) is [[nodiscard]].
 // Under drop_oldest nothing waits for a subscriber, so every form behaves as publish() (try_publish can still
 // answer full when another publish is in progress). Every form returns closed (delivered == 0) after close();
@@ -415,9 +413,18 @@ class topic {
     if (!snapshot_ || snapshot_->empty()) return {is_closed() ? status::closed : status::ok, 0};
     const subscriber_list& subs = *snapshot_;  // snapshot_ changes only under the token we hold
 
-    if (m == mode::try_only && policy_ == overflow_policy::wait)
+    // G-7: a publish whose deadline has passed or whose stop was requested is a try_publish, all or nothing,
+    // answering timeout / cancelled (cancelled when both, as the waiting core does) instead of full.
+    std::optional<status> gives_up_now;
+    if (m == mode::try_only)
+      gives_up_now = status::full;
+    else if (st && st->stop_requested())
+      gives_up_now = status::cancelled;
+    else if (!d.is_never() && Sync::passed(d))
+      gives_up_now = status::timeout;
+    if (gives_up_now && policy_ == overflow_policy::wait)
       for (const auto& s : subs)  // all or nothing: a buffer with room keeps it until we push (invariant 2)
-        if (s->buffer.size() >= capacity_ && !s->buffer.is_closed()) return {status::full, 0};
+        if (s->buffer.size() >= capacity_ && !s->buffer.is_closed()) return {*gives_up_now, 0};
 
     for (const auto& s : subs) s->pending = true;
     pending_guard guard{subs};
@@ -457,7 +464,7 @@ class topic {
       // Pass 2: wait for the full ones, in subscription order, within the one deadline / stop token. (A
       // try_publish gets here only if invariant 2 were broken; it must not wait even then.)
       const detail::deadline wait_deadline =
-          m == mode::try_only ? detail::deadline::after(std::chrono::seconds(-1)) : d;
+          gives_up_now ? detail::deadline::after(std::chrono::seconds(-1)) : d;
       status gave_up = status::ok;
       for (const auto& s : subs) {
         if (!s->pending) continue;
