@@ -5,7 +5,10 @@
 #include <handoff/stream.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <ranges>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -48,10 +51,31 @@ bool stream_tour() {
   return sum == 500500;
 }
 
+bool forms_tour() {
+  using namespace std::chrono_literals;
+  long sum = 0;
+  auto process = [&](int job) { sum += job; };
+  handoff::stream<int> jobs{16};
+  for (int job = 1; job <= 5; ++job) jobs.push(job);
+  // -- forms
+  for (int job : jobs | std::views::take(2)) process(job);  // pops exactly 1 and 2, nothing more
+  std::stop_source shutdown;
+  for (;;) {
+    handoff::result<int> job = jobs.pop_for(10ms, shutdown.get_token());  // deadline and stop token together
+    if (!job) {  // a result<T> is a std::optional<T> that also says why it is empty
+      std::printf("no job: %s\n", handoff::to_string(job.status()));  // timeout, cancelled or closed
+      break;
+    }
+    process(*job);
+  }
+  // -- end
+  return sum == 15;
+}
+
 }  // namespace
 
 int main() {
-  const bool ok = mvar_tour() && condition_tour() && stream_tour();
+  const bool ok = mvar_tour() && condition_tour() && stream_tour() && forms_tour();
   std::puts(ok ? "readme tour: ok" : "readme tour: FAILED");
   return ok ? 0 : 1;
 }
