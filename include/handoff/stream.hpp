@@ -878,8 +878,8 @@ class stream {
       }
 
       if (m == mode::try_only) return status::full;
+      if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
       if (Sync::passed(d)) return status::timeout;
-      if (would_stop(st)) return status::cancelled;
 
       // Register (invariant 2): the first waiting pusher sets PUSHERS on both words, valid only while the
       // stream is still full, open and without poppers; later ones find both words already frozen.
@@ -996,8 +996,8 @@ class stream {
     detail::relockable_guard<Sync> guard(lock_);
     // acquire: close() sets CLOSED under lock_, so under lock_ this is exact; pairs with its fetch_or (G-4).
     if (tail_.load(std::memory_order_acquire) & kClosed) return status::ok;
+    if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
     if (Sync::passed(d)) return status::timeout;
-    if (would_stop(st)) return status::cancelled;
     node w;
     const status r = wait_in(guard, close_waiters_, w, d, st);  // close() completes it with `closed`
     return r == status::closed ? status::ok : r;
@@ -1136,8 +1136,8 @@ class stream {
 
       if (t & kClosed) return status::closed;  // ST-5: drained
       if (m == mode::try_only) return status::empty;
+      if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
       if (Sync::passed(d)) return status::timeout;
-      if (would_stop(st)) return status::cancelled;
 
       // Register (invariant 2): valid only if the tail word is unchanged: then the tail still equals the head
       // read before it, so the stream was empty at the CAS (a fast push may have come first: then retry).
