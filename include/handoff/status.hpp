@@ -2,8 +2,9 @@
 // handoff/status.hpp: the one result type shared by every primitive.
 //
 // Purpose: non-throwing operations (try_, _for, _until, stop-token forms) report why they did or did not
-// complete. A status other than `ok` always means the operation had no effect: a value offered by the caller
-// is still the caller's (rule G-2), and nothing was taken.
+// complete. A status other than `ok` means the operation had no effect: a value offered by the caller is
+// still the caller's (rule G-2), and nothing was taken. The one exception is a topic publish that gave up
+// part-way (timeout, cancelled, closed): its publish_result says how many subscribers it reached.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
