@@ -25,6 +25,16 @@
 #include "support/backends.hpp"
 #include "support/watchdog.hpp"
 
+// clang 14 cannot compile libstdc++ 12's range adaptors at all (ref_view's view_interface fails its own
+// constraints, even over a std::vector), so under clang < 15 with libstdc++ the tests that pipe through
+// std::views are compiled out; the iterator's own steps (PopsHappenOnlyOnFetchOrSkip), break, exceptions and
+// values() still run there.
+#if defined(__clang__) && __clang_major__ < 15 && defined(__GLIBCXX__)
+#define HANDOFF_TEST_VIEWS 0
+#else
+#define HANDOFF_TEST_VIEWS 1
+#endif
+
 namespace {
 
 using handoff_test::get_or_abort;
@@ -38,8 +48,10 @@ static_assert(std::sentinel_for<std::default_sentinel_t, int_stream::iterator>);
 static_assert(std::same_as<std::iter_reference_t<int_stream::iterator>, int&&>);
 static_assert(std::ranges::input_range<int_stream&>);
 static_assert(!std::ranges::sized_range<int_stream&>, "size() is a snapshot, not the range's length");
+#if HANDOFF_TEST_VIEWS
 static_assert(std::ranges::viewable_range<int_stream&>);
 static_assert(std::ranges::view<std::ranges::ref_view<int_stream>>);
+#endif
 static_assert(std::ranges::view<decltype(std::declval<int_stream&>().values())>);
 static_assert(std::ranges::view<decltype(std::declval<int_stream&>().values(std::stop_token{}))>);
 static_assert(std::ranges::borrowed_range<decltype(std::declval<int_stream&>().values())>);
@@ -103,6 +115,7 @@ std::vector<int> drain_now(S& s) {
   return out;
 }
 
+#if HANDOFF_TEST_VIEWS
 // ST-7, G-2: issue 16 break 5. take(3) over 1..6 delivers 1 2 3 and leaves 4 5 6 in the stream.
 TYPED_TEST(StreamIterationTest, TakeConsumesOnlyTheValuesItDelivers_ST7_G2) {
   MAKE_STREAM(s, int);
@@ -155,6 +168,19 @@ TYPED_TEST(StreamIterationTest, DropSkipsExactlyNValues_ST7_G2) {
   for (int v : s | std::views::drop(2) | std::views::take(2)) got.push_back(v);
   EXPECT_EQ(got, (std::vector<int>{3, 4}));
   EXPECT_EQ(drain_now(s), (std::vector<int>{5, 6, 7}));
+}
+#endif  // HANDOFF_TEST_VIEWS
+
+// ST-7, G-2: the loop std::views::take(3) runs, written out (so it runs under every compiler): ++ after the
+// third value, then the count ends the loop; ++ must not pop the fourth value.
+TYPED_TEST(StreamIterationTest, HandWrittenTakeConsumesOnlyWhatItDelivers_ST7_G2) {
+  MAKE_STREAM(s, int);
+  push_range(s, 1, 6);
+  std::vector<int> got;
+  int n = 3;
+  for (auto it = s.begin(); n != 0 && it != s.end(); ++it, --n) got.push_back(*it);
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(drain_now(s), (std::vector<int>{4, 5, 6})) << "ST-7: the eager iterator popped 4 and lost it";
 }
 
 // ST-7, G-2: a `break` consumes nothing after the value the body received.
@@ -217,6 +243,7 @@ TYPED_TEST(StreamIterationTest, PopsHappenOnlyOnFetchOrSkip_ST7) {
   EXPECT_TRUE(it == s.end());
 }
 
+#if HANDOFF_TEST_VIEWS
 // ST-7: move-only values through views; the loop variable takes each value by move, nothing is lost.
 TYPED_TEST(StreamIterationTest, MoveOnlyValuesThroughViews_ST7_G2) {
   MAKE_STREAM(s, std::unique_ptr<int>);
@@ -231,6 +258,7 @@ TYPED_TEST(StreamIterationTest, MoveOnlyValuesThroughViews_ST7_G2) {
   ASSERT_TRUE(rest.has_value());
   EXPECT_EQ(**rest, 6);
 }
+#endif  // HANDOFF_TEST_VIEWS
 
 // ST-7, ST-5: values() is the same range as the stream: until end-of-stream.
 TYPED_TEST(StreamIterationTest, ValuesIsTheStreamAsARange_ST7_ST5) {
@@ -286,6 +314,7 @@ TYPED_TEST(StreamIterationTest, ValuesWithStopWakesAWaitingLoop_G7_G1) {
   EXPECT_EQ(drain_now(s), (std::vector<int>{2}));
 }
 
+#if HANDOFF_TEST_VIEWS
 // ST-7, ST-3: over a rendezvous stream, take(1) takes one pusher's value and leaves the next pusher waiting
 // with its value (the eager iterator took the second value and lost it).
 TEST(StreamIterationRendezvous, TakeLeavesTheNextPusherWaiting_ST7_ST3) {
@@ -297,6 +326,7 @@ TEST(StreamIterationRendezvous, TakeLeavesTheNextPusherWaiting_ST7_ST3) {
   EXPECT_EQ(s.pop(), 2);
   EXPECT_TRUE(get_or_abort(std::move(pusher), "rendezvous pusher"));
 }
+#endif  // HANDOFF_TEST_VIEWS
 
 // ---- adapters (ST-7, ST-8): map and filter readers iterate lazily too: f / pred run only for values the
 // loop receives (plus take_while's rejected one).
@@ -304,6 +334,7 @@ template <class Sync>
 class AdapterIterationTest : public ::testing::Test {};
 TYPED_TEST_SUITE(AdapterIterationTest, handoff_test::real_backends, handoff_test::backend_names);
 
+#if HANDOFF_TEST_VIEWS
 TYPED_TEST(AdapterIterationTest, MapUnderTakeMapsAndConsumesOnlyWhatItDelivers_ST7_G2) {
   handoff::stream<int, TypeParam> s{8};
   push_range(s, 1, 6);
@@ -334,6 +365,7 @@ TYPED_TEST(AdapterIterationTest, FilterUnderBreakAndTakeWhile_ST7_G2) {
   EXPECT_EQ(got, (std::vector<int>{1, 3, 5}));  // 4, 6 filtered out; 7 rejected by take_while (consumed)
   EXPECT_EQ(drain_now(s), (std::vector<int>{8, 9, 10}));
 }
+#endif  // HANDOFF_TEST_VIEWS
 
 TYPED_TEST(AdapterIterationTest, ExceptionInTheBodyOverAMapConsumesNothingMore_ST7_G2) {
   handoff::stream<int, TypeParam> s{8};
@@ -352,6 +384,7 @@ TYPED_TEST(AdapterIterationTest, ExceptionInTheBodyOverAMapConsumesNothingMore_S
   EXPECT_EQ(drain_now(s), (std::vector<int>{2, 3, 4}));
 }
 
+#if HANDOFF_TEST_VIEWS
 // ---- topic subscriptions (ST-7, ST-8): the subscription's range is its buffer's lazy range.
 TYPED_TEST(AdapterIterationTest, SubscriptionUnderTakeConsumesOnlyWhatItDelivers_ST7_G2) {
   handoff::topic<int, TypeParam> t{8};
@@ -364,5 +397,6 @@ TYPED_TEST(AdapterIterationTest, SubscriptionUnderTakeConsumesOnlyWhatItDelivers
   for (int v : sub) got.push_back(v);
   EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4, 5}));
 }
+#endif  // HANDOFF_TEST_VIEWS
 
 }  // namespace

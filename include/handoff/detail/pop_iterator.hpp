@@ -185,9 +185,11 @@ class pop_iterator {
 };
 
 // A view of the values of a source, popped lazily by pop_iterator (stream::values(), values(stop)). It refers
-// to the source; its iterators refer to the source only (a borrowed range).
+// to the source; its iterators refer to the source only (a borrowed range). A view by std::ranges::view_base,
+// not view_interface: an input range gets nothing from view_interface, and clang 14 cannot instantiate
+// libstdc++ 12's view_interface at all.
 template <class Source, bool Stoppable = false>
-class pop_view : public std::ranges::view_interface<pop_view<Source, Stoppable>> {
+class pop_view : public std::ranges::view_base {
  public:
   using stop_type = std::conditional_t<Stoppable, std::stop_token, no_stop_token>;
 
