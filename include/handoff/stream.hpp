@@ -353,12 +353,31 @@ class stream {
   // (or end-of-stream), then takes up to max - 1 more without waiting; it returns 0 only at end-of-stream
   // (ST-5), or at once when max == 0. See Invariants (10) and Exceptions.
   template <std::output_iterator<T> OutputIt>
-  std::size_t try_pop_some(OutputIt out, std::size_t max) {
-    return pop_some_impl(out, max, mode::try_only);
+  [[nodiscard]] std::size_t try_pop_some(OutputIt out, std::size_t max) {
+    return pop_some_impl(out, max, mode::try_only, detail::deadline::never(), nullptr).value_or(0);
   }
   template <std::output_iterator<T> OutputIt>
   std::size_t pop_some(OutputIt out, std::size_t max) {
-    return pop_some_impl(out, max, mode::wait);
+    return pop_some_impl(out, max, mode::wait, detail::deadline::never(), nullptr).value_or(0);
+  }
+  // The timed and cancellable batch pops (G-7) wait for the first value as pop_for / pop_until / pop(stop)
+  // do, then take up to max - 1 more without waiting: ok with the count (at least 1, or 0 when max == 0), or
+  // closed (drained), timeout, cancelled, with nothing written.
+  template <std::output_iterator<T> OutputIt, class Rep, class Period>
+  [[nodiscard]] result<std::size_t> pop_some_for(OutputIt out, std::size_t max,
+                                                 std::chrono::duration<Rep, Period> d,
+                                                 std::stop_token st = {}) {
+    return pop_some_impl(out, max, mode::wait, detail::deadline::after(d), stop_ptr(st));
+  }
+  template <std::output_iterator<T> OutputIt, class Clock, class Duration>
+  [[nodiscard]] result<std::size_t> pop_some_until(OutputIt out, std::size_t max,
+                                                   std::chrono::time_point<Clock, Duration> t,
+                                                   std::stop_token st = {}) {
+    return pop_some_impl(out, max, mode::wait, detail::deadline::at(t), stop_ptr(st));
+  }
+  template <std::output_iterator<T> OutputIt>
+  [[nodiscard]] result<std::size_t> pop_some(OutputIt out, std::size_t max, std::stop_token st) {
+    return pop_some_impl(out, max, mode::wait, detail::deadline::never(), &st);
   }
 
   // ---- wait for the close without consuming (Lwt's `closed`): returns once close() was called (it
@@ -366,12 +385,13 @@ class stream {
   // cancellable forms return ok (closed), timeout or cancelled.
   void wait_closed() { (void)wait_closed_impl(detail::deadline::never(), nullptr); }
   template <class Rep, class Period>
-  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d) {
-    return wait_closed_impl(detail::deadline::after(d), nullptr);
+  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return wait_closed_impl(detail::deadline::after(d), stop_ptr(st));
   }
   template <class Clock, class Duration>
-  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t) {
-    return wait_closed_impl(detail::deadline::at(t), nullptr);
+  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t,
+                                         std::stop_token st = {}) {
+    return wait_closed_impl(detail::deadline::at(t), stop_ptr(st));
   }
   [[nodiscard]] status wait_closed(std::stop_token st) {
     return wait_closed_impl(detail::deadline::never(), &st);
@@ -927,13 +947,19 @@ class stream {
       noexcept(*std::declval<OutputIt&>() = std::declval<T&&>()) && noexcept(++std::declval<OutputIt&>()) &&
       std::is_nothrow_move_constructible_v<T>;
 
+  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
+    return st.stop_possible() ? &st : nullptr;
+  }
+
+  // The count of values written, or why none (closed, timeout, cancelled; try_: empty or closed).
   template <class OutputIt>
-  std::size_t pop_some_impl(OutputIt& out, std::size_t max, mode m) {
+  result<std::size_t> pop_some_impl(OutputIt& out, std::size_t max, mode m, const detail::deadline& d,
+                                    const std::stop_token* st) {
     std::size_t n = 0;
-    if (max == 0) return 0;
+    if (max == 0) return result<std::size_t>(std::in_place, 0);
     if (m == mode::wait) {  // the first value as pop() waits for it (or end-of-stream)
       std::optional<T> v;
-      if (pop_impl(v, mode::wait, detail::deadline::never(), nullptr) != status::ok) return 0;
+      if (const status why = pop_impl(v, mode::wait, d, st); why != status::ok) return why;
       *out = std::move(*v);
       ++out;
       n = 1;
@@ -954,7 +980,8 @@ class stream {
       ++out;
       ++n;
     }
-    return n;
+    if (n == 0) return status::empty;  // try_pop_some only (its callers want the count)
+    return result<std::size_t>(std::in_place, n);
   }
 
   // Invariant 10: claim the published prefix of the ring from the head (at most `max` indices, at most one

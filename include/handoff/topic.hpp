@@ -563,24 +563,46 @@ class topic<T, Sync>::subscription {
   // Batch pops (stream<T>'s): up to `max` values, oldest first, written to `out`; try_pop_some never waits,
   // pop_some waits for the first. They return how many were written.
   template <class OutputIt>
-  requires std::output_iterator<OutputIt, T> std::size_t try_pop_some(OutputIt out, std::size_t max) {
+  requires std::output_iterator<OutputIt, T>
+  [[nodiscard]] std::size_t try_pop_some(OutputIt out, std::size_t max) {
     return counted([&] { return buffer().try_pop_some(std::move(out), max); });
   }
   template <class OutputIt>
   requires std::output_iterator<OutputIt, T> std::size_t pop_some(OutputIt out, std::size_t max) {
     return counted([&] { return buffer().pop_some(std::move(out), max); });
   }
+  // ok with the count, or closed, timeout, cancelled (stream<T>'s timed and cancellable batch pops).
+  template <class OutputIt, class Rep, class Period>
+  requires std::output_iterator<OutputIt, T>
+  [[nodiscard]] result<std::size_t> pop_some_for(OutputIt out, std::size_t max,
+                                                 std::chrono::duration<Rep, Period> d,
+                                                 std::stop_token st = {}) {
+    return counted([&] { return buffer().pop_some_for(std::move(out), max, d, std::move(st)); });
+  }
+  template <class OutputIt, class Clock, class Duration>
+  requires std::output_iterator<OutputIt, T>
+  [[nodiscard]] result<std::size_t> pop_some_until(OutputIt out, std::size_t max,
+                                                   std::chrono::time_point<Clock, Duration> t,
+                                                   std::stop_token st = {}) {
+    return counted([&] { return buffer().pop_some_until(std::move(out), max, t, std::move(st)); });
+  }
+  template <class OutputIt>
+  requires std::output_iterator<OutputIt, T>
+  [[nodiscard]] result<std::size_t> pop_some(OutputIt out, std::size_t max, std::stop_token st) {
+    return counted([&] { return buffer().pop_some(std::move(out), max, std::move(st)); });
+  }
 
   // Wait until this subscriber's buffer is closed (unsubscribed, or the topic closed), without consuming;
   // is_closed() is the try_ form. The timed and cancellable forms return ok (closed), timeout or cancelled.
   void wait_closed() { buffer().wait_closed(); }
   template <class Rep, class Period>
-  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d) {
-    return buffer().wait_closed_for(d);
+  [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
+    return buffer().wait_closed_for(d, std::move(st));
   }
   template <class Clock, class Duration>
-  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t) {
-    return buffer().wait_closed_until(t);
+  [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t,
+                                         std::stop_token st = {}) {
+    return buffer().wait_closed_until(t, std::move(st));
   }
   [[nodiscard]] status wait_closed(std::stop_token st) { return buffer().wait_closed(std::move(st)); }
 
