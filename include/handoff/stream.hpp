@@ -10,7 +10,8 @@
 //
 // Operations (G-7: every blocking one has a try_, a _for, an _until and a stop-token form; the timed ones
 // also take a deadline and a stop token together, and a passed deadline or a stop already requested makes
-// them answer at once, as try_ does). [[nodiscard]] on every try_, timed and cancellable form.
+// them answer at once, as try_ does; cancelled when both apply). [[nodiscard]] on every try_, timed and
+// cancellable form.
 //   push:  bool push(T&&), push(const T&)                          false = closed
 //          status try_push(v)                                      ok | full | closed
 //          status push_for(v, d [, stop]), push_until(v, t [, stop]), push(v, stop)
@@ -22,8 +23,10 @@
 //          status try_pop(T&), pop_for(T&, d [, stop]), pop_until(T&, t [, stop]), pop(T&, stop)
 //   batch: size_t try_pop_some(out, max)   up to max values available now, oldest first; never waits
 //          size_t pop_some(out, max)       waits for one value (0 = closed and drained), then as try_pop_some
-//   close: void close(); bool is_closed(); void wait_closed(); status wait_closed_for(d),
-//          wait_closed_until(t), wait_closed(stop)   (ok = closed; waits for close() without consuming)
+//          result<size_t> pop_some_for(out, max, d [, stop]), pop_some_until(out, max, t [, stop]),
+//          pop_some(out, max, stop)        the count (ok), or closed | timeout | cancelled, nothing written
+//   close: void close(); bool is_closed(); void wait_closed(); status wait_closed_for(d [, stop]),
+//          wait_closed_until(t [, stop]), wait_closed(stop)   (ok = closed; waits without consuming)
 //   range: for (T v : s), s.values(), s.values(stop)   lazy: pops only values the loop receives (ST-7)
 //   size() (snapshot), capacity(), waiting() (diagnostic).
 //
