@@ -149,7 +149,12 @@ class mvar {
   // ---- take: MV-5, MV-6. The value leaves the box with exactly one move, into what the call returns; if
   // that move throws, the value stays in the box (G-8). The result forms say why there is no value: empty
   // (try_), timeout, cancelled.
-  T take() { return receive_value(op::take, nullptr); }
+  T take() {
+    if constexpr (!kStateless) {
+      if (claim(kFull)) return value_out(op::take);  // MV-5, uncontended: inline, one CAS to claim
+    }
+    return receive_value(op::take, nullptr);
+  }
   [[nodiscard]] result<T> try_take() {  // MV-7 (Lwt take_available)
     return receive(op::take, nullptr, mode::try_only, detail::deadline::never(), nullptr);
   }
@@ -643,6 +648,21 @@ class mvar {
   // a take ends the stored object and releases the box empty; if the move or copy threw, the box is released
   // as it was.
   T value_out(op o) {
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      if (o == op::take) {  // nothing can throw: no guard (std::uncaught_exceptions costs two TLS calls)
+        T v(std::move(*storage()));
+        end_stored();
+        release(false);
+        return v;  // NRVO, or a move that cannot throw
+      }
+      if constexpr (std::is_nothrow_copy_constructible_v<T>) {
+        if (o == op::read) {
+          T v(std::as_const(*storage()));
+          release(true);
+          return v;
+        }
+      }
+    }
     struct finish {
       mvar& m;
       bool take;

@@ -607,9 +607,12 @@ class topic<T, Sync>::subscription {
   [[nodiscard]] status wait_closed(std::stop_token st) { return buffer().wait_closed(std::move(st)); }
 
   // `for (T v : sub)` pops until end-of-stream, lazily, as stream<T>'s iteration (detail/pop_iterator.hpp):
-  // a loop consumes exactly the values its body receives (`sub | std::views::take(n)`, a `break`). values()
-  // is the same range; values(stop) also ends once stop is requested. The iterators pop through this
-  // subscription (so a throwing pop is counted as lag): it must outlive them and not be moved meanwhile.
+  // a loop consumes exactly the values its body receives (a `break`, `sub.values() | std::views::take(n)`).
+  // values() is the same range; values(stop) also ends once stop is requested. The iterators pop through
+  // this subscription (so a throwing pop is counted as lag): it must outlive them and not be moved meanwhile.
+  // Known limit: a subscription itself models std::ranges::sized_range (it has size(), a snapshot, and a
+  // nested class cannot opt out with disable_sized_range), so `sub | std::views::take(n)` stops after
+  // min(n, values buffered when the view began); pipe `sub.values()`, which is not sized, instead.
   using iterator = detail::pop_iterator<subscription>;
   iterator begin() noexcept { return iterator(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
