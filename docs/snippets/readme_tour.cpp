@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ranges>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -58,7 +57,10 @@ bool forms_tour() {
   handoff::stream<int> jobs{16};
   for (int job = 1; job <= 5; ++job) jobs.push(job);
   // -- forms
-  for (int job : jobs | std::views::take(2)) process(job);  // pops exactly 1 and 2, nothing more
+  for (int job : jobs) {  // a range-for pops a value only when it delivers it: the break leaves 3, 4, 5
+    process(job);
+    if (job == 2) break;
+  }
   std::stop_source shutdown;
   for (;;) {
     handoff::result<int> job = jobs.pop_for(10ms, shutdown.get_token());  // deadline and stop token together

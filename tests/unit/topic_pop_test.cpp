@@ -46,6 +46,9 @@ void publish_range(Topic& t, int first, int last) {
   for (int i = first; i <= last; ++i) ASSERT_EQ(t.publish(i), 1u);
 }
 
+// clang 14 cannot compile libstdc++ 12's range adaptors (see stream_iteration_test.cpp): the views test is
+// compiled out there; break, values() and the iterator's own steps still run.
+#if !(defined(__clang__) && __clang_major__ < 15 && defined(__GLIBCXX__))
 // ST-7: `sub | std::views::take(3)` over 1..6 delivers 1, 2, 3 and pops nothing more: 4 is still there.
 TYPED_TEST(TopicPopTest, ST7_TakeThreeConsumesOnlyWhatItDelivers) {
   handoff::topic<int, TypeParam> t{8};
@@ -59,6 +62,7 @@ TYPED_TEST(TopicPopTest, ST7_TakeThreeConsumesOnlyWhatItDelivers) {
   EXPECT_EQ(next, std::optional<int>(4));
   EXPECT_EQ(sub.size(), 2u);
 }
+#endif
 
 // ST-7: a break consumes nothing after the value it breaks on.
 TYPED_TEST(TopicPopTest, ST7_BreakConsumesNothingMore) {
