@@ -124,7 +124,7 @@ class mvar {
   }
   template <class Rep, class Period>
   [[nodiscard]] status put_for(T&& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
-    return put_impl(v, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return put_impl(v, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Rep, class Period>
   [[nodiscard]] status put_for(const T& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
@@ -132,7 +132,7 @@ class mvar {
   }
   template <class Clock, class Duration>
   [[nodiscard]] status put_until(T&& v, std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
-    return put_impl(v, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return put_impl(v, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] status put_until(const T& v, std::chrono::time_point<Clock, Duration> t,
@@ -160,11 +160,11 @@ class mvar {
   }
   template <class Rep, class Period>
   [[nodiscard]] result<T> take_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
-    return receive(op::take, nullptr, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return receive(op::take, nullptr, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] result<T> take_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
-    return receive(op::take, nullptr, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return receive(op::take, nullptr, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   [[nodiscard]] result<T> take(std::stop_token st) {
     return receive(op::take, nullptr, mode::wait, detail::deadline::never(), &st);
@@ -198,12 +198,12 @@ class mvar {
   template <class Rep, class Period>
   [[nodiscard]] result<T> read_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read_for needs a copyable T");
-    return receive(op::read, nullptr, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return receive(op::read, nullptr, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] result<T> read_until(std::chrono::time_point<Clock, Duration> t, std::stop_token st = {}) {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read_until needs a copyable T");
-    return receive(op::read, nullptr, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return receive(op::read, nullptr, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   [[nodiscard]] result<T> read(std::stop_token st) {
     static_assert(std::is_copy_constructible_v<T>, "mvar<T>::read needs a copyable T");
@@ -227,7 +227,7 @@ class mvar {
   }
   template <class Rep, class Period>
   [[nodiscard]] result<T> swap_for(T&& v, std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
-    return receive(op::swap, &v, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return receive(op::swap, &v, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Rep, class Period>
   [[nodiscard]] result<T> swap_for(const T& v, std::chrono::duration<Rep, Period> d,
@@ -237,7 +237,7 @@ class mvar {
   template <class Clock, class Duration>
   [[nodiscard]] result<T> swap_until(T&& v, std::chrono::time_point<Clock, Duration> t,
                                      std::stop_token st = {}) {
-    return receive(op::swap, &v, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return receive(op::swap, &v, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] result<T> swap_until(const T& v, std::chrono::time_point<Clock, Duration> t,
@@ -499,10 +499,6 @@ class mvar {
   // too). The load is that answer's linearization point; relaxed: the answer publishes and reads nothing.
   bool answers_without_lock(word full_bit) const noexcept {
     return (state_.load(std::memory_order_relaxed) & (kFull | kBusy)) == full_bit;
-  }
-
-  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
-    return st.stop_possible() ? &st : nullptr;
   }
 
   // Copy an lvalue argument and run the rvalue form on the copy: the caller's object is never touched.

@@ -370,13 +370,13 @@ class stream {
   [[nodiscard]] result<std::size_t> pop_some_for(OutputIt out, std::size_t max,
                                                  std::chrono::duration<Rep, Period> d,
                                                  std::stop_token st = {}) {
-    return pop_some_impl(out, max, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return pop_some_impl(out, max, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <std::output_iterator<T> OutputIt, class Clock, class Duration>
   [[nodiscard]] result<std::size_t> pop_some_until(OutputIt out, std::size_t max,
                                                    std::chrono::time_point<Clock, Duration> t,
                                                    std::stop_token st = {}) {
-    return pop_some_impl(out, max, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return pop_some_impl(out, max, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   template <std::output_iterator<T> OutputIt>
   [[nodiscard]] result<std::size_t> pop_some(OutputIt out, std::size_t max, std::stop_token st) {
@@ -389,12 +389,12 @@ class stream {
   void wait_closed() { (void)wait_closed_impl(detail::deadline::never(), nullptr); }
   template <class Rep, class Period>
   [[nodiscard]] status wait_closed_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
-    return wait_closed_impl(detail::deadline::after(d), stop_ptr(st));
+    return wait_closed_impl(detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] status wait_closed_until(std::chrono::time_point<Clock, Duration> t,
                                          std::stop_token st = {}) {
-    return wait_closed_impl(detail::deadline::at(t), stop_ptr(st));
+    return wait_closed_impl(detail::deadline::at(t), detail::stop_ptr(st));
   }
   [[nodiscard]] status wait_closed(std::stop_token st) {
     return wait_closed_impl(detail::deadline::never(), &st);
@@ -949,10 +949,6 @@ class stream {
   static constexpr bool batch_claims =
       noexcept(*std::declval<OutputIt&>() = std::declval<T&&>()) && noexcept(++std::declval<OutputIt&>()) &&
       std::is_nothrow_move_constructible_v<T>;
-
-  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
-    return st.stop_possible() ? &st : nullptr;
-  }
 
   // The count of values written, or why none (closed, timeout, cancelled; try_: empty or closed).
   template <class OutputIt>

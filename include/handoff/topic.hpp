@@ -244,15 +244,15 @@ class topic {
   template <class Rep, class Period>
   [[nodiscard]] publish_result publish_for(const T& v, std::chrono::duration<Rep, Period> d,
                                            std::stop_token st = {}) {
-    return publish_impl(v, mode::wait, detail::deadline::after(d), stop_ptr(st));
+    return publish_impl(v, mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
   }
   template <class Clock, class Duration>
   [[nodiscard]] publish_result publish_until(const T& v, std::chrono::time_point<Clock, Duration> t,
                                              std::stop_token st = {}) {
-    return publish_impl(v, mode::wait, detail::deadline::at(t), stop_ptr(st));
+    return publish_impl(v, mode::wait, detail::deadline::at(t), detail::stop_ptr(st));
   }
   [[nodiscard]] publish_result publish(const T& v, std::stop_token st) {
-    return publish_impl(v, mode::wait, detail::deadline::never(), stop_ptr(st));
+    return publish_impl(v, mode::wait, detail::deadline::never(), detail::stop_ptr(st));
   }
 
   // Idempotent, never waits (invariant 5).
@@ -342,11 +342,6 @@ class topic {
     // (the protocol of detail/waiter.hpp, point 2).
     if (s.drops.exchange(in_flight + kDropStep, std::memory_order_release) & kLagReaderAsleep)
       Sync::unpark_all(s.drops);
-  }
-
-  // A stop token that can never be stopped is no stop token (as mvar and stream treat it).
-  static const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
-    return st.stop_possible() ? &st : nullptr;
   }
 
   // Calls f with the deadline d (not never) as a time_point of its own clock, for the primitives' _until

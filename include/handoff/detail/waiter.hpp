@@ -159,6 +159,12 @@ class waiter {
   typename Sync::template atomic<std::uint32_t> state_{waiting};
 };
 
+// The stop token a waiting form should watch: nullptr for one that can never be stopped (a defaulted
+// std::stop_token{}), so such a wait registers no stop callback.
+inline const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
+  return st.stop_possible() ? &st : nullptr;
+}
+
 // RAII: while alive, a stop request on `token` interrupts `w`. Declare it after the waiter so that it is
 // destroyed first: ~stop_callback waits for a callback running on another thread, so the node outlives every
 // interrupt().
