@@ -87,6 +87,9 @@ class condition_core {
  public:
   using node = waiter<Sync>;
   using outcome = typename node::outcome;
+  // What a select's link is completed with when the signal's delivery to it threw: nothing was delivered,
+  // the select starts again (give_back). A plain waiter never sees it.
+  static constexpr status kRetry = status::empty;
 
   condition_core() noexcept = default;
   condition_core(const condition_core&) = delete;
@@ -144,21 +147,20 @@ class condition_core {
   // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
   // unlinked here if no signaller unlinked it already while skipping it.
   outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
-    outcome o;
-    if (st) {
-      stop_interrupt<Sync> interrupt(*st, w);
-      o = w.await(d);
-    } else {
-      o = w.await(d);
-    }
+    const outcome o = await_with_stop(w.core(), d, st);
     if (o != outcome::completed) {
       slow_guard<Sync> guard(lock_);
-      if (w.linked) {
-        queue_.remove(&w);
-        publish_count();
-      }
+      queue_.leave(w, [] {});
+      publish_count();
     }
     return o;
+  }
+
+  // A select's link that did not win through this condition: unlink it if a signaller did not (detail/select).
+  void delist(node& w) noexcept {
+    slow_guard<Sync> guard(lock_);
+    queue_.leave(w, [] {});
+    publish_count();
   }
 
   // signal: claim the oldest waiter still waiting, run deliver(node&) outside the lock, complete it. If
@@ -228,23 +230,36 @@ class condition_core {
   }
 
   // Unclaim a chain of claimed, undelivered nodes (oldest first, through `next`) and relink them at the front
-  // in the same order. Both steps under lock_ (invariant 2).
+  // in the same order. Both steps under lock_ (invariant 2). A select's link cannot be unclaimed
+  // (detail/waiter.hpp): it is completed with kRetry after lock_ is released, and its select starts again.
   void give_back(node* chain) noexcept {
     node* reversed = nullptr;
+    node* retry = nullptr;
     while (chain) {
       node* next = chain->next;
-      chain->next = reversed;
-      reversed = chain;
+      if (chain->may_unclaim()) {
+        chain->next = reversed;
+        reversed = chain;
+      } else {
+        chain->next = retry;
+        retry = chain;
+      }
       chain = next;
     }
-    slow_guard<Sync> guard(lock_);
-    while (reversed) {
-      node* next = reversed->next;
-      reversed->unclaim();  // a waiter whose deadline passed meanwhile now leaves, and needs lock_ to unlink
-      queue_.push_front(reversed);
-      reversed = next;
+    {
+      slow_guard<Sync> guard(lock_);
+      while (reversed) {
+        node* next = reversed->next;
+        reversed->unclaim();  // a waiter whose deadline passed meanwhile now leaves, needs lock_ to unlink
+        queue_.push_front(reversed);
+        reversed = next;
+      }
+      publish_count();
     }
-    publish_count();
+    while (node* w = retry) {
+      retry = w->next;  // read before complete(): the node may vanish after it
+      w->complete(kRetry);
+    }
   }
 
   typename Sync::template atomic<std::size_t> waiters_{0};

@@ -1,44 +1,54 @@
 // ---------------------------------------------------------------------------------------------------------------
-// handoff/detail/waiter.hpp: one waiting thread, and the protocol every blocking operation follows.
+// handoff/detail/waiter.hpp: the waiting core. One waiting thread is one wait_core (the claim word, the
+// winning link, the completion); it waits in one or more queues through links (waiter: the queue linkage,
+// the payload slot, the case index). A plain single-channel wait is one waiter object that is both (it embeds
+// its own core); a select (detail/select.hpp) is one core shared by one link per case, so the first channel to
+// claim the core wins and every other link is stale (as Go's sudog + selectDone, crossbeam's Context + Entry).
 //
-// Purpose: a waiter is a node on the waiting thread's stack (no allocation per wait). A primitive links it
-// into one of its waiter_queues under its slow_lock; another thread later claims it and hands it a payload.
+// Purpose: a node on the waiting thread's stack (no allocation per wait). A primitive links it into one of
+// its waiter_queues under its slow_lock; another thread later claims it and hands it a payload.
 //
-// State word (the node's only shared field besides what the primitive's lock guards):
+// Core state word (the only shared field besides what the primitives' locks guard):
 //   bits 0-1 phase: waiting -> claimed -> done    (a waker won: the payload is, then has been, delivered)
-//                   waiting -> left               (the waiter gave up: deadline passed or stop requested)
+//                   waiting -> left               (the waiter gave up: deadline passed, stop requested, or a
+//                                                  select found a case ready while registering)
 //   bit 2 sleeping:    the waiter is (about to be) parked on this word; a waker must make the syscall.
 //   bit 3 interrupted: a stop request arrived (set from std::stop_callback, any thread).
 // Invariants:
 //   - waiting -> claimed and waiting -> left are both compare-exchanges from `waiting`, so exactly one of the
-//   waker
-//     and the waiter wins: the truthful hand-off. A waker that claimed always delivers (complete) or puts the
-//     node back (unclaim, used only when moving the payload threw). A waiter that left never receives
-//     anything and its payload slot is untouched: its value (if it offered one) is still its own (rule G-2).
-//   - `linked`, `prev`, `next`, `slot`, `result` are guarded by the owning primitive's slow_lock, except that
-//   after a
-//     successful claim the claimer owns `slot` and `result` until it publishes `done`.
+//     wakers (through whichever link) and the waiter wins: the truthful hand-off. A waker that claimed always
+//     delivers (complete) or, for a core with one link only, puts the node back (unclaim, used only when
+//     moving the payload threw). A core shared by several links is never unclaimed: a waker that skipped one
+//     of its other links meanwhile has unlinked it (claim_oldest), so the select would miss that channel; it
+//     is completed with the primitive's retry status instead and the select starts again. A waiter that left
+//     never receives anything and its payload slots are untouched: its value (if it offered one) is still its
+//     own (rule G-2).
+//   - A link's `linked`, `prev`, `next`, `slot`, `result` are guarded by the owning primitive's slow_lock,
+//     except that after a successful claim the claimer owns `slot` and `result` until it publishes `done`.
+//     The core's `winner` is written only by the claimer, before `done`.
 //   - Once `done` is visible the waker never reads the node again; it may still call unpark on the word's
-//   address,
-//     which the parking layer allows (parking.hpp).
+//     address, which the parking layer allows (parking.hpp).
+//   - complete() runs after the primitive released its slow_lock, everywhere: completion is the one hook
+//     through which a later core kind (a coroutine, an event-loop watcher) is resumed, and that must never
+//     run under a channel's lock.
 //
 // No lost wakeup, the argument (written once; every blocking operation in handoff follows it):
-//   1. Decide-and-register is atomic. A thread decides to wait while holding the primitive's slow_lock, and
-//   it
+//   1. Decide-and-register is atomic. A thread decides to wait while holding the primitive's slow_lock, and it
 //      validates that decision with a compare-exchange on the primitive's state word, the same word every
 //      lock-free fast path updates with a compare-exchange. So the fast path's update either comes first (the
 //      registration CAS fails, the thread re-reads and does not wait) or second (its CAS sees the waiter flag
 //      set by registration and diverts to the slow path, which takes the lock and finds the waiter in the
 //      queue). Every fast-path/slow-path race is decided by the modification order of one word: no
-//      fence-based Dekker argument is needed.
+//      fence-based Dekker argument is needed. A select registers its cases one channel at a time, each by
+//      this same step; a case found ready instead ends the registration (the core leaves, every link is
+//      unregistered, and the select tries every case again), so no channel's event can fall between two
+//      registrations unseen.
 //   2. Park-and-wake cannot cross. The waiter sets `sleeping` with a CAS and parks with the expected value it
-//   just
-//      wrote; the futex (or the portable slot mutex) sleeps only if the word still holds it. A waker changes
-//      the word with an exchange before waking. If the exchange comes first, the waiter's CAS fails or the
-//      park returns at once; if it comes second, it returns `sleeping` and the waker wakes the waiter.
+//      just wrote; the futex (or the portable slot mutex) sleeps only if the word still holds it. A waker
+//      changes the word with an exchange before waking. If the exchange comes first, the waiter's CAS fails or
+//      the park returns at once; if it comes second, it returns `sleeping` and the waker wakes the waiter.
 //   3. Spurious returns from park are absorbed by the await loop, which returns only on done, on a passed
-//   deadline,
-//      or on a stop request (rule G-5).
+//      deadline, or on a stop request (rule G-5).
 // Memory ordering: complete() publishes the payload with a release exchange; await() reads `done` with
 // acquire, so everything the waker did before handing over happens-before the waiter's return (rule G-4).
 // ---------------------------------------------------------------------------------------------------------------
@@ -49,60 +59,56 @@
 
 #include "../status.hpp"
 #include "deadline.hpp"
+#include "precondition.hpp"
 
 namespace handoff::detail {
 
 template <class Sync>
-class waiter {
+class waiter;
+
+// The claim word and completion of one waiting thread (see the header comment).
+template <class Sync>
+class wait_core {
  public:
   enum class outcome { completed, timed_out, cancelled };
 
-  waiter() = default;
-  waiter(const waiter&) = delete;
-  waiter& operator=(const waiter&) = delete;
-
-  // ---- Fields guarded by the owning primitive's slow_lock (see Invariants)
-  // --------------------------------------
-  waiter* prev = nullptr;
-  waiter* next = nullptr;
-  bool linked = false;
-  void* slot = nullptr;        // primitive-defined: the value offered, or the place to put the value received
-  status result = status::ok;  // written by the claimer before done: ok, closed, ...
-  std::uint32_t kind = 0;      // primitive-defined tag (e.g. which operation is waiting)
+  wait_core() = default;
+  wait_core(const wait_core&) = delete;
+  wait_core& operator=(const wait_core&) = delete;
 
   // ---- Waker side
-  // -----------------------------------------------------------------------------------------------
 
-  // waiting -> claimed. False if the waiter already left (or was claimed by someone else).
+  // waiting -> claimed. False if the waiter already left (or was claimed by someone else, through any link).
   bool try_claim() noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       if ((s & phase_mask) != waiting) return false;
       // acquire: pairs with the waiter's release CAS in await() (setting `sleeping`) only for tidiness; the
-      // fields the claimer reads were published by the slow_lock when the node was linked.
+      // fields the claimer reads were published by the slow_lock when the link was linked.
       if (state_.compare_exchange_weak(s, (s & ~phase_mask) | claimed, std::memory_order_acquire,
                                        std::memory_order_relaxed))
         return true;
     }
   }
 
-  // claimed -> done, publishing the payload written into `slot` and result `r`. The node may vanish at once.
-  void complete(status r) noexcept {
-    result = r;
-    // release: publishes the payload and `result`; pairs with the acquire load in await() (rule G-4).
+  // claimed -> done through link `by` (its slot and result already written). The core (and every link of
+  // it) may vanish at once. This is the completion hook: a parked thread is woken here.
+  void complete(waiter<Sync>* by) noexcept {
+    winner_ = by;
+    // release: publishes the payload, the link's result and winner_; pairs with the acquire load in await()
+    // (rule G-4).
     const std::uint32_t old = state_.exchange(done, std::memory_order_release);
     if (old & sleeping) Sync::unpark_one(state_);
   }
 
-  // claimed -> waiting: the hand-off could not be made (moving the payload threw). The caller re-links the
-  // node.
+  // claimed -> waiting: the hand-off could not be made (moving the payload threw). Only for a core with one
+  // link (see Invariants); the caller re-links the node.
   void unclaim() noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     // relaxed: the waiter only needs to see `waiting` again; nothing was published.
     while (!state_.compare_exchange_weak(s, waiting | (s & interrupted), std::memory_order_relaxed)) {
     }
-    if (s & sleeping)
-      Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
+    if (s & sleeping) Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
   }
 
   // Called by a std::stop_callback from any thread: ask the waiter to leave if it has not been claimed.
@@ -113,10 +119,20 @@ class waiter {
   }
 
   // ---- Waiter side
-  // ----------------------------------------------------------------------------------------------
+
+  // waiting -> left without waiting (a select that found a case ready while registering). False when a
+  // waker claimed the core first: then await() returns completed soon (the waker is delivering).
+  bool try_leave() noexcept {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while ((s & phase_mask) == waiting) {
+      // relaxed: as in await(): leaving publishes nothing; the claim CAS on this word decides who won.
+      if (state_.compare_exchange_weak(s, left | (s & interrupted), std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
 
   // Spin, then park, until claimed-and-done (completed) or until the deadline passes / a stop request arrives
-  // while still unclaimed (timed_out / cancelled: the node is still linked and the caller must unlink it
+  // while still unclaimed (timed_out / cancelled: the links are still linked and the caller must unlink them
   // under the lock).
   outcome await(const deadline& d) noexcept {
     unsigned spins = 0;
@@ -152,11 +168,63 @@ class waiter {
     }
   }
 
+  // The link that completed the core; valid after await() returned completed.
+  waiter<Sync>* winner() const noexcept { return winner_; }
+
  private:
   static constexpr std::uint32_t waiting = 0, claimed = 1, done = 2, left = 3;
   static constexpr std::uint32_t phase_mask = 3, sleeping = 4, interrupted = 8;
 
   typename Sync::template atomic<std::uint32_t> state_{waiting};
+  waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
+};
+
+// A link: one place in one queue of one channel, for one wait_core. Default-constructed, it is a whole
+// single-channel waiter (it owns its core); constructed with a shared core, it is one case of a select.
+template <class Sync>
+class waiter {
+ public:
+  using outcome = typename wait_core<Sync>::outcome;
+
+  waiter() noexcept : core_(&own_core_) {}
+  waiter(wait_core<Sync>& shared, std::uint32_t case_index) noexcept : case_index(case_index), core_(&shared) {}
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
+
+  // ---- Fields guarded by the owning primitive's slow_lock (see Invariants)
+  waiter* prev = nullptr;
+  waiter* next = nullptr;
+  bool linked = false;
+  void* slot = nullptr;        // primitive-defined: the value offered, or the place to put the value received
+  status result = status::ok;  // written by the claimer before done: ok, closed, ...
+  std::uint32_t kind = 0;      // primitive-defined tag (e.g. which operation is waiting)
+  std::uint32_t case_index = 0;  // a select's case this link stands for (0 for a plain wait)
+
+  // ---- Waker side (through the core)
+  bool try_claim() noexcept { return core_->try_claim(); }
+  // Deliver `r` through this link (its slot already filled); the core and this link may vanish at once.
+  void complete(status r) noexcept {
+    result = r;
+    core_->complete(this);
+  }
+  // Only a link that owns its core may be unclaimed and relinked (see Invariants); a select link is completed
+  // with the primitive's retry status instead.
+  bool may_unclaim() const noexcept { return core_ == &own_core_; }
+  void unclaim() noexcept {
+    HANDOFF_PRECONDITION(may_unclaim(), "handoff internal: a select link cannot be unclaimed");
+    core_->unclaim();
+  }
+  // Whether two links belong to one waiting thread (a select must not meet itself: rendezvous self-match).
+  bool same_waiter(const waiter& other) const noexcept { return core_ == other.core_; }
+
+  // ---- Waiter side
+  void interrupt() noexcept { core_->interrupt(); }
+  outcome await(const deadline& d) noexcept { return core_->await(d); }
+  wait_core<Sync>& core() noexcept { return *core_; }
+
+ private:
+  wait_core<Sync>* core_;
+  wait_core<Sync> own_core_;  // unused by a select link
 };
 
 // The stop token a waiting form should watch: nullptr for one that can never be stopped (a defaulted
@@ -165,21 +233,31 @@ inline const std::stop_token* stop_ptr(const std::stop_token& st) noexcept {
   return st.stop_possible() ? &st : nullptr;
 }
 
-// RAII: while alive, a stop request on `token` interrupts `w`. Declare it after the waiter so that it is
-// destroyed first: ~stop_callback waits for a callback running on another thread, so the node outlives every
-// interrupt().
+// RAII: while alive, a stop request on `token` interrupts `core`. Declare it after the core's links so that
+// it is destroyed first: ~stop_callback waits for a callback running on another thread, so the core outlives
+// every interrupt().
 template <class Sync>
 class stop_interrupt {
   struct interrupter {
-    waiter<Sync>* node;
-    void operator()() const noexcept { node->interrupt(); }
+    wait_core<Sync>* core;
+    void operator()() const noexcept { core->interrupt(); }
   };
 
  public:
-  stop_interrupt(const std::stop_token& token, waiter<Sync>& w) : callback_(token, interrupter{&w}) {}
+  stop_interrupt(const std::stop_token& token, wait_core<Sync>& c) : callback_(token, interrupter{&c}) {}
+  stop_interrupt(const std::stop_token& token, waiter<Sync>& w) : stop_interrupt(token, w.core()) {}
 
  private:
   std::stop_callback<interrupter> callback_;
 };
+
+// await() watching an optional stop token: the one "wait" step of every blocking operation.
+template <class Sync>
+typename wait_core<Sync>::outcome await_with_stop(wait_core<Sync>& c, const deadline& d,
+                                                  const std::stop_token* st) noexcept {
+  if (!st) return c.await(d);
+  stop_interrupt<Sync> interrupt(*st, c);
+  return c.await(d);
+}
 
 }  // namespace handoff::detail
