@@ -100,6 +100,9 @@
 #include "status.hpp"
 
 namespace handoff {
+namespace detail {
+struct select_access;  // handoff/select.hpp
+}
 
 namespace detail {
 // A null exception_ptr cannot be rethrown: broadcast_error rejects it up front.
@@ -197,6 +200,8 @@ class condition {
   std::size_t waiting() const noexcept { return core_.waiting(); }
 
  private:
+  friend struct detail::select_access;  // handoff/select.hpp: a select's wait case (the inbox, the core)
+
   // Where a waker delivers: on the waiting thread's stack, reached through waiter::slot. `value` is the
   // optional part of the result the wait returns, so the waker constructs the value in its final place.
   struct inbox {
@@ -379,6 +384,8 @@ class condition<void, Sync> {
   std::size_t waiting() const noexcept { return core_.waiting(); }
 
  private:
+  friend struct detail::select_access;  // handoff/select.hpp: a select's wait case (the core)
+
   // A waiter's slot points to its std::exception_ptr (broadcast_error); there is no value.
   outcome run(const detail::deadline& d, const std::stop_token* st) {
     outcome o;

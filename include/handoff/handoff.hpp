@@ -5,6 +5,7 @@
 #include "adapters.hpp"
 #include "condition.hpp"
 #include "mvar.hpp"
+#include "select.hpp"
 #include "result.hpp"
 #include "status.hpp"
 #include "stream.hpp"

@@ -86,6 +86,9 @@
 #include "status.hpp"
 
 namespace handoff {
+namespace detail {
+struct select_access;  // handoff/select.hpp
+}
 
 template <class T, class Sync = default_sync>
 class mvar {
@@ -451,6 +454,71 @@ class mvar {
   // Undo a half-done swap. If T's move throws here too, nothing sound remains: noexcept makes that terminate.
   void restore_from(T& from) noexcept { ::new (storage()) T(std::move(from)); }
 
+  // ---- select (handoff/select.hpp): the steps of a select's take and put cases (detail::select_access)
+  friend struct detail::select_access;
+
+  bool select_try_take(std::optional<T>& out, status& s) {
+    s = take_impl(out, op::take, nullptr, mode::try_only, detail::deadline::never(), nullptr);
+    if (s == kOwned) {
+      finish_into(out, op::take, nullptr);
+      s = status::ok;
+    }
+    return s == status::ok;
+  }
+  bool select_try_put(T& v, status& s) {
+    s = put_impl(v, mode::try_only, detail::deadline::never(), nullptr);
+    return s == status::ok;
+  }
+
+  // The decide-and-register step of take_impl / put_impl for a select's link: false, registering nothing,
+  // when the box is idle and the operation could run now; otherwise the link waits as a taker / putter (the
+  // BUSY holder serves it, invariant 4).
+  bool select_enlist(waiter_t& w, void* slot, bool put) {
+    for (;;) {
+      lock_.lock();
+      const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
+      const bool ready = !(s & kBusy) && ((s & kFull) != 0) != put;
+      const word flag = put ? kPutters : kTakers;
+      if (ready) {
+        lock_.unlock();
+        return false;
+      }
+      if (!flag_locked(s, flag)) {
+        lock_.unlock();
+        continue;
+      }
+      w.kind = put ? kind_put : kind_take;
+      w.slot = slot;
+      (put ? putters_ : takers_).push_back(&w);
+      lock_.unlock();
+      return true;
+    }
+  }
+  bool select_enlist_take(waiter_t& w, receive_slot& slot) { return select_enlist(w, &slot, false); }
+  bool select_enlist_put(waiter_t& w, put_slot& slot) { return select_enlist(w, &slot, true); }
+
+  void select_delist(waiter_t& w, bool put) noexcept {
+    detail::slow_guard<Sync> guard(lock_);
+    const word flag = put ? kPutters : kTakers;
+    // relaxed: as in park().
+    (put ? putters_ : takers_).leave(w, [&] { state_.fetch_and(~flag, std::memory_order_relaxed); });
+  }
+
+  // After a server completed the select through w: served (ok), or handed BUSY on the full box (kOwned,
+  // invariant 8: the value moves once, from the box into the case's optional). A move that threw while
+  // serving rethrows here, as in take() / put().
+  bool select_finish_take(waiter_t& w, receive_slot& slot, status& s) {
+    if (slot.error) std::rethrow_exception(slot.error);
+    if (w.result == kOwned) finish_into(*slot.out, op::take, nullptr);
+    s = status::ok;
+    return true;
+  }
+  bool select_finish_put(waiter_t&, put_slot& slot, status& s) {
+    if (slot.error) std::rethrow_exception(slot.error);
+    s = status::ok;
+    return true;
+  }
+
   // ---- registration and waiting (the protocol of detail/waiter.hpp)
 
   // Under lock_: add `flag` to the state word seen as `s` (CAS, so a concurrent fast path cannot slip between
@@ -461,26 +529,11 @@ class mvar {
     return state_.compare_exchange_strong(s, s | flag, std::memory_order_relaxed, std::memory_order_relaxed);
   }
 
-  // Link, unlock, wait. Returns the status the server set (ok, or the try_ rejection), or timeout/cancelled
-  // (then unlinked again).
+  // Link, unlock, wait (waiter_queue::wait_linked). Returns the status the server set (ok, or the try_
+  // rejection), or timeout/cancelled (then unlinked again, and `flag` cleared if q became empty).
   status park(waiter_t& w, queue_t& q, word flag, const detail::deadline& d, const std::stop_token* st) {
-    q.push_back(&w);
-    lock_.unlock();
-    typename waiter_t::outcome o;
-    if (st) {
-      detail::stop_interrupt<Sync> interrupt(*st, w);
-      o = w.await(d);
-    } else {
-      o = w.await(d);
-    }
-    if (o == waiter_t::outcome::completed) return w.result;
-    detail::slow_guard<Sync> guard(lock_);
-    if (w.linked) {
-      q.remove(&w);
-      // relaxed: an RMW, so it continues the release sequence of the last BUSY release.
-      if (q.empty()) state_.fetch_and(~flag, std::memory_order_relaxed);
-    }
-    return o == waiter_t::outcome::timed_out ? status::timeout : status::cancelled;
+    // relaxed: an RMW, so it continues the release sequence of the last BUSY release.
+    return q.wait_linked(lock_, w, d, st, [&] { state_.fetch_and(~flag, std::memory_order_relaxed); });
   }
 
   // What an operation that may not wait answers instead of waiting: the try_ answer for try_, cancelled for a

@@ -188,6 +188,9 @@
 #include "status.hpp"
 
 namespace handoff {
+namespace detail {
+struct select_access;  // handoff/select.hpp
+}
 
 inline constexpr struct unbounded_t { explicit unbounded_t() = default; } unbounded{};
 
@@ -402,17 +405,29 @@ class stream {
 
   // ---- close: ST-5
   void close() noexcept {
-    detail::slow_guard<Sync> guard(lock_);
-    // acq_rel: CLOSED is ordered with every fast push's CAS on the tail word (a fast push that succeeds came
-    // first; one that comes later sees CLOSED and fails); release publishes the caller's prior writes to
-    // the threads that observe CLOSED (a pop that finds the stream empty reads the tail word with acquire).
-    tail_.fetch_or(kClosed, std::memory_order_acq_rel);
-    while (node* w = poppers_.claim_oldest()) w->complete(status::closed);  // POPPERS => empty: end-of-stream
-    while (node* w = pushers_.claim_oldest()) w->complete(status::closed);  // their values stay with them
-    while (node* w = close_waiters_.claim_oldest()) w->complete(status::closed);  // wait_closed
-    // The queues are empty, so the flags go.
-    set_tail_flag(kPoppers, false);
-    clear_pushers();
+    node* chain = nullptr;  // claimed, through `next`; completed after lock_ is released (waiter.hpp)
+    {
+      detail::slow_guard<Sync> guard(lock_);
+      // acq_rel: CLOSED is ordered with every fast push's CAS on the tail word (a fast push that succeeds
+      // came first; one that comes later sees CLOSED and fails); release publishes the caller's prior writes
+      // to the threads that observe CLOSED (a pop that finds the stream empty reads the tail word with
+      // acquire).
+      tail_.fetch_or(kClosed, std::memory_order_acq_rel);
+      // Poppers (POPPERS => empty: end-of-stream), pushers (their values stay with them), wait_closed.
+      for (detail::waiter_queue<Sync>* q : {&poppers_, &pushers_, &close_waiters_}) {
+        while (node* w = q->claim_oldest()) {
+          w->next = chain;
+          chain = w;
+        }
+      }
+      // The queues are empty, so the flags go.
+      set_tail_flag(kPoppers, false);
+      clear_pushers();
+    }
+    while (node* w = chain) {
+      chain = w->next;  // read before complete(): the node may vanish after it
+      w->complete(status::closed);
+    }
   }
   bool is_closed() const noexcept {
     // acquire: pairs with the fetch_or in close(), for callers that act on the answer.
@@ -773,30 +788,19 @@ class stream {
     return fast::blocked;
   }
 
-  // Link `w` into q (lock_ held), unlock, and wait. Returns the status the server set, or timeout/cancelled
-  // (the node is then unlinked and q's flag cleared if q became empty).
+  // Link `w` into q (lock_ held), unlock, and wait (waiter_queue::wait_linked). Returns the status the
+  // server set, or timeout/cancelled (the node is then unlinked and q's flag cleared if q became empty).
   status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, node& w,
                  const detail::deadline& d, const std::stop_token* st) {
-    q.push_back(&w);
-    guard.unlock();
-    typename node::outcome o;
-    if (st) {
-      detail::stop_interrupt<Sync> interrupt(*st, w);
-      o = w.await(d);
-    } else {
-      o = w.await(d);
-    }
-    if (o == node::outcome::completed) return w.result;
-    guard.lock();
-    if (w.linked) q.remove(&w);
-    if (q.empty()) {
-      if (&q == &pushers_)
-        clear_pushers();
-      else if (&q == &poppers_)
-        set_tail_flag(kPoppers, false);
-    }
-    guard.unlock();
-    return o == node::outcome::timed_out ? status::timeout : status::cancelled;
+    return q.wait_linked(guard, w, d, st, [&] { clear_flag_of(q); });
+  }
+
+  // Under lock_, queue q empty: its waiter flag goes (close_waiters_ has none).
+  void clear_flag_of(const detail::waiter_queue<Sync>& q) noexcept {
+    if (&q == &pushers_)
+      clear_pushers();
+    else if (&q == &poppers_)
+      set_tail_flag(kPoppers, false);
   }
 
   // ---- push slow path
@@ -832,7 +836,8 @@ class stream {
           const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
           std::uint64_t now = tail_.load(std::memory_order_acquire);
           bool relinked = false;
-          while (index_of(now) == head && !(now & (kOverflow | kClosed | kPushers))) {
+          // A select's link is never unclaimed (waiter.hpp): it starts its select again instead.
+          while (w->may_unclaim() && index_of(now) == head && !(now & (kOverflow | kClosed | kPushers))) {
             // acq_rel: registration on the tail word (invariant 2), as in pop_impl.
             if (tail_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
                                             std::memory_order_acquire)) {
@@ -1176,6 +1181,83 @@ class stream {
       const status r = wait_in(guard, poppers_, w, d, st);
       if (r != kRetry) return r;  // ok: a pusher put the value in `out`; closed: end-of-stream
     }
+  }
+
+  // ---- select (handoff/select.hpp): the steps of a select's pop and push cases (detail::select_access)
+  friend struct detail::select_access;
+
+  // The try step: pop without waiting. True when it completed (s: ok or closed).
+  bool select_try_pop(std::optional<T>& out, status& s) {
+    s = pop_impl(out, mode::try_only, detail::deadline::never(), nullptr);
+    return s != status::empty;
+  }
+  bool select_try_push(T& v, status& s) {
+    s = push_impl(v, mode::try_only, detail::deadline::never(), nullptr);
+    return s != status::full;
+  }
+
+  // Whether q holds a link of another waiting thread (a select's own links are no partner for it: SE-5).
+  static bool has_partner(const detail::waiter_queue<Sync>& q, const node& w) noexcept {
+    for (const node* x = q.front(); x; x = x->next)
+      if (!x->same_waiter(w)) return true;
+    return false;
+  }
+
+  // The decide-and-register step of pop_after_fast's slow path (invariant 2), for a select's link w (slot:
+  // its std::optional<T>), without popping: false, registering nothing, when a pop would not wait (values,
+  // an overflow value, a waiting pusher of another thread, closed).
+  bool select_enlist_pop(node& w) {
+    for (;;) {
+      detail::slow_guard<Sync> guard(lock_);
+      // acquire: as in pop_after_fast (the head first).
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      if (distance(index_of(h), index_of(t)) > 0 || (t & kClosed)) return false;
+      if ((t & kPushers) && has_partner(pushers_, w)) return false;  // capacity 0: a pusher waits
+      // relaxed: under lock_, as in pop_after_fast.
+      if (overflow_size_.load(std::memory_order_relaxed) > 0) return false;
+      // acq_rel: as in pop_after_fast's registration (valid only if the tail word is unchanged).
+      if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel, std::memory_order_acquire))
+        continue;
+      poppers_.push_back(&w);
+      return true;
+    }
+  }
+
+  // The decide-and-register step of push_impl's slow path for a select's link w (slot: the caller's T):
+  // false when a push would not wait (room, unbounded, a popper of another thread, closed). A capacity-0
+  // stream whose only poppers are this select's own links registers the push beside them (SE-5).
+  bool select_enlist_push(node& w) {
+    for (;;) {
+      detail::slow_guard<Sync> guard(lock_);
+      // acquire: the flags and the tail under lock_, as in push_impl.
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);
+      if ((t & kClosed) || is_unbounded()) return false;
+      if (t & kPoppers) {
+        if (has_partner(poppers_, w) || fast_limit_ > 0) return false;  // POPPERS => empty: room if any
+      } else if (!(t & kPushers)) {
+        // acquire: as in push_impl; "full" holds only if the tail did not move meanwhile.
+        const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+        if (distance(head, index_of(t)) < fast_limit_) return false;
+        if (tail_.load(std::memory_order_acquire) != t) continue;
+      }
+      if (!(t & kPushers) && !register_first_pusher(t)) continue;
+      pushers_.push_back(&w);
+      return true;
+    }
+  }
+
+  void select_delist(node& w, bool pusher) noexcept {
+    detail::slow_guard<Sync> guard(lock_);
+    detail::waiter_queue<Sync>& q = pusher ? pushers_ : poppers_;
+    q.leave(w, [&] { clear_flag_of(q); });
+  }
+
+  // After a server completed the select through w: ok (a pop's value is in its optional, a push's value was
+  // taken), closed, or kRetry (the hand-off's move threw on the server's side: start again).
+  static bool select_finish(const node& w, status& s) noexcept {
+    s = w.result;
+    return s != kRetry;
   }
 
   bool is_unbounded() const noexcept { return capacity_ == (std::numeric_limits<std::size_t>::max)(); }
