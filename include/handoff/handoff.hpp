@@ -3,10 +3,11 @@
 #pragma once
 
 #include "adapters.hpp"
+#include "choose.hpp"
 #include "condition.hpp"
 #include "mvar.hpp"
-#include "select.hpp"
 #include "result.hpp"
+#include "select.hpp"
 #include "status.hpp"
 #include "stream.hpp"
 #include "topic.hpp"

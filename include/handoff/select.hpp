@@ -101,16 +101,17 @@ struct select_access {
 
   template <class T, class Sync>
   static bool try_now(pop_case<T, Sync>& c, status& s) {
-    return c.channel_->select_try_pop(c.value, s);
+    return c.channel_ && c.channel_->select_try_pop(c.value, s);
   }
   template <class T, class Sync>
   static bool enlist(pop_case<T, Sync>& c, waiter<Sync>& w) {
+    if (!c.channel_) return true;  // disabled: registered nowhere, never ready
     w.slot = &c.value;
     return c.channel_->select_enlist_pop(w);
   }
   template <class T, class Sync>
   static void delist(pop_case<T, Sync>& c, waiter<Sync>& w) noexcept {
-    c.channel_->select_delist(w, false);
+    if (c.channel_) c.channel_->select_delist(w, false);
   }
   template <class T, class Sync>
   static bool finish(pop_case<T, Sync>& c, waiter<Sync>& w, status& s) noexcept {
@@ -119,16 +120,17 @@ struct select_access {
 
   template <class T, class Sync>
   static bool try_now(push_case<T, Sync>& c, status& s) {
-    return c.channel_->select_try_push(*c.value_, s);
+    return c.channel_ && c.channel_->select_try_push(*c.value_, s);
   }
   template <class T, class Sync>
   static bool enlist(push_case<T, Sync>& c, waiter<Sync>& w) {
+    if (!c.channel_) return true;  // disabled
     w.slot = c.value_;
     return c.channel_->select_enlist_push(w);
   }
   template <class T, class Sync>
   static void delist(push_case<T, Sync>& c, waiter<Sync>& w) noexcept {
-    c.channel_->select_delist(w, true);
+    if (c.channel_) c.channel_->select_delist(w, true);
   }
   template <class T, class Sync>
   static bool finish(push_case<T, Sync>& c, waiter<Sync>& w, status& s) noexcept {
@@ -237,6 +239,10 @@ class pop_case {
   using sync_type = Sync;
   explicit pop_case(stream<T, Sync>& s) noexcept : channel_(&s) {}
   std::optional<T> value;  // the value popped, when this case won with ok
+  // A disabled case never completes and registers nothing (Go's nil channel): e.g. a stream already seen
+  // closed, in a loop that selects until every stream is done (handoff::choose does this).
+  void disable() noexcept { channel_ = nullptr; }
+  bool enabled() const noexcept { return channel_ != nullptr; }
 
  private:
   friend struct detail::select_access;
@@ -248,6 +254,8 @@ class push_case {
  public:
   using sync_type = Sync;
   push_case(stream<T, Sync>& s, T& v) noexcept : channel_(&s), value_(&v) {}
+  void disable() noexcept { channel_ = nullptr; }  // as pop_case::disable
+  bool enabled() const noexcept { return channel_ != nullptr; }
 
  private:
   friend struct detail::select_access;
@@ -412,7 +420,7 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
     }
 
     // 3. Wait for a claim, or leave at once if a case was ready (unless a channel claimed us meanwhile).
-    typename wait_core<Sync>::outcome o;
+    typename wait_core<Sync>::outcome o = wait_core<Sync>::outcome::timed_out;
     bool restart = false;
     if (ready) {
       if (core.try_leave())
