@@ -2,6 +2,7 @@
 // "// --" marker lines of each function; CI compiles and runs this file (ctest snippet_readme_tour).
 #include <handoff/condition.hpp>
 #include <handoff/mvar.hpp>
+#include <handoff/select.hpp>
 #include <handoff/stream.hpp>
 
 #include <atomic>
@@ -74,10 +75,32 @@ bool forms_tour() {
   return sum == 15;
 }
 
+bool select_tour() {
+  long served = 0;
+  auto serve = [&](int request) { served += request; };
+  handoff::stream<int> requests{64};
+  handoff::mvar<std::string> shutdown;
+  std::jthread client([&] {
+    for (int r = 1; r <= 3; ++r) requests.push(r);
+    shutdown.put("bye");
+  });
+  // -- select
+  auto request = handoff::on_pop(requests);  // a case: one operation on one channel, holding its value
+  auto stop = handoff::on_take(shutdown);
+  for (bool running = true; running;) {
+    handoff::selected r = handoff::select(request, stop);  // waits until exactly one case completes
+    if (r.index() == 0) serve(*request.value);  // a request (the shutdown, if any, is still in its mvar)
+    else running = false;                       // case 1: the shutdown; no request was consumed
+  }
+  // -- end
+  while (auto left = requests.try_pop()) serve(*left);  // requests that came after the shutdown
+  return served == 6 && stop.value == std::optional<std::string>("bye");
+}
+
 }  // namespace
 
 int main() {
-  const bool ok = mvar_tour() && condition_tour() && stream_tour() && forms_tour();
+  const bool ok = mvar_tour() && condition_tour() && stream_tour() && forms_tour() && select_tour();
   std::puts(ok ? "readme tour: ok" : "readme tour: FAILED");
   return ok ? 0 : 1;
 }
