@@ -91,15 +91,33 @@ class wait_core {
     }
   }
 
-  // claimed -> done through link `by` (its slot and result already written). The core (and every link of
-  // it) may vanish at once. This is the completion hook: a parked thread is woken here.
+  // claimed -> done through link `by` (its slot and result already written). This is the one completion
+  // point of every hand-off: a parked thread is woken here, and a core with a resume hook (a waiter that is
+  // not a blocked thread: a coroutine, an event-loop watcher) has the hook run here instead, once, after
+  // the payload is published and outside every channel lock. A thread's core (and every link of it) may
+  // vanish as soon as `done` is stored; a hooked core lives until its hook has run.
   void complete(waiter<Sync>* by) noexcept {
     winner_ = by;
+    const resume_hook hook = resume_;  // read before `done`: a thread's core may vanish right after it
+    void* const context = resume_context_;
     // release: publishes the payload, the link's result and winner_; pairs with the acquire load in await()
-    // (rule G-4).
+    // and with the hook's own acquire (resumed()) (rule G-4).
     const std::uint32_t old = state_.exchange(done, std::memory_order_release);
-    if (old & sleeping) Sync::unpark_one(state_);
+    if (hook)
+      hook(context);
+    else if (old & sleeping)
+      Sync::unpark_one(state_);
   }
+
+  // A core completed by running `hook(context)` instead of waking a parked thread. Set before the core's
+  // first link is registered; such a core is never awaited (the hook's owner checks resumed()).
+  using resume_hook = void (*)(void*) noexcept;
+  void set_resume_hook(resume_hook hook, void* context) noexcept {
+    resume_ = hook;
+    resume_context_ = context;
+  }
+  // Whether the core was completed; acquire: pairs with complete()'s release, so the payload is visible.
+  bool resumed() const noexcept { return (state_.load(std::memory_order_acquire) & phase_mask) == done; }
 
   // claimed -> waiting: the hand-off could not be made (moving the payload threw). Only for a core with one
   // link (see Invariants); the caller re-links the node.
@@ -177,6 +195,8 @@ class wait_core {
 
   typename Sync::template atomic<std::uint32_t> state_{waiting};
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
+  resume_hook resume_ = nullptr;    // written before registration, read by the claimer (the lock orders it)
+  void* resume_context_ = nullptr;
 };
 
 // A link: one place in one queue of one channel, for one wait_core. Default-constructed, it is a whole
