@@ -180,6 +180,7 @@
 #include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
+#include "detail/stream_overflow.hpp"
 #include "detail/stream_ring.hpp"
 #include "detail/sync.hpp"
 #include "detail/waiter.hpp"
@@ -234,12 +235,7 @@ class stream {
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
     for (std::uint32_t i = head; i != tail; i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
-    while (overflow_block* b = overflow_head_) {
-      overflow_head_ = b->next;
-      for (std::size_t k = b->taken; k < b->claimed; ++k)
-        if (!b->cells[k].hole) b->cells[k].value()->~T();
-      delete b;  // no operation is in flight (G-9), so no other reference to it remains
-    }
+    // Then overflow_'s destructor destroys the overflow values (they come after every ring value).
   }
 
   // ---- push: ST-1..ST-5, G-7. false / closed / full / timeout / cancelled: the value stays with the caller
@@ -441,7 +437,7 @@ class stream {
     const std::uint32_t head = index_of(head_.load(std::memory_order_relaxed));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_relaxed));
     const std::uint32_t ring_count = (std::min)(distance(head, tail), fast_limit_);
-    return ring_count + overflow_size_.load(std::memory_order_relaxed);
+    return ring_count + overflow_.size();
   }
   std::size_t capacity() const noexcept { return capacity_; }
 
@@ -517,31 +513,8 @@ class stream {
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
 
-  // Values beyond an unbounded stream's ring live in a list of blocks of overflow_block_values cells (one
-  // allocation per block, not per value). A push claims the next cell of the tail block under lock_ (linking
-  // a new block when the tail is full), then constructs its value outside lock_ and publishes it through the
-  // cell's turn word, as a ring slot is. A pop claims the next cell of the head block under lock_ and waits
-  // for that turn. Blocks before the tail are full; the head block is unlinked by the pop that claims its
-  // last cell. A block is freed when it is unlinked and every claimed cell is finished: `pending` counts the
-  // link plus the claimed cells whose pop has not finished with them (or whose push may still give its cell
-  // back).
-  struct overflow_cell {
-    typename Sync::template atomic<std::uint32_t> turn{0};  // 0: being written; 1: value (or hole) published
-    bool hole = false;  // the pusher's move threw: no value; written before the publish, read after it
-    alignas(T) unsigned char storage[sizeof(T)];
-    T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
-  };
-  struct overflow_block {
-    overflow_cell cells[overflow_block_values];
-    overflow_block* next = nullptr;  // guarded by lock_
-    std::size_t claimed = 0;         // cells claimed by pushes; guarded by lock_
-    std::size_t taken = 0;           // cells claimed by pops (taken <= claimed); guarded by lock_
-    typename Sync::template atomic<std::size_t> pending{1};  // the link, plus claimed cells not finished
-  };
-  // Drop `n` references to block b (acq_rel: every finished cell's accesses happen-before the delete).
-  static void release_block(overflow_block* b, std::size_t n) noexcept {
-    if (b->pending.fetch_sub(n, std::memory_order_acq_rel) == n) delete b;
-  }
+  // Values beyond an unbounded stream's ring (invariant 4): detail/stream_overflow.hpp, guarded by lock_.
+  using overflow_type = detail::stream_overflow<T, Sync, overflow_block_values>;
 
   // ---- fast paths (invariant 1)
   enum class fast { done, closed, blocked, slow };  // blocked: full (push) or empty (pop), no waiters
@@ -704,23 +677,15 @@ class stream {
     ring_.publish_hole(i);
   }
 
-  // An overflow push whose move threw (cell k of block b): give the cell back if it is still the last claimed
-  // one and no pop claimed it (the stream is then as before the push), else publish it as a hole that its
-  // popper skips (a popper may already be waiting on it).
-  void give_back_or_hole(overflow_block* b, std::size_t k) noexcept {
+  // An overflow push whose move threw: give its cell back if it is still the last claimed one and no pop
+  // claimed it (the stream is then as before the push), else publish it as a hole that its popper skips (a
+  // popper may already be waiting on it). OVERFLOW goes when the list is left empty.
+  void give_back_or_hole(const typename overflow_type::push_claim& c) noexcept {
     {
       detail::slow_guard<Sync> guard(lock_);
-      // b is alive: our claim is one of its pending references. It is still linked if it is the tail.
-      if (b == overflow_tail_ && k + 1 == b->claimed && b->taken <= k) {
-        b->claimed = k;
-        overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
-        if (overflow_size_.load(std::memory_order_relaxed) == 0) set_tail_flag(kOverflow, false);
-        b->pending.fetch_sub(1, std::memory_order_relaxed);  // relaxed: the link keeps it above zero
-        return;
-      }
+      if (overflow_.give_back(c, [&] { set_tail_flag(kOverflow, false); })) return;
     }
-    b->cells[k].hole = true;
-    ring_type::publish(b->cells[k].turn, 1);
+    overflow_type::publish_hole(c);
   }
 
   // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
@@ -816,7 +781,8 @@ class stream {
     }
     if (f == fast::done) return status::ok;
     if (f == fast::closed) return status::closed;
-    std::unique_ptr<overflow_block> spare;  // unbounded: allocated outside lock_ when the tail block is full
+    // Unbounded: a block allocated outside lock_ when the tail block is full.
+    std::unique_ptr<typename overflow_type::block> spare;
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and the tail under lock_ (fast pushes may still move the tail).
@@ -876,32 +842,20 @@ class stream {
       }
 
       if (is_unbounded()) {  // invariant 4: push never waits
-        overflow_block* b = overflow_tail_;
-        if (!b || b->claimed == overflow_block_values) {
-          if (!spare) {
-            guard.unlock();
-            spare = std::make_unique<overflow_block>();  // may throw std::bad_alloc: v is untouched
-            continue;
-          }
-          b = spare.release();
-          (overflow_tail_ ? overflow_tail_->next : overflow_head_) = b;
-          overflow_tail_ = b;
+        if (overflow_.needs_block() && !spare) {
+          guard.unlock();
+          spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
+          continue;
         }
-        const std::size_t k = b->claimed++;
-        // relaxed: under lock_; the pop that finishes with the cell drops it with acq_rel (release_block).
-        b->pending.fetch_add(1, std::memory_order_relaxed);
-        // relaxed: a snapshot counter for size(); lock_ orders its updates.
-        overflow_size_.fetch_add(1, std::memory_order_relaxed);
+        const typename overflow_type::push_claim c = overflow_.claim_push(spare);
         set_tail_flag(kOverflow, true);
         guard.unlock();
-        overflow_cell& c = b->cells[k];
         try {
-          ::new (static_cast<void*>(c.storage)) T(std::move(v));  // outside lock_ (invariant 6)
+          overflow_type::fill(c, v);  // outside lock_ (invariant 6)
         } catch (...) {
-          give_back_or_hole(b, k);  // the value stays with us
+          give_back_or_hole(c);  // the value stays with us
           throw;
         }
-        ring_type::publish(c.turn, 1);
         return status::ok;  // a spare block we did not need is freed on return
       }
 
@@ -1126,42 +1080,19 @@ class stream {
       }
 
       // invariant 4: the ring is drained, the overflow list is next. relaxed: under lock_, which orders it.
-      if (overflow_size_.load(std::memory_order_relaxed) > 0) {
-        overflow_block* b = overflow_head_;  // it has an unclaimed value: a drained head block is unlinked
-        const std::size_t k = b->taken++;
-        const bool unlink =
-            b->taken == overflow_block_values;  // its last cell: the list goes on at the next block
-        if (unlink) {
-          overflow_head_ = b->next;
-          if (!overflow_head_) overflow_tail_ = nullptr;
-        }
-        overflow_size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in push_impl
+      if (overflow_.size() > 0) {
         // OVERFLOW stays set until this value is out.
-        const bool last = overflow_size_.load(std::memory_order_relaxed) == 0;
+        const typename overflow_type::pop_claim c = overflow_.claim_pop();
         guard.unlock();
-        overflow_cell& c = b->cells[k];
-        ring_type::await_turn(c.turn, 1);  // its pusher may still be moving the value in (invariant 6)
         std::exception_ptr error;
-        const bool hole = c.hole;
-        if (!hole) {
-          try {
-            out.emplace(std::move(*c.value()));
-          } catch (...) {
-            // The value whose move-out throws is this pop's own (see Exceptions above): it is destroyed with
-            // its cell, and the list goes on as if it had been popped, so nothing overtakes or strands.
-            error = std::current_exception();
-          }
-          c.value()->~T();  // outside lock_
-        }
-        release_block(b, unlink ? 2 : 1);  // our cell, and the link if we unlinked it
-        if (last) {
+        const bool got = overflow_type::take(c, out, error);  // outside lock_ (invariant 6)
+        if (c.last) {
           guard.lock();
-          // relaxed: as above.
-          if (overflow_size_.load(std::memory_order_relaxed) == 0) set_tail_flag(kOverflow, false);
+          if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
           guard.unlock();
         }
         if (error) std::rethrow_exception(error);
-        if (hole) continue;  // a push whose move threw: claim again
+        if (!got) continue;  // a hole (a push whose move threw): claim again
         return status::ok;
       }
 
@@ -1215,7 +1146,7 @@ class stream {
       if (distance(index_of(h), index_of(t)) > 0 || (t & kClosed)) return false;
       if ((t & kPushers) && has_partner(pushers_, w)) return false;  // capacity 0: a pusher waits
       // relaxed: under lock_, as in pop_after_fast.
-      if (overflow_size_.load(std::memory_order_relaxed) > 0) return false;
+      if (overflow_.size() > 0) return false;
       // acq_rel: as in pop_after_fast's registration (valid only if the tail word is unchanged).
       if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel, std::memory_order_acquire))
         continue;
@@ -1279,9 +1210,7 @@ class stream {
   detail::waiter_queue<Sync> poppers_;        // guarded by lock_
   detail::waiter_queue<Sync> pushers_;        // guarded by lock_; slot -> the pusher's T
   detail::waiter_queue<Sync> close_waiters_;  // guarded by lock_; wait_closed, completed by close()
-  overflow_block* overflow_head_ = nullptr;   // guarded by lock_
-  overflow_block* overflow_tail_ = nullptr;   // guarded by lock_
-  typename Sync::template atomic<std::size_t> overflow_size_{0};
+  overflow_type overflow_;                    // guarded by lock_ (its size() is also a snapshot outside it)
 };
 
 }  // namespace handoff
