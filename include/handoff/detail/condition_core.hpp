@@ -10,9 +10,11 @@
 // Invariants:
 //   1. waiters_ == queue_.size() whenever lock_ is free. queue_ may hold waiters that already left (deadline,
 //      stop request) and have not yet taken lock_ to unlink themselves; claim_oldest() skips them (CO-7).
-//   2. A claimed node is off the queue and owned by the claimer until complete() (delivered) or give_back()
-//      (unclaimed and relinked at the front, under lock_, so the waiter cannot return before it is linked
-//      again: a waiter that leaves always takes lock_ and unlinks itself if `linked`).
+//   2. A claimed node is off the queue and owned by the claimer until complete() (delivered) or give_back():
+//      a plain waiter is unclaimed and relinked at the front, under lock_, so it cannot return before it is
+//      linked again (a waiter that leaves always takes lock_ and unlinks itself if `linked`); a select's
+//      link (its core shared with links on other channels, detail/waiter.hpp) is completed with kRetry
+//      after lock_ is released instead, and its select starts again.
 //   3. While a node is claimed, the claimer uses its `next` field to chain claimed nodes (broadcast); the
 //      queue no longer touches it and the waiter never reads it.
 //   4. T's constructors never run under lock_: values are moved or copied after the claim, outside the lock.
