@@ -768,6 +768,12 @@ class stream {
       set_tail_flag(kPoppers, false);
   }
 
+  // ---- slow paths (under lock_): a loop that reads the words, picks the one case they call for and runs it.
+  // A case answers the status its operation returns, or `again`: look at the words again (lock_ is released
+  // and taken anew, as each iteration holds its own guard).
+  using step = std::optional<status>;
+  static constexpr std::nullopt_t again = std::nullopt;
+
   // ---- push slow path
   status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
     fast f = try_fast_push(v);
@@ -786,91 +792,127 @@ class stream {
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and the tail under lock_ (fast pushes may still move the tail).
-      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);
       if (t & kClosed) return status::closed;
-
-      if (t & kPoppers) {  // invariant 3: hand the value to the oldest popper (ST-4, G-3)
-        node* w = poppers_.claim_oldest();
-        if (poppers_.empty()) set_tail_flag(kPoppers, false);
-        if (!w) continue;
-        guard.unlock();
-        try {
-          static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
-        } catch (...) {
-          guard.lock();
-          // acquire: as in pop_impl (the head first: see there).
-          const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
-          std::uint64_t now = tail_.load(std::memory_order_acquire);
-          bool relinked = false;
-          // A select's link is never unclaimed (waiter.hpp): it starts its select again instead.
-          while (w->may_unclaim() && index_of(now) == head && !(now & (kOverflow | kClosed | kPushers))) {
-            // acq_rel: registration on the tail word (invariant 2), as in pop_impl.
-            if (tail_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
-                                            std::memory_order_acquire)) {
-              poppers_.push_front(w);  // G-3: its place back, at the front
-              w->unclaim();
-              relinked = true;
-              break;
-            }
-          }
-          if (!relinked) w->complete(kRetry);  // values arrived meanwhile (or closed): the popper retries
-          throw;
-        }
-        w->complete(status::ok);
-        return status::ok;
+      step r;
+      if (t & kPoppers) {
+        r = hand_to_popper(guard, v);  // invariant 3
+      } else {
+        const room k = ring_room(t);
+        if (k == room::moved) continue;
+        if (k == room::free)
+          r = push_into_ring(guard, t, v);
+        else if (is_unbounded())
+          r = push_into_overflow(guard, v, spare);  // invariant 4: push never waits
+        else
+          r = register_pusher(guard, t, v, m, d, st);
       }
-
-      bool ring_has_room = false;
-      if (!(t & (kPushers | kOverflow))) {
-        // acquire: as in has_room. Read after the tail: if the tail is unchanged at the CAS, count <= this.
-        const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
-        ring_has_room = distance(head, index_of(t)) < fast_limit_;
-        // Fast pushes and pops move both words while we hold lock_: if the head passed t, the distance
-        // wrapped and "full" would be false (found by review). Under lock_ the tail only moves forward (a
-        // give-back takes lock_), so if it still equals t, it did at the head load and "full" held then.
-        // acquire: as above.
-        if (!ring_has_room && tail_.load(std::memory_order_acquire) != t) continue;
-      }
-      if (ring_has_room) {
-        // acq_rel: as in try_fast_push.
-        if (!tail_.compare_exchange_strong(t, advanced(t), std::memory_order_acq_rel,
-                                           std::memory_order_acquire))
-          continue;
-        guard.unlock();
-        fill_claimed(index_of(t), v);
-        return status::ok;
-      }
-
-      if (is_unbounded()) {  // invariant 4: push never waits
-        if (overflow_.needs_block() && !spare) {
-          guard.unlock();
-          spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
-          continue;
-        }
-        const typename overflow_type::push_claim c = overflow_.claim_push(spare);
-        set_tail_flag(kOverflow, true);
-        guard.unlock();
-        try {
-          overflow_type::fill(c, v);  // outside lock_ (invariant 6)
-        } catch (...) {
-          give_back_or_hole(c);  // the value stays with us
-          throw;
-        }
-        return status::ok;  // a spare block we did not need is freed on return
-      }
-
-      if (m == mode::try_only) return status::full;
-      if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
-      if (Sync::passed(d)) return status::timeout;
-
-      // Register (invariant 2): the first waiting pusher sets PUSHERS on both words, valid only while the
-      // stream is still full, open and without poppers; later ones find both words already frozen.
-      if (!(t & kPushers) && !register_first_pusher(t)) continue;
-      node w;
-      w.slot = &v;
-      const status r = wait_in(guard, pushers_, w, d, st);
-      if (r != kRetry) return r;  // ok: a popper moved v; closed / timeout / cancelled: v is still ours
+      if (r) return *r;
     }
+  }
+
+  // Invariant 3: a popper waits (POPPERS, so the stream is empty): hand v to the oldest one (ST-4, G-3).
+  step hand_to_popper(detail::relockable_guard<Sync>& guard, T& v) {
+    node* w = poppers_.claim_oldest();
+    if (poppers_.empty()) set_tail_flag(kPoppers, false);
+    if (!w) return again;
+    guard.unlock();
+    try {
+      static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
+    } catch (...) {
+      guard.lock();
+      requeue_popper(w);
+      throw;
+    }
+    w->complete(status::ok);
+    return status::ok;
+  }
+
+  // Under lock_: the hand-off of a value to popper w threw (v stays with its pusher). w gets its place back
+  // at the front of the queue if the stream is still empty and open, else it is completed with kRetry and
+  // pops again (values arrived meanwhile, or the stream closed).
+  void requeue_popper(node* w) noexcept {
+    // acquire: as in pop_after_fast (the head first: see there).
+    const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+    std::uint64_t now = tail_.load(std::memory_order_acquire);
+    // A select's link is never unclaimed (waiter.hpp): it starts its select again instead.
+    while (w->may_unclaim() && index_of(now) == head && !(now & (kOverflow | kClosed | kPushers))) {
+      // acq_rel: registration on the tail word (invariant 2), as in register_popper.
+      if (tail_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        poppers_.push_front(w);  // G-3: its place back, at the front
+        w->unclaim();
+        return;
+      }
+    }
+    w->complete(kRetry);  // values arrived meanwhile (or closed): the popper retries
+  }
+
+  // Whether the ring has room for a push at tail word t (no POPPERS, no CLOSED): free; none (full, or PUSHERS
+  // or OVERFLOW divert the push elsewhere); or moved (the tail moved since t: look again).
+  enum class room { free, none, moved };
+  room ring_room(std::uint64_t t) const noexcept {
+    if (t & (kPushers | kOverflow)) return room::none;
+    // acquire: as in has_room. Read after the tail: if the tail is unchanged at the CAS, count <= this.
+    const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
+    if (distance(head, index_of(t)) < fast_limit_) return room::free;
+    // Fast pushes and pops move both words while we hold lock_: if the head passed t, the distance wrapped
+    // and "full" would be false. Under lock_ the tail only moves forward (a give-back takes lock_), so if it
+    // still equals t, it did at the head load and "full" held then.
+    // acquire: as above.
+    return tail_.load(std::memory_order_acquire) == t ? room::none : room::moved;
+  }
+
+  // The ring has room at tail word t: claim its index as a fast push does and fill it outside lock_.
+  step push_into_ring(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v) {
+    // acq_rel: as in try_fast_push.
+    if (!tail_.compare_exchange_strong(t, advanced(t), std::memory_order_acq_rel, std::memory_order_acquire))
+      return again;
+    guard.unlock();
+    fill_claimed(index_of(t), v);
+    return status::ok;
+  }
+
+  // Invariant 4: an unbounded stream's ring is full (or OVERFLOW is set): v goes to the overflow list. Its
+  // cell is claimed under lock_ (a new block, if needed, is allocated outside it first) and filled outside it
+  // (invariant 6). A spare block we did not need is freed by the caller.
+  step push_into_overflow(detail::relockable_guard<Sync>& guard, T& v,
+                          std::unique_ptr<typename overflow_type::block>& spare) {
+    if (overflow_.needs_block() && !spare) {
+      guard.unlock();
+      spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
+      return again;
+    }
+    const typename overflow_type::push_claim c = overflow_.claim_push(spare);
+    set_tail_flag(kOverflow, true);
+    guard.unlock();
+    try {
+      overflow_type::fill(c, v);  // outside lock_ (invariant 6)
+    } catch (...) {
+      give_back_or_hole(c);  // the value stays with us
+      throw;
+    }
+    return status::ok;
+  }
+
+  // A bounded stream is full (or pushers wait already): answer a try_, a stop or a passed deadline now, else
+  // register and wait until a popper takes v (PUSHERS branch of take_with_pusher_refill, or a rendezvous).
+  step register_pusher(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v, mode m,
+                       const detail::deadline& d, const std::stop_token* st) {
+    if (m == mode::try_only) return status::full;
+    if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
+    if (Sync::passed(d)) return status::timeout;
+
+    // Register (invariant 2; no lost wakeup: detail/waiter.hpp, point 1): the first waiting pusher sets
+    // PUSHERS on both words, valid only while the stream is still full, open and without poppers (a fast
+    // pop or push that came first makes a CAS fail: look again); later ones find both words already frozen,
+    // so every pop that could make room goes to lock_ and finds this waiter.
+    if (!(t & kPushers) && !register_first_pusher(t)) return again;
+    node w;
+    w.slot = &v;
+    const status r = wait_in(guard, pushers_, w, d, st);
+    if (r != kRetry) return r;  // ok: a popper moved v; closed / timeout / cancelled: v is still ours
+    return again;
   }
 
   // The const T& push forms: the deadline is taken at the call, then a copy is pushed. Whatever happens, the
@@ -995,8 +1037,7 @@ class stream {
   }
 
   // The rest of a pop whose first fast attempt answered `f` (not done). Out of line, so that the fast pop
-  // inlined into callers stays small (measured: the whole pop inlined into a consumer loop made SPSC
-  // throughput swing with unrelated code changes).
+  // inlined into callers stays small (docs/design/stream.md).
   [[gnu::noinline]] status pop_after_fast(std::optional<T>& out, fast f, mode m, const detail::deadline& d,
                                           const std::stop_token* st) {
     if (f == fast::blocked) {
@@ -1011,107 +1052,134 @@ class stream {
       // acquire: the flags and indices under lock_ (fast paths may still move them). The head is read
       // first: it never passes the tail, so count is at least the true count at the tail load, and a count
       // of 0 means the stream was empty at that instant.
-      std::uint64_t h = head_.load(std::memory_order_acquire);
-      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);
       const std::uint32_t count = distance(index_of(h), index_of(t));
-
-      if (count > 0 && !(h & kPushers)) {
-        // acq_rel: as in try_fast_pop.
-        if (!head_.compare_exchange_strong(h, advanced(h), std::memory_order_acq_rel,
-                                           std::memory_order_acquire))
-          continue;
-        guard.unlock();
-        if (ring_.take(index_of(h), out)) return status::ok;
-        continue;  // a hole
-      }
-
-      if (count > 0) {  // PUSHERS (bounded, full): take ours and move the oldest pusher's value in (ST-2)
-        node* w = pushers_.claim_oldest();
-        if (!w) {
-          clear_pushers();
-          continue;
-        }
-        // Both words are frozen (invariant 3): only lock_'s holder moves them. The tail first, so that the
-        // slot this pop frees is already claimed for the pusher's value when pops run fast again.
-        const bool last = pushers_.empty();
-        const std::uint64_t drop = last ? kPushers : 0;
-        // acq_rel: as in try_fast_push / try_fast_pop; a failure (a weak one, or a fast path's CAS that
-        // cannot succeed on a frozen word) retries with the fresh value.
-        while (!tail_.compare_exchange_weak(t, advanced(t) & ~drop, std::memory_order_acq_rel,
-                                            std::memory_order_acquire)) {
-        }
-        while (!head_.compare_exchange_weak(h, advanced(h) & ~drop, std::memory_order_acq_rel,
-                                            std::memory_order_acquire)) {
-        }
-        guard.unlock();
-        // Our value first: with count == capacity == ring size the pusher's index maps to the slot we free.
-        bool got = false;
-        std::exception_ptr take_error;
-        try {
-          got = ring_.take(index_of(h), out);
-        } catch (...) {
-          take_error = std::current_exception();  // our own value's move threw; the pusher is served anyway
-        }
-        try {
-          ring_.fill(index_of(t), std::move(*static_cast<T*>(w->slot)));
-          w->complete(status::ok);
-        } catch (...) {
-          ring_.publish_hole(index_of(t));
-          w->complete(kRetry);  // the pusher keeps its value and starts again
-        }
-        if (take_error) std::rethrow_exception(take_error);
-        if (got) return status::ok;
-        continue;  // our index was a hole
-      }
-
-      if (t & kPushers) {  // capacity 0: take the oldest pusher's value directly (ST-3)
-        node* w = pushers_.claim_oldest();
-        if (pushers_.empty()) clear_pushers();
-        if (!w) continue;
-        guard.unlock();
-        try {
-          out.emplace(std::move(*static_cast<T*>(w->slot)));
-        } catch (...) {
-          w->complete(kRetry);
-          throw;
-        }
-        w->complete(status::ok);
-        return status::ok;
-      }
-
-      // invariant 4: the ring is drained, the overflow list is next. relaxed: under lock_, which orders it.
-      if (overflow_.size() > 0) {
-        // OVERFLOW stays set until this value is out.
-        const typename overflow_type::pop_claim c = overflow_.claim_pop();
-        guard.unlock();
-        std::exception_ptr error;
-        const bool got = overflow_type::take(c, out, error);  // outside lock_ (invariant 6)
-        if (c.last) {
-          guard.lock();
-          if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
-          guard.unlock();
-        }
-        if (error) std::rethrow_exception(error);
-        if (!got) continue;  // a hole (a push whose move threw): claim again
-        return status::ok;
-      }
-
-      if (t & kClosed) return status::closed;  // ST-5: drained
-      if (m == mode::try_only) return status::empty;
-      if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
-      if (Sync::passed(d)) return status::timeout;
-
-      // Register (invariant 2): valid only if the tail word is unchanged: then the tail still equals the head
-      // read before it, so the stream was empty at the CAS (a fast push may have come first: then retry).
-      // acq_rel: as in try_fast_push.
-      if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel,
-                                         std::memory_order_acquire))
-        continue;
-      node w;
-      w.slot = &out;
-      const status r = wait_in(guard, poppers_, w, d, st);
-      if (r != kRetry) return r;  // ok: a pusher put the value in `out`; closed: end-of-stream
+      step r;
+      if (count > 0 && !(h & kPushers))
+        r = take_from_ring(guard, h, out);
+      else if (count > 0)
+        r = take_with_pusher_refill(guard, h, t, out);  // PUSHERS: bounded and full (ST-2)
+      else if (t & kPushers)
+        r = take_from_rendezvous_pusher(guard, out);  // capacity 0 (ST-3)
+      // invariant 4: the ring is drained, the overflow list is next (its size() is exact under lock_).
+      else if (overflow_.size() > 0)
+        r = take_from_overflow(guard, out);
+      else if (t & kClosed)
+        return status::closed;  // ST-5: drained
+      else
+        r = register_popper(guard, t, out, m, d, st);
+      if (r) return *r;
     }
+  }
+
+  // Values in the ring and no pusher waits: claim the head index as a fast pop does and take it outside
+  // lock_.
+  step take_from_ring(detail::relockable_guard<Sync>& guard, std::uint64_t h, std::optional<T>& out) {
+    // acq_rel: as in try_fast_pop.
+    if (!head_.compare_exchange_strong(h, advanced(h), std::memory_order_acq_rel, std::memory_order_acquire))
+      return again;
+    guard.unlock();
+    if (ring_.take(index_of(h), out)) return status::ok;
+    return again;  // a hole
+  }
+
+  // PUSHERS on a bounded, full stream (invariant 3): take the head value and move the oldest pusher's value
+  // into the slot it frees, so pushers enter in FIFO order (ST-2).
+  step take_with_pusher_refill(detail::relockable_guard<Sync>& guard, std::uint64_t h, std::uint64_t t,
+                               std::optional<T>& out) {
+    node* w = pushers_.claim_oldest();
+    if (!w) {
+      clear_pushers();
+      return again;
+    }
+    // Both words are frozen (invariant 3): only lock_'s holder moves them. The tail first, so that the slot
+    // this pop frees is already claimed for the pusher's value when pops run fast again.
+    const bool last = pushers_.empty();
+    const std::uint64_t drop = last ? kPushers : 0;
+    // acq_rel: as in try_fast_push / try_fast_pop; a failure (a weak one, or a fast path's CAS that cannot
+    // succeed on a frozen word) retries with the fresh value.
+    while (!tail_.compare_exchange_weak(t, advanced(t) & ~drop, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    }
+    while (!head_.compare_exchange_weak(h, advanced(h) & ~drop, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+    }
+    guard.unlock();
+    // Our value first: with count == capacity == ring size the pusher's index maps to the slot we free.
+    bool got = false;
+    std::exception_ptr take_error;
+    try {
+      got = ring_.take(index_of(h), out);
+    } catch (...) {
+      take_error = std::current_exception();  // our own value's move threw; the pusher is served anyway
+    }
+    try {
+      ring_.fill(index_of(t), std::move(*static_cast<T*>(w->slot)));
+      w->complete(status::ok);
+    } catch (...) {
+      ring_.publish_hole(index_of(t));
+      w->complete(kRetry);  // the pusher keeps its value and starts again
+    }
+    if (take_error) std::rethrow_exception(take_error);
+    if (got) return status::ok;
+    return again;  // our index was a hole
+  }
+
+  // Capacity 0 with PUSHERS: take the oldest pusher's value directly (ST-3).
+  step take_from_rendezvous_pusher(detail::relockable_guard<Sync>& guard, std::optional<T>& out) {
+    node* w = pushers_.claim_oldest();
+    if (pushers_.empty()) clear_pushers();
+    if (!w) return again;
+    guard.unlock();
+    try {
+      out.emplace(std::move(*static_cast<T*>(w->slot)));
+    } catch (...) {
+      w->complete(kRetry);
+      throw;
+    }
+    w->complete(status::ok);
+    return status::ok;
+  }
+
+  // Invariant 4: the ring is drained and the overflow list holds a value: claim its cell under lock_, take it
+  // outside (invariant 6). OVERFLOW stays set until this value is out; the pop that took the last one clears
+  // it if no push added another meanwhile.
+  step take_from_overflow(detail::relockable_guard<Sync>& guard, std::optional<T>& out) {
+    const typename overflow_type::pop_claim c = overflow_.claim_pop();
+    guard.unlock();
+    std::exception_ptr error;
+    const bool got = overflow_type::take(c, out, error);
+    if (c.last) {
+      guard.lock();
+      if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
+      guard.unlock();
+    }
+    if (error) std::rethrow_exception(error);  // this pop's own value (see Exceptions)
+    if (!got) return again;                    // a hole (a push whose move threw): claim again
+    return status::ok;
+  }
+
+  // Empty and open (no pusher, no overflow value): answer a try_, a stop or a passed deadline now, else
+  // register and wait until a pusher hands a value over (hand_to_popper) or close() ends the stream.
+  step register_popper(detail::relockable_guard<Sync>& guard, std::uint64_t t, std::optional<T>& out, mode m,
+                       const detail::deadline& d, const std::stop_token* st) {
+    if (m == mode::try_only) return status::empty;
+    if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
+    if (Sync::passed(d)) return status::timeout;
+
+    // Register (invariant 2; no lost wakeup: detail/waiter.hpp, point 1): valid only if the tail word is
+    // unchanged: then the tail still equals the head read before it, so the stream was empty at the CAS (a
+    // fast push may have come first: then retry). Once POPPERS is set, every push diverts to lock_ and hands
+    // its value to the oldest popper.
+    // acq_rel: as in try_fast_push.
+    if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel, std::memory_order_acquire))
+      return again;
+    node w;
+    w.slot = &out;
+    const status r = wait_in(guard, poppers_, w, d, st);
+    if (r != kRetry) return r;  // ok: a pusher put the value in `out`; closed: end-of-stream
+    return again;
   }
 
   // ---- select (handoff/select.hpp): the steps of a select's pop and push cases (detail::select_access)
@@ -1134,9 +1202,9 @@ class stream {
     return false;
   }
 
-  // The decide-and-register step of pop_after_fast's slow path (invariant 2), for a select's link w (slot:
-  // its std::optional<T>), without popping: false, registering nothing, when a pop would not wait (values,
-  // an overflow value, a waiting pusher of another thread, closed).
+  // The decide-and-register step of pop_after_fast's slow path (register_popper, invariant 2), for a select's
+  // link w (slot: its std::optional<T>), without popping: false, registering nothing, when a pop would not
+  // wait (values, an overflow value, a waiting pusher of another thread, closed).
   bool select_enlist_pop(node& w) {
     for (;;) {
       detail::slow_guard<Sync> guard(lock_);
@@ -1148,16 +1216,17 @@ class stream {
       // relaxed: under lock_, as in pop_after_fast.
       if (overflow_.size() > 0) return false;
       // acq_rel: as in pop_after_fast's registration (valid only if the tail word is unchanged).
-      if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel, std::memory_order_acquire))
+      if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
         continue;
       poppers_.push_back(&w);
       return true;
     }
   }
 
-  // The decide-and-register step of push_impl's slow path for a select's link w (slot: the caller's T):
-  // false when a push would not wait (room, unbounded, a popper of another thread, closed). A capacity-0
-  // stream whose only poppers are this select's own links registers the push beside them (SE-5).
+  // The decide-and-register step of push_impl's slow path (register_pusher) for a select's link w (slot: the
+  // caller's T): false when a push would not wait (room, unbounded, a popper of another thread, closed). A
+  // capacity-0 stream whose only poppers are this select's own links registers the push beside them (SE-5).
   bool select_enlist_push(node& w) {
     for (;;) {
       detail::slow_guard<Sync> guard(lock_);
