@@ -399,6 +399,75 @@ TEST(Select, SE8_ThrowingSignalToASelectorRestartsIt) {
   EXPECT_EQ(wc.value->v, 2);
 }
 
+// A T whose n-th move or copy (counted over the whole test) throws: n = 0 never.
+struct countdown {
+  static inline std::atomic<int> until_throw{0};
+  int v = 0;
+  countdown() = default;
+  explicit countdown(int x) : v(x) {}
+  countdown(countdown&& o) : v(o.v) { tick(); }
+  countdown(const countdown& o) : v(o.v) { tick(); }
+  countdown& operator=(countdown&& o) {
+    tick();
+    v = o.v;
+    return *this;
+  }
+  countdown& operator=(const countdown&) = default;
+  static void tick() {
+    if (until_throw.load() > 0 && until_throw.fetch_sub(1) == 1) throw std::runtime_error("countdown");
+  }
+};
+
+// SE-8 / mvar invariant 8: a take case of a T whose move may throw is handed the full box and moves the value
+// out itself; if that move throws, select throws and the value is still in the box.
+TEST(Select, SE8_MvarTakeCaseHandedTheBoxMovesOnceAndKeepsTheValueOnAThrow) {
+  for (const bool fail : {false, true}) {
+    handoff::mvar<countdown> m;
+    handoff::stream<int> idle{1};
+    auto take = handoff::on_take(m);
+    auto f = std::async(std::launch::async, [&] { return handoff::select(take, handoff::on_pop(idle)); });
+    until([&] { return m.waiting().takers == 1; }, "selector registered its take case");
+    countdown::until_throw = fail ? 2 : 0;  // move 1: into the box (put); move 2: out of it, in the selector
+    m.put(countdown(7));
+    if (fail) {
+      EXPECT_THROW(get_or_abort(std::move(f), "take case handed the box"), std::runtime_error);
+      countdown::until_throw = 0;
+      auto left = m.try_take();
+      ASSERT_TRUE(left.has_value()) << "the value whose move threw is still in the box";
+      EXPECT_EQ(left->v, 7);
+    } else {
+      const selected r = get_or_abort(std::move(f), "take case handed the box");
+      EXPECT_EQ(r.index(), 0u);
+      ASSERT_TRUE(take.value.has_value());
+      EXPECT_EQ(take.value->v, 7);
+      EXPECT_FALSE(m.try_take().has_value());
+    }
+    EXPECT_EQ(idle.waiting().poppers, 0u);
+  }
+}
+
+// SE-8 / SE-2 with broadcast: a copy that throws while delivering to a plain waiter ahead of a selector puts
+// the plain waiter back at the front and restarts the selector behind it; later signals serve them in order.
+TEST(Select, SE8_ThrowingBroadcastKeepsThePlainWaiterFirstAndRestartsTheSelector) {
+  handoff::condition<countdown> c;
+  handoff::stream<int> idle{1};
+  auto plain = std::async(std::launch::async, [&] { return c.wait().v; });
+  until([&] { return c.waiting() == 1; }, "plain waiter registered");
+  auto wc = handoff::on_wait(c);
+  auto sel = std::async(std::launch::async, [&] { return handoff::select(wc, handoff::on_pop(idle)); });
+  until([&] { return c.waiting() == 2 && idle.waiting().poppers == 1; }, "selector registered behind it");
+  const countdown v(1);
+  countdown::until_throw = 1;  // the copy into the first (plain) waiter throws
+  EXPECT_THROW((void)c.broadcast(v), std::runtime_error);
+  countdown::until_throw = 0;
+  until([&] { return c.waiting() == 2; }, "both waiting again");
+  EXPECT_EQ(c.signal(countdown(2)), 1u);
+  EXPECT_EQ(get_or_abort(std::move(plain), "plain waiter"), 2) << "the plain waiter kept its place";
+  EXPECT_EQ(c.signal(countdown(3)), 1u);
+  EXPECT_EQ(get_or_abort(std::move(sel), "selector").index(), 0u);
+  EXPECT_EQ(wc.value->v, 3);
+}
+
 // mvar cases: a put case waits for room; a take case is served by a put (MV-3 order holds).
 TEST(Select, MvarPutCaseWaitsForRoomAndTakeCaseIsServedByAPut) {
   handoff::mvar<int> m;
