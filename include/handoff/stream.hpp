@@ -81,36 +81,33 @@
 //      very core, and a registered waiter costs the other side lock_ and a futex wake per value until it is
 //      served; the yield lets the other side fill or drain a batch first (room_batch(): 2 or more values at
 //      these capacities). Below 16 the batch is one value and a yield, a system call, costs more than it
-//      saves (measured: capacity 1 and 0 halved); unbounded streams do not yield either (their pops were
-//      5-10% slower with it). Until it registers, such a thread is not a waiter: FIFO among waiters (G-3,
-//      ST-2, ST-4) counts from registration, as the spec's "oldest" does. No yield when the deadline has
-//      passed or stop was requested (a past deadline behaves as try_, G-7).
+//      saves; unbounded streams do not yield either (measurements: docs/design/stream.md). Until it
+//      registers, such a thread is not a waiter: FIFO among waiters (G-3, ST-2, ST-4) counts from
+//      registration, as the spec's "oldest" does. No yield when the deadline has passed or stop was
+//      requested (a past deadline behaves as try_, G-7).
 //   8. A push that finds a bounded stream full, may wait, and whose ring is exactly as large as its
 //      capacity (a power of two), first spins (Sync::spin_limit relax steps at most) until room_batch()
 //      slots (an eighth of the ring, 1 to 256) are free, watching only the slot the last of them will use,
 //      then tries the fast path once more before invariant 7 and the slow path. Registering at the first
 //      free slot would make every pop serve it through lock_ and keep both sides on the same cache lines,
-//      one value at a time; the batch lets the popper run ahead (measured: +20-30% at SPSC, 2x2 and 8x8,
-//      capacity 1024). Like invariant 7 it happens before registration, so it does not touch FIFO among
-//      waiters, and not when the deadline has passed or stop was requested.
+//      one value at a time; the batch lets the popper run ahead (docs/design/stream.md). Like invariant 7
+//      it happens before registration, so it does not touch FIFO among waiters, and not when the deadline
+//      has passed or stop was requested.
 //   9. A pop that may wait and finds the slot at the head not yet published, with the tail past it and later
 //      pushes claimed after that index (its pusher fell behind them, typically descheduled between its
 //      claim and its publish), does not claim the index: it waits for the slot's turn to move (ring
 //      await_step: a bounded spin, then one park on the turn word) and looks again. Claiming past a stalled
-//      push, as before, let the ring wrap while the push stalled, and pushes and pops of later laps piled up
-//      on that one slot, every publish waking them all (8 producers x 8 consumers on 2 cores: 63% of the
-//      ring parks were such re-parks, 2-3 blocks per 1000 messages; unclaimed, 0.04). When the head index's
-//      push is the latest claim (tail = head + 1, as in SPSC), the pop claims and waits in take() as before:
-//      that pusher is most likely running. A try_pop always claims, and so does a pop whose deadline has
-//      passed or whose stop was requested (G-7: it waits at most for the one push in flight on the index it
-//      claims, as before). The wait ends when the turn moves (the
-//      push published, or another pop claimed the index and took it) or when the claim is given back (G-8
-//      below): give_back_claim wakes the slot's sleepers (ring wake_unclaimed), and await_step re-reads
-//      head and tail after marking itself asleep, so that one of the two sees the other. Fairness is not
-//      touched: such a pop has not registered (invariant 7), and it overlaps the pops that pass it. One
-//      consequence: every waiting pop now waits for the oldest stalled push, even when later values are
-//      published, so T's move constructor must not wait for a pop of the same stream (before, a second
-//      consumer could take a later value past it).
+//      push would let the ring wrap while the push stalls, and pushes and pops of later laps pile up on that
+//      one slot, every publish waking them all (docs/design/stream.md). When the head index's push is the
+//      latest claim (tail = head + 1, as in SPSC), the pop claims and waits in take(): that pusher is most
+//      likely running. A try_pop always claims, and so does a pop whose deadline has passed or whose stop
+//      was requested (G-7: it waits at most for the one push in flight on the index it claims). The wait
+//      ends when the turn moves (the push published, or another pop claimed the index and took it) or when
+//      the claim is given back (G-8 below): give_back_claim wakes the slot's sleepers (ring
+//      wake_unclaimed), and await_step re-reads head and tail after marking itself asleep, so that one of
+//      the two sees the other. Fairness is not touched: such a pop has not registered (invariant 7), and it
+//      overlaps the pops that pass it. Every waiting pop waits for the oldest stalled push, even when later
+//      values are published, so T's move constructor must not wait for a pop of the same stream.
 //  10. try_pop_some / pop_some claim several values with one compare-exchange of the head word when nothing
 //      can throw between that claim and the last value written out (T's move constructor, and the output
 //      iterator's assignment and increment, all noexcept): the published prefix of the ring from the head,
@@ -212,9 +209,7 @@ class stream {
   static constexpr std::size_t min_yield_capacity = 16;
   // Ring slots of a capacity-1 stream when they fit in 4 KiB (else 2): consecutive indices then use their own
   // turn words on their own cache lines (stream_ring's spread) instead of two slots on one line that every
-  // waiting thread, from either side, watches. Measured at 8 producers x 8 consumers on 2 cores, 10 runs: a
-  // ring of 2 gave 0.1-2.0M msgs/s (median 0.6M), one of 64 2.8-4.9M (median 3.9M); other thread counts
-  // unchanged.
+  // waiting thread, from either side, watches (measured at 8 producers x 8 consumers: docs/design/stream.md).
   static constexpr std::size_t capacity_one_ring_slots = 64;
 
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
@@ -547,8 +542,8 @@ class stream {
   // fast limit (power-of-two capacities, the unbounded ring), a slot already free for `tail` proves it
   // without touching the consumers' line: the popper of tail - size is done, so head > tail - size.
   // Otherwise, or when the slot is not free yet (full, or that pop still in flight), the head word decides
-  // (one cache miss). (No lagging copy of the head is kept: one that is not refreshed for 2^29 indices would
-  // wrap and say "room" on a full stream; found by review.)
+  // (one cache miss). No lagging copy of the head is kept: one that is not refreshed for 2^29 indices would
+  // wrap and say "room" on a full stream.
   bool has_room(std::uint32_t tail) const noexcept {
     if (ring_.size() == fast_limit_ && ring_.free_for(tail)) return true;
     // acquire: nothing is read through the head, but a "full" answer is linearized at this load.
