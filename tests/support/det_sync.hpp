@@ -678,6 +678,18 @@ inline std::string current_test_name() {
 // The CI seed budget per scenario (HANDOFF_DET_SEEDS overrides it).
 inline constexpr std::uint64_t det_default_seeds = 2000;
 
+// The budget of a clean sweep (det_expect_clean): its scenario's own budget scaled by
+// HANDOFF_DET_SEED_PERCENT (default 100, any value; at least one seed). ctest sets it from the CMake cache
+// variable of the same name, which the sanitizer presets lower (tests/CMakeLists.txt, docs/reliability.md "CI
+// budget"). HANDOFF_DET_SEEDS, an absolute count, still overrides the result in det_sweep. Planted self-checks
+// call det_sweep directly and always get their full budget.
+inline std::uint64_t det_clean_budget(std::uint64_t default_seeds) {
+  const std::uint64_t percent = det_detail::env_u64("HANDOFF_DET_SEED_PERCENT", 100);
+  if (percent == 100) return default_seeds;
+  const std::uint64_t scaled = (default_seeds * percent + 99) / 100;
+  return scaled > 0 ? scaled : 1;
+}
+
 // Runs `body` over seeds HANDOFF_DET_SEED_BASE (default 1) .. + HANDOFF_DET_SEEDS (default
 // det_default_seeds), stopping at the first failure; HANDOFF_DET_SEED=<n> runs seed n only.
 inline det_sweep_result det_sweep(const std::function<void()>& body, det_options opts = {},
@@ -711,7 +723,7 @@ inline std::string det_replay_line(std::uint64_t seed) {
 // det_sweep inside a GoogleTest: a failing seed fails the test with its report and the replay line.
 inline det_sweep_result det_expect_clean(const std::function<void()>& body, det_options opts = {},
                                          std::uint64_t default_seeds = det_default_seeds) {
-  det_sweep_result r = det_sweep(body, opts, default_seeds);
+  det_sweep_result r = det_sweep(body, opts, det_clean_budget(default_seeds));
   if (!r.failure.empty()) {
     ADD_FAILURE() << "seed " << r.failing_seed << " failed after " << r.seeds_run << " seed(s):\n"
                   << r.failure << "\n"
