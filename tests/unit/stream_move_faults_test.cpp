@@ -1,14 +1,18 @@
-// Independent review of stream<T> (include/handoff/stream.hpp, detail/stream_ring.hpp): regression tests for
-// the findings of the review, and checks of the paths the review found sound.
+// stream<T> when T's move blocks or throws at a chosen point (G-1, G-2, G-3, G-8, ST-2, ST-4, ST-5): pushes
+// whose move throws (give-back, holes, the index handed to a waiting pusher), hand-offs to waiting poppers
+// and pushers that throw, the PUSHERS case of a pop, overflow cells (throwing moves, close, alignment), and
+// several threads waiting on one slot turn (include/handoff/stream.hpp, detail/stream_ring.hpp,
+// detail/stream_overflow.hpp).
 //
 // Each real-thread test is deterministic: a T (probe) whose move constructor blocks on a gate and/or throws,
 // chosen per value id, holds one thread inside a move at a chosen point; the other threads are sequenced by
 // s.waiting() / s.size() snapshots. No sleeps, no timing assertions; hangs end in the watchdog.
 // A test named DISABLED_<Name> fails with the current code: its comment gives the interleaving and the rule.
-// Findings 1-3 were fixed in 50c9b8c while this review ran (the fixes proposed here); their tests stay as
-// regression tests.
 // The det tests run the real code on the deterministic scheduler (tests/support/det_sync.hpp) for the races
 // whose window lies between two instructions of the library and cannot be held open by a gate.
+// Provenance: the regression tests of an independent review of stream<T> (this file was stream_review_test);
+// "Finding N" below names its findings. Findings 1-3 were fixed in 50c9b8c while that review ran (the fixes
+// proposed here); their tests stay as regression tests.
 #include <handoff/stream.hpp>
 
 #include <gtest/gtest.h>
@@ -99,7 +103,7 @@ std::future<std::optional<int>> pop_id(S& s) {
 }
 
 template <class Sync>
-class StreamReviewTest : public ::testing::Test {
+class StreamMoveFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     probe::reset();
@@ -111,7 +115,7 @@ class StreamReviewTest : public ::testing::Test {
   }
   int live_at_start_ = 0;
 };
-TYPED_TEST_SUITE(StreamReviewTest, handoff_test::real_backends, handoff_test::backend_names);
+TYPED_TEST_SUITE(StreamMoveFaultsTest, handoff_test::real_backends, handoff_test::backend_names);
 
 // ---- Finding 1 (fixed in 50c9b8c): the give-back CAS of fill_claimed ignored PUSHERS
 //
@@ -123,7 +127,7 @@ TYPED_TEST_SUITE(StreamReviewTest, handoff_test::real_backends, handoff_test::ba
 // waits too (try_push answers `full` on an empty stream) until some pop happens to arrive.
 // Fix: in fill_claimed's catch, give the index back only when the word has no PUSHERS, else publish a hole
 // (B then enters through the PUSHERS branch of the next pop, which skips the hole).
-TYPED_TEST(StreamReviewTest, ThrowingPushDoesNotLeaveAPusherWaitingOnAnEmptyStream_ST2_G1) {
+TYPED_TEST(StreamMoveFaultsTest, ThrowingPushDoesNotLeaveAPusherWaitingOnAnEmptyStream_ST2_G1) {
   handoff::stream<probe, TypeParam> s(1);
   probe::gate_id = 1;
   probe::throw_id = 1;
@@ -177,7 +181,7 @@ struct det_value {
   det_value& operator=(det_value&&) = default;
 };
 
-TEST(StreamReviewDet, GiveBackRacingAPoppersPushersPathHangs_G1) {
+TEST(StreamMoveFaultsDet, GiveBackRacingAPoppersPushersPathHangs_G1) {
   handoff_test::det_expect_clean([] {
     det_value::poisoned_move_started = false;
     handoff::stream<det_value, handoff_test::det_sync> s(1);
@@ -239,7 +243,7 @@ void fill_ring_then_one_overflow_value(S& s, int overflow_id) {
   ASSERT_EQ(s.size(), 1u);
 }
 
-TYPED_TEST(StreamReviewTest, ThrowingOverflowPopDoesNotLeaveAPopperWaitingOnABufferedValue_G1_ST5) {
+TYPED_TEST(StreamMoveFaultsTest, ThrowingOverflowPopDoesNotLeaveAPopperWaitingOnABufferedValue_G1_ST5) {
   handoff::stream<probe, TypeParam> s(handoff::unbounded);
   fill_ring_then_one_overflow_value(s, 1);
   probe::gate_id = 1;
@@ -261,7 +265,7 @@ TYPED_TEST(StreamReviewTest, ThrowingOverflowPopDoesNotLeaveAPopperWaitingOnABuf
   EXPECT_FALSE(!second && late) << "ST-5: value " << late->id << " popped after P2 got end-of-stream";
 }
 
-TYPED_TEST(StreamReviewTest, ThrowingOverflowPopAfterCloseDoesNotResurrectAValue_ST5) {
+TYPED_TEST(StreamMoveFaultsTest, ThrowingOverflowPopAfterCloseDoesNotResurrectAValue_ST5) {
   handoff::stream<probe, TypeParam> s(handoff::unbounded);
   fill_ring_then_one_overflow_value(s, 1);
   probe::gate_id = 1;
@@ -294,7 +298,7 @@ struct alignas(64) wide {
   }
 };
 
-TYPED_TEST(StreamReviewTest, OverflowNodesOfAnOverAlignedTAreAligned) {
+TYPED_TEST(StreamMoveFaultsTest, OverflowNodesOfAnOverAlignedTAreAligned) {
   wide::misaligned = 0;
   {
     handoff::stream<wide, TypeParam> s(handoff::unbounded);
@@ -337,7 +341,7 @@ void popper_keeps_its_place(S& s) {
   EXPECT_EQ(get_or_abort(std::move(p2), "P2"), std::optional<int>(11));
 }
 
-TYPED_TEST(StreamReviewTest, PopperKeepsItsPlaceWhenTheValueHandedToItThrows_G3) {
+TYPED_TEST(StreamMoveFaultsTest, PopperKeepsItsPlaceWhenTheValueHandedToItThrows_G3) {
   {
     SCOPED_TRACE("capacity 0");
     handoff::stream<probe, TypeParam> s(0);
@@ -382,7 +386,7 @@ void popper_meets_a_push_that_arrived_during_a_throwing_hand_off(S& s) {
   EXPECT_EQ(s.size(), 0u);
 }
 
-TYPED_TEST(StreamReviewTest, PopperMeetsAPushThatArrivedDuringAThrowingHandOff_G1) {
+TYPED_TEST(StreamMoveFaultsTest, PopperMeetsAPushThatArrivedDuringAThrowingHandOff_G1) {
   {
     SCOPED_TRACE("capacity 0");
     handoff::stream<probe, TypeParam> s(0);
@@ -407,7 +411,7 @@ TYPED_TEST(StreamReviewTest, PopperMeetsAPushThatArrivedDuringAThrowingHandOff_G
 // A hole cannot be skipped by pushers (FIFO needs index order), so the honest fix is the documentation
 // (header G-8 paragraph and docs/semantics.md: a hole is counted by size() and uses one unit of capacity
 // until a pop passes it), unless capacity accounting subtracts a holes counter (needs ring slack).
-TYPED_TEST(StreamReviewTest, DISABLED_AHoleDoesNotUseCapacity_ST2) {
+TYPED_TEST(StreamMoveFaultsTest, DISABLED_AHoleDoesNotUseCapacity_ST2) {
   handoff::stream<probe, TypeParam> s(2);
   probe::gate_id = 1;
   probe::throw_id = 1;
@@ -430,7 +434,7 @@ TYPED_TEST(StreamReviewTest, DISABLED_AHoleDoesNotUseCapacity_ST2) {
 // count > 0 and PUSHERS, take lock_, re-check the word, claim the oldest pusher, clear PUSHERS if the queue
 // emptied, drop lock_ and move its value into index i (i is the last claimed index: FIFO holds); complete
 // it ok, or publish the hole and complete kRetry if that move throws too.
-TYPED_TEST(StreamReviewTest, APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) {
+TYPED_TEST(StreamMoveFaultsTest, APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) {
   handoff::stream<probe, TypeParam> s(1);
   probe::gate_id = 1;
   probe::throw_id = 1;
@@ -460,7 +464,7 @@ TYPED_TEST(StreamReviewTest, APusherWaitingOnAThrowingPushTakesItsIndex_ST2_G1) 
 // ring does with slots: under lock_, link an unconstructed node marked "pending" (a turn word like a ring
 // slot's) and set OVERFLOW; drop lock_, construct, publish; a popper that takes a pending node waits for the
 // publication (bounded by the pusher's progress) and skips it if the move threw (a hole).
-TYPED_TEST(StreamReviewTest, CloseDoesNotWaitForAnOverflowPushsMove_ST5) {
+TYPED_TEST(StreamMoveFaultsTest, CloseDoesNotWaitForAnOverflowPushsMove_ST5) {
   using S = handoff::stream<probe, TypeParam>;
   S s(handoff::unbounded);
   for (int i = 0; i < static_cast<int>(S::unbounded_ring_size); ++i) ASSERT_TRUE(s.push(probe{1000 + i}));
@@ -491,7 +495,7 @@ TYPED_TEST(StreamReviewTest, CloseDoesNotWaitForAnOverflowPushsMove_ST5) {
 // move, the popper of 0, the pusher of 2 and the popper of 2 all wait on slot 0's turn word. Every one must
 // proceed once the move finishes. (Fix for the comment: "every thread that waits on a turn word waits for a
 // step in flight in another thread; several may wait on one word, so publish wakes all".)
-TYPED_TEST(StreamReviewTest, ThreeThreadsWaitingOnOneSlotTurnAllProceed_G1) {
+TYPED_TEST(StreamMoveFaultsTest, ThreeThreadsWaitingOnOneSlotTurnAllProceed_G1) {
   handoff::stream<probe, TypeParam> s(1);
   probe::gate_id = 0;
   auto a = std::async(std::launch::async, [&] { return s.push(probe{0}); });
@@ -513,9 +517,10 @@ TYPED_TEST(StreamReviewTest, ThreeThreadsWaitingOnOneSlotTurnAllProceed_G1) {
   EXPECT_EQ(get_or_abort(std::move(p2), "popper of index 2"), std::optional<int>(2));
 }
 
-// G-8, ST-2: in pop_impl's PUSHERS branch the popper's own move-out throws; the claimed pusher is still
-// served (its value enters the ring, it returns true), the popper's value is destroyed once, and order holds.
-TYPED_TEST(StreamReviewTest, PushersBranchServesThePusherWhenThePoppersOwnMoveThrows_G8) {
+// G-8, ST-2: in a pop's PUSHERS case (take_with_pusher_refill) the popper's own move-out throws; the claimed
+// pusher is still served (its value enters the ring, it returns true), the popper's value is destroyed once,
+// and order holds.
+TYPED_TEST(StreamMoveFaultsTest, PushersBranchServesThePusherWhenThePoppersOwnMoveThrows_G8) {
   handoff::stream<probe, TypeParam> s(1);
   ASSERT_TRUE(s.push(probe{1}));
   auto b = std::async(std::launch::async, [&] { return s.push(probe{2}); });
@@ -532,7 +537,7 @@ TYPED_TEST(StreamReviewTest, PushersBranchServesThePusherWhenThePoppersOwnMoveTh
 // G-2, G-8, ST-2: in the PUSHERS branch the move of the waiting pusher's value into the ring throws. The
 // popper still returns its own value; the pusher is completed with kRetry, keeps its value (a one-shot throw
 // here, so its retry succeeds) and gets in behind the hole; size() counts the hole until a pop passes it.
-TYPED_TEST(StreamReviewTest, PushersBranchRetriesThePusherWhenItsValueThrows_G2) {
+TYPED_TEST(StreamMoveFaultsTest, PushersBranchRetriesThePusherWhenItsValueThrows_G2) {
   handoff::stream<probe, TypeParam> s(1);
   ASSERT_TRUE(s.push(probe{1}));
   auto b = std::async(std::launch::async, [&] { return s.push(probe{2}); });
@@ -551,7 +556,7 @@ TYPED_TEST(StreamReviewTest, PushersBranchRetriesThePusherWhenItsValueThrows_G2)
 // ST-5, G-2: close() while a popper is in the PUSHERS branch with a claimed pusher: that pusher is not failed
 // (its hand-off was decided before the close) and its value is drained before end-of-stream; a second pusher
 // still queued fails and keeps its value.
-TYPED_TEST(StreamReviewTest, CloseDuringAPushersBranchHandOff_ST5) {
+TYPED_TEST(StreamMoveFaultsTest, CloseDuringAPushersBranchHandOff_ST5) {
   handoff::stream<probe, TypeParam> s(1);
   ASSERT_TRUE(s.push(probe{1}));
   auto b = std::async(std::launch::async, [&] { return s.push(probe{2}); });
@@ -744,7 +749,7 @@ void throwing_moves_everywhere(Make make_stream, std::size_t prefill, std::size_
   }
 }
 
-TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap1_G1_G2_G8) {
+TEST(StreamMoveFaultsDet, ThrowingMovesEverywhere_Cap1_G1_G2_G8) {
   handoff_test::det_expect_clean(
       [] {
         throwing_moves_everywhere(
@@ -752,7 +757,7 @@ TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap1_G1_G2_G8) {
       },
       {}, 500);
 }
-TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap2_G1_G2_G8) {
+TEST(StreamMoveFaultsDet, ThrowingMovesEverywhere_Cap2_G1_G2_G8) {
   handoff_test::det_expect_clean(
       [] {
         throwing_moves_everywhere(
@@ -760,7 +765,7 @@ TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap2_G1_G2_G8) {
       },
       {}, 500);
 }
-TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap0_G1_G2_G8) {
+TEST(StreamMoveFaultsDet, ThrowingMovesEverywhere_Cap0_G1_G2_G8) {
   handoff_test::det_expect_clean(
       [] {
         throwing_moves_everywhere(
@@ -768,7 +773,7 @@ TEST(StreamReviewDet, ThrowingMovesEverywhere_Cap0_G1_G2_G8) {
       },
       {}, 500);
 }
-TEST(StreamReviewDet, ThrowingMovesEverywhere_Unbounded_G1_G2_G8) {
+TEST(StreamMoveFaultsDet, ThrowingMovesEverywhere_Unbounded_G1_G2_G8) {
   using S = handoff::stream<hunted, handoff_test::det_sync>;
   handoff_test::det_expect_clean(
       [] {
@@ -780,7 +785,7 @@ TEST(StreamReviewDet, ThrowingMovesEverywhere_Unbounded_G1_G2_G8) {
 // The same across an overflow block boundary: the prefill leaves one free cell in the first block, so the
 // racing pushes (some throwing, some given back) claim the last cell and link the next block while pops take
 // the cells before them.
-TEST(StreamReviewDet, ThrowingMovesAcrossAnOverflowBlock_Unbounded_G1_G2_G8) {
+TEST(StreamMoveFaultsDet, ThrowingMovesAcrossAnOverflowBlock_Unbounded_G1_G2_G8) {
   using S = handoff::stream<hunted, handoff_test::det_sync>;
   handoff_test::det_expect_clean(
       [] {

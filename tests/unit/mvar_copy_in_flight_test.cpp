@@ -1,6 +1,10 @@
-// Independent review of the waiting core and mvar<T>: regression tests for the findings of the review.
-// Each test is deterministic: a T whose copy constructor blocks on a gate holds
-// one thread inside a copy at a chosen point, and the test then observes what a try_ operation does.
+// mvar<T> while a copy of T is in flight in another thread (MV-7, G-7; invariants 5 and 6 of mvar.hpp): a
+// try_read / try_take of a full mvar during a read() sees the value, and a take_for returns on its own
+// deadline while a put copies its value for a reader (T's copies never run under lock_).
+// Each test is deterministic: a T whose copy constructor blocks on a gate holds one thread inside a copy at a
+// chosen point, and the test then observes what a try_ or timed operation does.
+// Provenance: regression tests for the findings of an independent review of the waiting core and mvar<T>
+// (this file was review_core_test).
 #include <handoff/mvar.hpp>
 
 #include <gtest/gtest.h>
@@ -46,12 +50,12 @@ struct gated {
 using handoff_test::until;
 
 template <class Sync>
-class ReviewCoreTest : public ::testing::Test {
+class MvarCopyInFlightTest : public ::testing::Test {
  protected:
   void SetUp() override { gated::reset(); }
   void TearDown() override { gated::reset(); }
 };
-TYPED_TEST_SUITE(ReviewCoreTest, handoff_test::real_backends, handoff_test::backend_names);
+TYPED_TEST_SUITE(MvarCopyInFlightTest, handoff_test::real_backends, handoff_test::backend_names);
 
 // MV-7 (linearizability of try_), invariant 6 of mvar.hpp: the mvar is full for the whole test (read() never
 // empties it). A try_read / try_take that overlaps another thread's read() meets BUSY. It must not answer
@@ -59,7 +63,7 @@ TYPED_TEST_SUITE(ReviewCoreTest, handoff_test::real_backends, handoff_test::back
 // when it releases the box. Found by review: the first design treated BUSY as "empty". The copy gate is
 // opened by a third thread once both try_ calls are queued, so the test cannot pass by waiting for the gate
 // itself.
-TYPED_TEST(ReviewCoreTest, TryReadAndTryTakeSeeTheValueOfAFullMvarDuringARead) {
+TYPED_TEST(MvarCopyInFlightTest, TryReadAndTryTakeSeeTheValueOfAFullMvarDuringARead) {
   handoff::mvar<gated, TypeParam> m(gated{5});
   gated::armed = true;
   auto reader = std::async(std::launch::async, [&] { return m.read().value; });
@@ -86,7 +90,7 @@ TYPED_TEST(ReviewCoreTest, TryReadAndTryTakeSeeTheValueOfAFullMvarDuringARead) {
 // Found by review: the first design copied under lock_, so C blocked on lock_ for as long as the user's copy
 // ran. The gate opens only after take_for has returned, so a take_for that waits for the copy hangs and the
 // watchdog names it; no timing is asserted.
-TYPED_TEST(ReviewCoreTest, TimedTakeReturnsWhileAPutCopiesForAReader) {
+TYPED_TEST(MvarCopyInFlightTest, TimedTakeReturnsWhileAPutCopiesForAReader) {
   handoff::mvar<gated, TypeParam> m;
   auto reader = std::async(std::launch::async, [&] { return m.read().value; });
   until([&] { return m.waiting().readers == 1; }, "reader registered");
