@@ -45,6 +45,22 @@ needs_fresh() {
   [[ "$(readlink -f "$wanted")" != "$(readlink -f "$cached")" ]]
 }
 
+# Passes the workflow's output through and, at its end, prints how long each step (configure, build, test)
+# took, so a CI log shows where the time goes (budget: docs/reliability.md, "CI budget").
+step_times() {
+  local line step="" step_start=$SECONDS summary=""
+  while IFS= read -r line || [[ -n $line ]]; do
+    printf '%s\n' "$line"
+    if [[ $line =~ ^Executing\ workflow\ step\ [0-9]+\ of\ [0-9]+:\ ([a-z]+)\ preset ]]; then
+      [[ -n $step ]] && summary+="${step} $((SECONDS - step_start)) s, "
+      step=${BASH_REMATCH[1]}
+      step_start=$SECONDS
+    fi
+  done
+  [[ -n $step ]] && summary+="${step} $((SECONDS - step_start)) s"
+  echo "== test.sh: steps: ${summary}"
+}
+
 total_start=$SECONDS
 for preset in "${presets[@]}"; do
   echo
@@ -59,7 +75,7 @@ for preset in "${presets[@]}"; do
   if env "${env_cxx[@]}" bash -c "$(declare -f needs_fresh); fresh=$fresh; needs_fresh $preset"; then
     args+=(--fresh)
   fi
-  if ! env "${env_cxx[@]}" cmake "${args[@]}"; then
+  if ! env "${env_cxx[@]}" cmake "${args[@]}" 2>&1 | step_times; then
     echo "test.sh: preset ${preset} FAILED after $((SECONDS - start)) s" >&2
     exit 1
   fi
