@@ -94,10 +94,17 @@ namespace detail {
 //   finish:   after the core completed through w: true when the case completed (s: ok or closed), false when
 //             the channel could not hand over (the select starts again).
 struct select_access {
+  // Class templates, not alias templates: clang 14 checks an alias template's access where it is used (the
+  // case classes, not friends), a member typedef's where it is declared (here, a friend).
   template <class T, class Sync>
-  using mvar_receive_slot = typename mvar<T, Sync>::receive_slot;
+  struct mvar_slots {
+    using receive = typename mvar<T, Sync>::receive_slot;
+    using put = typename mvar<T, Sync>::put_slot;
+  };
   template <class T, class Sync>
-  using mvar_put_slot = typename mvar<T, Sync>::put_slot;
+  using mvar_receive_slot = typename mvar_slots<T, Sync>::receive;
+  template <class T, class Sync>
+  using mvar_put_slot = typename mvar_slots<T, Sync>::put;
 
   template <class T, class Sync>
   static bool try_now(pop_case<T, Sync>& c, status& s) {
@@ -175,7 +182,11 @@ struct select_access {
 
   // A condition stores nothing (CO-1): its case is never ready before it waits, and always registers.
   template <class T, class Sync>
-  using condition_inbox = typename condition<T, Sync>::inbox;
+  struct condition_slots {
+    using inbox = typename condition<T, Sync>::inbox;
+  };
+  template <class T, class Sync>
+  using condition_inbox = typename condition_slots<T, Sync>::inbox;
 
   template <class T, class Sync>
   static bool try_now(wait_case<T, Sync>&, status&) noexcept {
