@@ -78,18 +78,18 @@ void give_up_sweep(sd::give_up how) {
     EXPECT_GT(seen.cancelled, 0u) << "no seed was cancelled";
   }
 }
-TEST(SelectDet, DeadlineRacingAClaim_SE6_G2) {
+TEST(SelectDet, DeadlineRacingAClaim_SE3_G2) {
   give_up_sweep(sd::give_up::timeout);
 }
-TEST(SelectDet, StopRacingAClaim_SE6_G7) {
+TEST(SelectDet, StopRacingAClaim_SE3_G7) {
   give_up_sweep(sd::give_up::stop);
 }
-TEST(SelectDet, DeadlineAndStopRacingAClaim_SE6_G7) {
+TEST(SelectDet, DeadlineAndStopRacingAClaim_SE3_G7) {
   give_up_sweep(sd::give_up::both);
 }
 
 // ---- (e) SE-2, G-1: values arriving while the select registers.
-TEST(SelectDet, ValuesArriveDuringRegistration_SE2_G1) {
+TEST(SelectDet, ValuesArriveDuringRegistration_SE1_G1) {
   sd::outcome_tally seen;
   const auto r = det_expect_clean([&] { sd::values_arrive_during_registration<sel>(seen); }, {}, kSeeds);
   std::printf("[ coverage ] %llu of %llu runs aborted a registration and started again\n",
@@ -98,7 +98,7 @@ TEST(SelectDet, ValuesArriveDuringRegistration_SE2_G1) {
     EXPECT_GT(seen.restarts, 0u) << "no seed made a case ready during registration";
   }
 }
-TEST(SelectDet, ValueArrivesAtTheLastCase_SE2_G1) {
+TEST(SelectDet, ValueArrivesAtTheLastCase_SE1_G1) {
   sd::outcome_tally seen;
   const auto r = det_expect_clean([&] { sd::value_arrives_at_the_last_case<sel>(seen); }, {}, kSeeds);
   std::printf("[ coverage ] %llu of %llu runs aborted a registration and started again\n",
@@ -110,10 +110,10 @@ TEST(SelectDet, ValueArrivesAtTheLastCase_SE2_G1) {
 
 // ---- (f) SE-7, ST-5: close during a select: a pop case drains first (capacity 0 or 2), a push case keeps
 // its value (capacity 0 or 1).
-TEST(SelectDet, CloseDuringSelectPopCaseDrainsFirst_SE7_ST5) {
+TEST(SelectDet, CloseDuringSelectPopCaseDrainsFirst_SE6_ST5) {
   det_expect_clean([] { sd::close_during_select_pop_drains_first<sel>(pick(2) * 2); }, {}, kSeeds);
 }
-TEST(SelectDet, CloseDuringSelectPushCaseKeepsValue_SE7_ST5) {
+TEST(SelectDet, CloseDuringSelectPushCaseKeepsValue_SE6_ST5) {
   sd::outcome_tally seen;
   const auto r =
       det_expect_clean([&] { sd::close_during_select_push_keeps_value<sel>(pick(2), seen); }, {}, kSeeds);
@@ -126,7 +126,7 @@ TEST(SelectDet, CloseDuringSelectPushCaseKeepsValue_SE7_ST5) {
 
 // ---- (g) G-3, SE-9: FIFO with a plain waiter ahead of the selector's link: per seed a popper (capacity 0
 // or 1), a pusher (capacity 0 or 1) or an mvar taker.
-TEST(SelectDet, PlainWaiterAheadIsServedFirst_G3_SE9) {
+TEST(SelectDet, PlainWaiterAheadIsServedFirst_SE2_G3) {
   det_expect_clean(
       [] {
         switch (pick(5)) {
@@ -157,12 +157,12 @@ TEST(SelectDet, SelfMatchTwoSelectorsMeetEachOther_SE5) {
   det_expect_clean(sd::self_match_two_selectors<sel>, {}, kSeeds);
 }
 
-TEST(SelectDet, CrossedSelectorsMeetOnce_SE2_SE5) {
+TEST(SelectDet, CrossedSelectorsMeetOnce_SE1_SE5) {
   det_expect_clean(sd::crossed_selectors_meet_once<sel>, {}, kSeeds);
 }
 
 // ---- (i) SE-1, CO-3, CO-7, MV-3: mvar (take or put), stream and condition cases; a signal racing a push.
-TEST(SelectDet, MixedCasesSignalRacingAPush_SE1_CO7) {
+TEST(SelectDet, MixedCasesSignalRacingAPush_SE1_SE9_CO7) {
   sd::outcome_tally seen;
   const auto r = det_expect_clean(
       [&] {
@@ -189,7 +189,7 @@ TEST(SelectDet, MixedCasesSignalRacingAPush_SE1_CO7) {
 // points per seed), so its budget is kManySeeds, not kSeeds: measured at 150-330 seeds/s in the dev preset on
 // the 2-core VM (load-dependent), 10^4 seeds would take 30-65 s alone and the file would no longer fit in
 // about a minute.
-TEST(SelectDet, EightStreamsEightPushers_SE1_SE4_G2) {
+TEST(SelectDet, EightStreamsEightPushers_SE1_SE2_G2) {
   det_expect_clean([] { sd::eight_streams_eight_pushers<sel>(1); }, {}, kManySeeds);
 }
 
