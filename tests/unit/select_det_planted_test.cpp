@@ -165,7 +165,7 @@ void expect_caught(const char* what, const std::function<void()>& body) {
 }
 
 // (i) G-1, SE-2: registering past a ready case waits although its value is there: DEADLOCK.
-TEST(SelectDetPlanted, RegisterPastAReadyCase_SE2_G1) {
+TEST(SelectDetPlanted, RegisterPastAReadyCase_SE1_G1) {
   sd::outcome_tally seen;
   expect_caught("register past a ready case (the value is never delivered)", [&] {
     sd::value_arrives_at_the_last_case<planted_select<select_bug::register_past_ready>>(seen);
