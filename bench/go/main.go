@@ -150,6 +150,7 @@ func main() {
 	registerBoxes(*roundTrips)
 	registerConditions(*broadcastRounds)
 	registerLatency(*latencyRounds)
+	registerSelect(*messages, *roundTrips)
 
 	var chosen []benchmark
 	for _, b := range registry {

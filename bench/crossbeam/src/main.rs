@@ -15,6 +15,7 @@
 //! when a run failed its verification, 2 on a bad flag.
 
 mod queue;
+mod select;
 mod team;
 mod wake;
 
@@ -252,6 +253,7 @@ fn main() {
     wake::register_boxes(&mut registry, round_trips);
     wake::register_conditions(&mut registry, broadcast_rounds);
     wake::register_latency(&mut registry, latency_rounds);
+    select::register_select(&mut registry, messages, round_trips);
 
     let chosen: Vec<&(String, Box<dyn Fn(&mut Rep)>)> = registry
         .rows
