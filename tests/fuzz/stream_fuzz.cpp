@@ -8,8 +8,25 @@
 // whose move out throws propagates it and no other value is lost. A live-object count checks that every value
 // the stream holds is destroyed exactly once (with the stream, or when popped). Rules: ST-1, ST-2, ST-3
 // (single-thread part), ST-4, ST-5, ST-7, G-2, G-7, G-8.
+//
+// select (SE-1, SE-3, SE-5, SE-6, G-7): two more streams, whose capacities come from the first byte's higher
+// digits (data[0] / 6 and data[0] / 36, modulo 6; the main stream's, data[0] % 6, is as before). An operation
+// byte 19 modulo 20 that is not 19 itself reads parameter bytes: a shape byte (2, 3 or 4 cases; the form:
+// try_select, select_for(0), select_until(past), select(stop requested), select_for(0, stop requested)) and
+// one byte per case (bit 0: pop or push; the rest: which of the three streams); the form is always biased,
+// so the winner is the first case, in argument order, that the model says can complete now (a push with room
+// or on a closed stream, a pop with a value or on a closed and drained stream; a rendezvous stream never has
+// a partner here, and a select's own pop and push never meet: SE-5). Exactly that case takes effect: a pop
+// case's value is the front of its stream, a push case's value is moved in; every other case is untouched
+// (a losing push keeps its value), and when no case can complete the form's answer is empty, timeout or
+// cancelled (cancelled when both). Byte 19 stays a snapshot; byte 39 closes one of the two extra streams
+// (parameter byte: which). A missing parameter byte reads as 0. Inputs written before select still read the
+// same but for bytes 39, 59, ..., 239, which were a second spelling of the snapshot.
+#include <handoff/select.hpp>
 #include <handoff/stream.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -141,14 +158,155 @@ void expect_pop(model& m, status got, const probe& out, status refusal) {
   }
 }
 
-void check_snapshot(const stream_t& s, const model& m) {
+// The main stream (index 0, every operation) and the two that only select reaches.
+constexpr std::size_t kStreams = 3;
+
+struct world {
+  std::array<std::unique_ptr<stream_t>, kStreams> streams;
+  std::array<model, kStreams> models;
+};
+
+void check_one(const stream_t& s, const model& m) {
   check(s.size() == m.q.size(), "size() differs from the number of buffered values");
   check(s.is_closed() == m.closed, "is_closed()");
   check(s.capacity() == m.cap, "capacity()");
-  check(g_live == static_cast<long>(m.q.size()),
-        "live values differ from buffered values (leak or double free)");
   const auto w = s.waiting();
-  check(w.poppers == 0 && w.pushers == 0, "a single thread left a waiter behind");
+  check(w.poppers == 0 && w.pushers == 0,
+        "a single thread left a waiter behind (SE-1: a select unregisters)");
+}
+
+void check_snapshot(const world& w) {
+  std::size_t buffered = 0;
+  for (std::size_t k = 0; k < kStreams; ++k) {
+    check_one(*w.streams[k], w.models[k]);
+    buffered += w.models[k].q.size();
+  }
+  check(g_live == static_cast<long>(buffered),
+        "live values differ from buffered values (leak or double free)");
+}
+
+// ---- select over the three streams
+
+enum class select_form { try_only, for_zero, until_past, stopped, for_zero_stopped };
+constexpr unsigned kSelectForms = 5;
+
+struct case_spec {
+  bool push;
+  std::size_t stream;
+};
+
+template <class... Cases>
+handoff::selected run_form(select_form f, const std::stop_token& stopped, Cases&... cs) {
+  switch (f) {
+    case select_form::try_only:
+      return handoff::try_select(handoff::biased, cs...);
+    case select_form::for_zero:
+      return handoff::select_for(std::chrono::seconds(0), handoff::biased, cs...);
+    case select_form::until_past:
+      return handoff::select_until(std::chrono::steady_clock::now() - std::chrono::seconds(1),
+                                   handoff::biased, cs...);
+    case select_form::stopped:
+      return handoff::select(stopped, handoff::biased, cs...);
+    case select_form::for_zero_stopped:
+      return handoff::select_for(std::chrono::seconds(0), stopped, handoff::biased, cs...);
+  }
+  mismatch("select form");
+}
+
+// The cases of one select, built in place (a case holds a stream pointer and, for a pop, the value popped).
+template <std::size_t N>
+struct select_cases {
+  std::array<std::optional<handoff::pop_case<probe, handoff::default_sync>>, N> pops;
+  std::array<std::optional<handoff::push_case<probe, handoff::default_sync>>, N> pushes;
+};
+
+// Calls run_form with case 0..N-1, each the pop or the push case its spec names (2^N instantiations).
+template <std::size_t N, class... Built>
+handoff::selected run_cases(select_cases<N>& c, const std::array<case_spec, N>& spec, select_form f,
+                            const std::stop_token& stopped, Built&... built) {
+  constexpr std::size_t i = sizeof...(Built);
+  if constexpr (i == N) {
+    return run_form(f, stopped, built...);
+  } else {
+    if (spec[i].push) return run_cases<N>(c, spec, f, stopped, built..., *c.pushes[i]);
+    return run_cases<N>(c, spec, f, stopped, built..., *c.pops[i]);
+  }
+}
+
+// Whether case k could complete now, per the model (the try pass of a biased select), and how.
+bool ready(const model& m, const case_spec& k, status& how) {
+  if (k.push) {
+    how = m.closed ? status::closed : status::ok;  // a push on a closed stream fails at once (ST-5, SE-6)
+    return m.closed || m.room();
+  }
+  how = m.q.empty() ? status::closed : status::ok;  // values first, end-of-stream once drained (SE-6)
+  return !m.q.empty() || m.closed;
+}
+
+template <std::size_t N>
+void select_case(world& w, int& next, select_form f, const std::array<case_spec, N>& spec,
+                 const std::stop_token& stopped) {
+  // The model's answer: the first ready case in argument order, else the form's reason.
+  std::size_t want = handoff::selected::none;
+  status want_status = f == select_form::try_only                                        ? status::empty
+                       : f == select_form::stopped || f == select_form::for_zero_stopped ? status::cancelled
+                                                                                         : status::timeout;
+  for (std::size_t k = 0; k < N; ++k) {
+    status how;
+    if (ready(w.models[spec[k].stream], spec[k], how)) {
+      want = k;
+      want_status = how;
+      break;
+    }
+  }
+  std::array<std::optional<probe>, N> values;  // each push case's own value
+  std::array<int, N> offered{};
+  select_cases<N> c;
+  for (std::size_t k = 0; k < N; ++k) {
+    stream_t& s = *w.streams[spec[k].stream];
+    if (spec[k].push) {
+      offered[k] = next++;
+      values[k].emplace(offered[k]);
+      c.pushes[k].emplace(s, *values[k]);
+    } else {
+      c.pops[k].emplace(s);
+    }
+  }
+  const handoff::selected r = run_cases<N>(c, spec, f, stopped);
+  check(r.index() == want, "select picked another case than the first ready one (biased, SE-1, SE-3)");
+  check(r.status() == want_status, "select's status differs from the model's (SE-3, SE-6, G-7)");
+  for (std::size_t k = 0; k < N; ++k) {
+    model& m = w.models[spec[k].stream];
+    const bool took_effect = k == want && want_status == status::ok;
+    if (spec[k].push) {
+      if (took_effect) {
+        check(values[k]->value == kMovedFrom, "the winning push case did not move its value in (SE-1)");
+        m.q.push_back(offered[k]);
+      } else {
+        check(values[k]->value == offered[k],
+              "a push case that did not win moved from its value (SE-1, G-2)");
+      }
+    } else {
+      const auto& got = c.pops[k]->value;
+      if (took_effect) {
+        check(got.has_value() && got->value == m.q.front(), "the winning pop case's value (SE-1, ST-4)");
+        m.q.pop_front();
+      } else {
+        check(!got.has_value(), "a pop case that did not win holds a value (SE-1)");
+      }
+    }
+  }
+}
+
+template <std::size_t N>
+void select_op(world& w, int& next, select_form f, const std::uint8_t* param, std::size_t params,
+               const std::stop_token& stopped) {
+  std::array<case_spec, N> spec;
+  for (std::size_t k = 0; k < N; ++k) {
+    const std::uint8_t b = k < params ? param[k] : 0;
+    spec[k] = case_spec{(b & 1) != 0, static_cast<std::size_t>((b >> 1) % kStreams)};
+  }
+  select_case<N>(w, next, f, spec, stopped);
 }
 
 }  // namespace
@@ -159,12 +317,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   g_op = 0;
   if (size == 0) return 0;
   static constexpr std::size_t kCapacities[] = {0, 1, 2, 4, 7, kUnbounded};
-  model m;
-  m.cap = kCapacities[data[0] % 6];
+  world w;
+  for (std::size_t k = 0; k < kStreams; ++k) {
+    static constexpr unsigned kDigit[kStreams] = {1, 6, 36};
+    w.models[k].cap = kCapacities[(data[0] / kDigit[k]) % 6];
+    w.streams[k] = w.models[k].cap == kUnbounded ? std::make_unique<stream_t>(handoff::unbounded)
+                                                 : std::make_unique<stream_t>(w.models[k].cap);
+  }
+  model& m = w.models[0];
   int next = 0;
   {
-    std::unique_ptr<stream_t> s = m.cap == kUnbounded ? std::make_unique<stream_t>(handoff::unbounded)
-                                                      : std::make_unique<stream_t>(m.cap);
+    std::unique_ptr<stream_t>& s = w.streams[0];
     std::stop_source stopped;
     stopped.request_stop();
     const auto past_steady = std::chrono::steady_clock::now() - std::chrono::seconds(1);
@@ -242,7 +405,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           m.closed = true;
           break;
         case 12:
-          check_snapshot(*s, m);
+          check_snapshot(w);
           break;
         case 13:  // ST-7: range-for, only once closed (it ends at end-of-stream)
           if (m.closed) {
@@ -296,13 +459,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           push_case(*s, m, next, status::full, [&](probe& v) { return s->try_push(std::move(v)); });
           break;
         }
-        default:
-          check_snapshot(*s, m);
+        default: {  // 19: a snapshot; 39: close an extra stream; 59..239: a select (parameter bytes follow)
+          const unsigned sub = byte / 20;
+          if (sub == 0) {
+            check_snapshot(w);
+            break;
+          }
+          const std::uint8_t* param = data + i + 1;
+          const std::size_t left = size - i - 1;
+          if (sub == 1) {
+            const std::size_t k = 1 + (left > 0 ? param[0] : 0) % (kStreams - 1);
+            w.streams[k]->close();
+            w.models[k].closed = true;
+            i += left > 0 ? 1 : 0;
+            break;
+          }
+          const std::uint8_t shape = left > 0 ? param[0] : 0;
+          const auto f = static_cast<select_form>((shape / 3) % kSelectForms);
+          const std::size_t cases = 2 + shape % 3;
+          const std::size_t have = left > 0 ? std::min(left - 1, cases) : 0;
+          if (cases == 2) select_op<2>(w, next, f, param + 1, have, stopped.get_token());
+          if (cases == 3) select_op<3>(w, next, f, param + 1, have, stopped.get_token());
+          if (cases == 4) select_op<4>(w, next, f, param + 1, have, stopped.get_token());
+          i += std::min(left, 1 + cases);
           break;
+        }
       }
     }
-    check_snapshot(*s, m);
-  }  // the stream is destroyed with its buffered values
+    check_snapshot(w);
+    for (auto& extra : w.streams) extra.reset();  // the streams are destroyed with their buffered values
+  }
   check(g_live == 0, "values buffered at destruction were not destroyed exactly once");
   return 0;
 }
