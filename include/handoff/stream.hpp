@@ -638,7 +638,11 @@ class stream {
         if (t & kPushers) {
           w = pushers_.claim_oldest();
           if (pushers_.empty()) clear_pushers();
-          break;
+          if (w) break;
+          // Only pushers that already left (a timeout, or a select won elsewhere): PUSHERS is gone, so the
+          // index can still be given back. acquire: as above.
+          t = tail_.load(std::memory_order_acquire);
+          continue;
         }
         // acq_rel: as in try_fast_push; fails if a push claimed index i + 1 meanwhile (then: a hole).
         if (tail_.compare_exchange_weak(t, with_index(t, i), std::memory_order_acq_rel,
@@ -816,7 +820,9 @@ class stream {
       static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
     } catch (...) {
       guard.lock();
-      requeue_popper(w);
+      const bool requeued = requeue_popper(w);
+      guard.unlock();
+      if (!requeued) w->complete(kRetry);  // after lock_ is released, as every completion (waiter.hpp)
       throw;
     }
     w->complete(status::ok);
@@ -824,9 +830,10 @@ class stream {
   }
 
   // Under lock_: the hand-off of a value to popper w threw (v stays with its pusher). w gets its place back
-  // at the front of the queue if the stream is still empty and open, else it is completed with kRetry and
-  // pops again (values arrived meanwhile, or the stream closed).
-  void requeue_popper(node* w) noexcept {
+  // at the front of the queue if the stream is still empty and open (true); else (false) the caller
+  // completes it with kRetry once lock_ is released and it pops again (values arrived meanwhile, or the
+  // stream closed, or w is a select's link, which is never unclaimed).
+  bool requeue_popper(node* w) noexcept {
     // acquire: as in pop_after_fast (the head first: see there).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     std::uint64_t now = tail_.load(std::memory_order_acquire);
@@ -837,10 +844,10 @@ class stream {
                                       std::memory_order_acquire)) {
         poppers_.push_front(w);  // G-3: its place back, at the front
         w->unclaim();
-        return;
+        return true;
       }
     }
-    w->complete(kRetry);  // values arrived meanwhile (or closed): the popper retries
+    return false;
   }
 
   // Whether the ring has room for a push at tail word t (no POPPERS, no CLOSED): free; none (full, or PUSHERS
