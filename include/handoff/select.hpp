@@ -406,17 +406,36 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
   static_assert(n > 0, "select needs at least one case");
   auto cases = std::tie(cs...);
   constexpr auto idx = std::index_sequence_for<Cases...>{};
-  for (;;) {
-    // 1. Try every case without waiting, from a random one (SE-4) or in order (biased).
+  // 1. Try every case without waiting, from a random one (SE-4) or in order (biased).
+  std::optional<selected> done;
+  auto try_all = [&] {
     const std::size_t start = in_order ? 0 : select_start<Sync>(n);
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t i = (start + k) % n;
       status s = status::ok;
-      if (with_case(i, cases, [&](auto& c) { return select_access::try_now(c, s); }, idx)) return {i, s};
+      if (with_case(i, cases, [&](auto& c) { return select_access::try_now(c, s); }, idx)) {
+        done.emplace(i, s);
+        return true;
+      }
     }
+    return false;
+  };
+  for (;;) {
+    if (try_all()) return *done;
     if (m == select_mode::try_only) return {selected::none, status::empty};
     if (st && st->stop_requested()) return {selected::none, status::cancelled};  // cancelled when both
     if (Sync::passed(d)) return {selected::none, status::timeout};
+    // As a blocked stream push or pop does (stream invariant 7), yield up to Sync::yield_limit times before
+    // registering, trying every case again after each: with more threads than cores the thread that would
+    // make a case ready usually needs this very core, and registering on every channel, then unregistering,
+    // costs each channel its lock twice (measured, bench/results/select.md: the selecting consumer of 2
+    // channels parked 21-32 times per 1000 messages without it, about 50x less with it). Until it
+    // registers, a select is not a waiter: per-channel FIFO (SE-2) counts from registration.
+    for (unsigned k = 0; k < Sync::yield_limit && !done; ++k) {
+      if ((st && st->stop_requested()) || Sync::passed(d)) break;
+      Sync::yield();
+      if (try_all()) return *done;
+    }
 
     // 2. Register one link per case, one channel at a time; stop at a case that could complete now.
     wait_core<Sync> core;
