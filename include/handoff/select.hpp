@@ -18,6 +18,8 @@
 //                         status closed when the stream is closed (v untouched).
 //   on_take(mvar)         take: `value` holds the value.        on_put(mvar, v)   put of v (T&), as on_push.
 //   on_wait(condition)    wait: `value` holds the signalled value (condition<void>: no value).
+//   on_pop(subscription)  pop from a topic subscription (its buffer), as on_pop(stream); a value lost to a
+//                         throwing move counts as lag, as in the subscription's own pops.
 // Any mix, any number: the cases and their links live on the caller's stack; select never allocates.
 // All channels of one select must use the same Sync (the default unless a test substitutes one).
 //
@@ -50,7 +52,6 @@
 //    move throws while a taker serves it rethrows from select, the value still in v (as mvar::put does).
 //    A select never holds two channel locks, and never matches its own push with its own pop (a link of the
 //    same core does not count as a waiting partner: SE-5).
-// Not yet: topic subscriptions as cases (they wait on their own sequence words, not in a waiter queue).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -70,6 +71,7 @@
 #include "mvar.hpp"
 #include "status.hpp"
 #include "stream.hpp"
+#include "topic.hpp"
 
 namespace handoff {
 
@@ -83,6 +85,8 @@ template <class T, class Sync>
 class put_case;
 template <class T, class Sync>
 class wait_case;
+template <class T, class Sync>
+class subscription_pop_case;
 
 namespace detail {
 
@@ -178,6 +182,30 @@ struct select_access {
   template <class T, class Sync>
   static bool finish(put_case<T, Sync>& c, waiter<Sync>& w, status& s) {
     return c.channel_->select_finish_put(w, c.slot_, s);
+  }
+
+  // A topic subscription's pop case: a pop case on the subscriber's buffer (a stream), whose try step counts
+  // a value lost to a throwing move as lag, as the subscription's own pops do (topic.hpp, Exceptions).
+  template <class T, class Sync>
+  static stream<T, Sync>* buffer_of(typename topic<T, Sync>::subscription& sub) {
+    return &sub.buffer();
+  }
+  template <class T, class Sync>
+  static bool try_now(subscription_pop_case<T, Sync>& c, status& s) {
+    return c.sub_->counted([&] { return c.buffer_->select_try_pop(c.value, s); });
+  }
+  template <class T, class Sync>
+  static bool enlist(subscription_pop_case<T, Sync>& c, waiter<Sync>& w) {
+    w.slot = &c.value;
+    return c.buffer_->select_enlist_pop(w);
+  }
+  template <class T, class Sync>
+  static void delist(subscription_pop_case<T, Sync>& c, waiter<Sync>& w) noexcept {
+    c.buffer_->select_delist(w, false);
+  }
+  template <class T, class Sync>
+  static bool finish(subscription_pop_case<T, Sync>& c, waiter<Sync>& w, status& s) noexcept {
+    return c.buffer_->select_finish(w, s);
   }
 
   // A condition stores nothing (CO-1): its case is never ready before it waits, and always registers.
@@ -326,9 +354,32 @@ class wait_case<void, Sync> {
   std::exception_ptr error_;  // broadcast_error
 };
 
+// A pop from a topic subscription (ST-8): `value` holds the value when this case won with ok; status
+// closed when the subscription's buffer is closed (topic closed or unsubscribed) and drained.
+template <class T, class Sync>
+class subscription_pop_case {
+ public:
+  using sync_type = Sync;
+  explicit subscription_pop_case(typename topic<T, Sync>::subscription& sub)
+      : sub_(&sub), buffer_(detail::select_access::buffer_of<T, Sync>(sub)) {}
+  std::optional<T> value;
+
+ private:
+  friend struct detail::select_access;
+  typename topic<T, Sync>::subscription* sub_;
+  stream<T, Sync>* buffer_;
+};
+
 template <class T, class Sync>
 pop_case<T, Sync> on_pop(stream<T, Sync>& s) noexcept {
   return pop_case<T, Sync>(s);
+}
+// on_pop(subscription): the subscription must outlive the select; unsubscribed (moved from) is a precondition
+// violation (G-9).
+template <class Sub>
+  requires requires { typename Sub::topic_type; } && std::same_as<Sub, typename Sub::topic_type::subscription>
+subscription_pop_case<typename Sub::value_type, typename Sub::topic_type::sync_type> on_pop(Sub& sub) {
+  return subscription_pop_case<typename Sub::value_type, typename Sub::topic_type::sync_type>(sub);
 }
 template <class T, class Sync>
 push_case<T, Sync> on_push(stream<T, Sync>& s, T& v) noexcept {

@@ -196,6 +196,8 @@ class topic {
   struct token {};
 
  public:
+  using value_type = T;
+  using sync_type = Sync;
   // The largest capacity_per_subscriber accepted (each buffer is a bounded stream).
   static constexpr std::size_t max_capacity = buffer_type::max_capacity;
 
@@ -490,6 +492,7 @@ class topic<T, Sync>::subscription {
  public:
   using value_type = T;
   using waiting_counts = typename buffer_type::waiting_counts;
+  using topic_type = topic;  // (handoff::on_pop(subscription), select.hpp)
 
   subscription(subscription&& other) noexcept = default;
   subscription& operator=(subscription&& other) noexcept {
@@ -659,6 +662,7 @@ class topic<T, Sync>::subscription {
 
  private:
   friend class topic;
+  friend struct detail::select_access;  // handoff/select.hpp: a select's pop case on this subscription
   subscription(std::shared_ptr<shared_core> core, std::shared_ptr<subscriber_state> state) noexcept
       : core_(state->buffer.is_closed() ? nullptr : std::move(core)), state_(std::move(state)) {}
 

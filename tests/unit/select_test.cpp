@@ -468,6 +468,31 @@ TEST(Select, SE8_ThrowingBroadcastKeepsThePlainWaiterFirstAndRestartsTheSelector
   EXPECT_EQ(wc.value->v, 3);
 }
 
+// A topic subscription as a pop case: a publish reaches the selecting subscriber (and every other one);
+// close ends the case after its buffer is drained.
+TEST(Select, SubscriptionPopCase) {
+  handoff::topic<int> t{4};
+  auto sub = t.subscribe();
+  auto other = t.subscribe();
+  handoff::mvar<int> idle;
+  auto pop = handoff::on_pop(sub);
+  auto f = std::async(std::launch::async, [&] { return handoff::select(pop, handoff::on_take(idle)); });
+  until([&] { return sub.waiting().poppers == 1; }, "selector registered on the subscription");
+  EXPECT_EQ(t.publish(5), 2u);
+  const selected r = get_or_abort(std::move(f), "publish wakes the selector");
+  EXPECT_EQ(r.index(), 0u);
+  EXPECT_EQ(pop.value, std::optional<int>(5));
+  EXPECT_EQ(other.try_pop().value(), 5) << "every subscriber gets every value (ST-8)";
+  pop.value.reset();
+  EXPECT_EQ(t.publish(6), 2u);
+  t.close();
+  EXPECT_EQ(handoff::select(pop, handoff::on_take(idle)).status(), status::ok);
+  EXPECT_EQ(pop.value, std::optional<int>(6));
+  const selected end = handoff::select(pop, handoff::on_take(idle));
+  EXPECT_EQ(end.index(), 0u);
+  EXPECT_EQ(end.status(), status::closed);
+}
+
 // mvar cases: a put case waits for room; a take case is served by a put (MV-3 order holds).
 TEST(Select, MvarPutCaseWaitsForRoomAndTakeCaseIsServedByAPut) {
   handoff::mvar<int> m;
