@@ -89,8 +89,8 @@ bool select_tour() {
   auto stop = handoff::on_take(shutdown);
   for (bool running = true; running;) {
     handoff::selected r = handoff::select(request, stop);  // waits until exactly one case completes
-    if (r.index() == 0) serve(*request.value);  // a request (the shutdown, if any, is still in its mvar)
-    else running = false;                       // case 1: the shutdown; no request was consumed
+    running = r.index() == 0;            // case 1 is the shutdown: then no request was consumed
+    if (running) serve(*request.value);  // a request (the shutdown, if any, is still in its mvar)
   }
   // -- end
   while (auto left = requests.try_pop()) serve(*left);  // requests that came after the shutdown

@@ -41,7 +41,8 @@ template <class T, class Sync, std::size_t N>
 class chooser {
  public:
   template <class... Streams>
-  explicit chooser(bool in_order, Streams&... s) noexcept : in_order_(in_order), cases_{pop_case<T, Sync>(s)...} {}
+  explicit chooser(bool in_order, Streams&... s) noexcept
+      : in_order_(in_order), cases_{pop_case<T, Sync>(s)...} {}
   chooser(const chooser&) = delete;
   chooser& operator=(const chooser&) = delete;
 
@@ -52,7 +53,9 @@ class chooser {
     return std::optional<T>(std::move(*r));
   }
   // ok with a value, or empty (try_pop) / timeout / cancelled / closed (every stream closed and drained).
-  [[nodiscard]] result<T> try_pop() { return next(detail::select_mode::try_only, detail::deadline::never(), nullptr); }
+  [[nodiscard]] result<T> try_pop() {
+    return next(detail::select_mode::try_only, detail::deadline::never(), nullptr);
+  }
   template <class Rep, class Period>
   [[nodiscard]] result<T> pop_for(std::chrono::duration<Rep, Period> d, std::stop_token st = {}) {
     return next(detail::select_mode::wait, detail::deadline::after(d), detail::stop_ptr(st));
@@ -76,8 +79,8 @@ class chooser {
   result<T> next(detail::select_mode m, const detail::deadline& d, const std::stop_token* st) {
     for (;;) {
       if (open() == 0) return status::closed;
-      const selected r = std::apply(
-          [&](auto&... c) { return detail::run_select<Sync>(in_order_, m, d, st, c...); }, cases_);
+      const selected r =
+          std::apply([&](auto&... c) { return detail::run_select<Sync>(in_order_, m, d, st, c...); }, cases_);
       if (r.index() == selected::none) return r.status();  // empty, timeout, cancelled
       pop_case<T, Sync>& won = cases_[r.index()];
       if (r.status() == status::closed) {

@@ -260,7 +260,9 @@ class selected {
   constexpr std::size_t index() const noexcept { return index_; }
   constexpr handoff::status status() const noexcept { return status_; }
   // True when a case completed with ok.
-  constexpr explicit operator bool() const noexcept { return index_ != none && status_ == handoff::status::ok; }
+  constexpr explicit operator bool() const noexcept {
+    return index_ != none && status_ == handoff::status::ok;
+  }
 
  private:
   std::size_t index_;
@@ -377,8 +379,10 @@ pop_case<T, Sync> on_pop(stream<T, Sync>& s) noexcept {
 // on_pop(subscription): the subscription must outlive the select; unsubscribed (moved from) is a precondition
 // violation (G-9).
 template <class Sub>
-  requires requires { typename Sub::topic_type; } && std::same_as<Sub, typename Sub::topic_type::subscription>
-subscription_pop_case<typename Sub::value_type, typename Sub::topic_type::sync_type> on_pop(Sub& sub) {
+requires requires {
+  typename Sub::topic_type;
+} && std::same_as<Sub, typename Sub::topic_type::subscription>
+    subscription_pop_case<typename Sub::value_type, typename Sub::topic_type::sync_type> on_pop(Sub& sub) {
   return subscription_pop_case<typename Sub::value_type, typename Sub::topic_type::sync_type>(sub);
 }
 template <class T, class Sync>
@@ -401,14 +405,15 @@ wait_case<T, Sync> on_wait(condition<T, Sync>& c) noexcept {
 namespace detail {
 
 template <class C>
-concept select_case = requires { typename std::remove_cvref_t<C>::sync_type; } &&
-                      requires(std::remove_cvref_t<C>& c, waiter<typename std::remove_cvref_t<C>::sync_type>& w,
-                               status& s) {
-                        { select_access::try_now(c, s) } -> std::same_as<bool>;
-                        { select_access::enlist(c, w) } -> std::same_as<bool>;
-                        select_access::delist(c, w);
-                        { select_access::finish(c, w, s) } -> std::same_as<bool>;
-                      };
+concept select_case = requires {
+  typename std::remove_cvref_t<C>::sync_type;
+}
+&&requires(std::remove_cvref_t<C>& c, waiter<typename std::remove_cvref_t<C>::sync_type>& w, status& s) {
+  { select_access::try_now(c, s) } -> std::same_as<bool>;
+  { select_access::enlist(c, w) } -> std::same_as<bool>;
+  select_access::delist(c, w);
+  { select_access::finish(c, w, s) } -> std::same_as<bool>;
+};
 
 template <class A>
 concept select_arg = select_case<A> || std::same_as<std::remove_cvref_t<A>, biased_t>;
@@ -420,7 +425,9 @@ enum class select_mode { try_only, wait };
 template <class Sync>
 std::size_t select_start(std::size_t n) noexcept {
   if (n <= 1) return 0;
-  if constexpr (requires { { Sync::select_random() } -> std::convertible_to<std::uint64_t>; }) {
+  if constexpr (requires {
+                  { Sync::select_random() } -> std::convertible_to<std::uint64_t>;
+                }) {
     return static_cast<std::size_t>(Sync::select_random() % n);
   } else {
     thread_local std::uint64_t x =
@@ -464,7 +471,8 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t i = (start + k) % n;
       status s = status::ok;
-      if (with_case(i, cases, [&](auto& c) { return select_access::try_now(c, s); }, idx)) {
+      if (with_case(
+              i, cases, [&](auto& c) { return select_access::try_now(c, s); }, idx)) {
         done.emplace(i, s);
         return true;
       }
@@ -494,7 +502,8 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
     std::size_t enlisted = 0;
     bool ready = false;
     while (enlisted < n && !ready) {
-      if (with_case(enlisted, cases, [&](auto& c) { return select_access::enlist(c, links[enlisted]); }, idx))
+      if (with_case(
+              enlisted, cases, [&](auto& c) { return select_access::enlist(c, links[enlisted]); }, idx))
         ++enlisted;
       else
         ready = true;
@@ -514,20 +523,23 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
 
     // 4. Unregister every link (the winner's is already unlinked: delist is then a no-op).
     for (std::size_t i = 0; i < enlisted; ++i)
-      with_case(i, cases, [&](auto& c) { select_access::delist(c, links[i]); }, idx);
+      with_case(
+          i, cases, [&](auto& c) { select_access::delist(c, links[i]); }, idx);
     if (restart) continue;
     if (o == wait_core<Sync>::outcome::timed_out) return {selected::none, status::timeout};
     if (o == wait_core<Sync>::outcome::cancelled) return {selected::none, status::cancelled};
     const std::size_t won = core.winner()->case_index;
     status s = status::ok;
-    if (with_case(won, cases, [&](auto& c) { return select_access::finish(c, links[won], s); }, idx))
+    if (with_case(
+            won, cases, [&](auto& c) { return select_access::finish(c, links[won], s); }, idx))
       return {won, s};
     // The channel claimed us but could not hand over (a move threw on its side): nothing was consumed.
   }
 }
 
 template <class... Cases>
-selected run_checked(bool in_order, select_mode m, const deadline& d, const std::stop_token* st, Cases&... cs) {
+selected run_checked(bool in_order, select_mode m, const deadline& d, const std::stop_token* st,
+                     Cases&... cs) {
   using Sync = typename std::tuple_element_t<0, std::tuple<Cases...>>::sync_type;
   static_assert((std::is_same_v<Sync, typename Cases::sync_type> && ...),
                 "select: every channel must use the same Sync");
@@ -535,7 +547,8 @@ selected run_checked(bool in_order, select_mode m, const deadline& d, const std:
 }
 
 template <class First, class... Rest>
-selected dispatch(select_mode m, const deadline& d, const std::stop_token* st, First&& first, Rest&&... rest) {
+selected dispatch(select_mode m, const deadline& d, const std::stop_token* st, First&& first,
+                  Rest&&... rest) {
   if constexpr (std::is_same_v<std::remove_cvref_t<First>, biased_t>) {
     static_assert(sizeof...(Rest) > 0, "select needs at least one case");
     return run_checked(true, m, d, st, rest...);

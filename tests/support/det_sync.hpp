@@ -681,8 +681,8 @@ inline constexpr std::uint64_t det_default_seeds = 2000;
 // The budget of a clean sweep (det_expect_clean): its scenario's own budget scaled by
 // HANDOFF_DET_SEED_PERCENT (default 100, any value; at least one seed). ctest sets it from the CMake cache
 // variable of the same name, which the sanitizer presets lower (tests/CMakeLists.txt, docs/reliability.md "CI
-// budget"). HANDOFF_DET_SEEDS, an absolute count, still overrides the result in det_sweep. Planted self-checks
-// call det_sweep directly and always get their full budget.
+// budget"). HANDOFF_DET_SEEDS, an absolute count, still overrides the result in det_sweep. Planted
+// self-checks call det_sweep directly and always get their full budget.
 inline std::uint64_t det_clean_budget(std::uint64_t default_seeds) {
   const std::uint64_t percent = det_detail::env_u64("HANDOFF_DET_SEED_PERCENT", 100);
   if (percent == 100) return default_seeds;

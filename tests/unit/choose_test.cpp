@@ -68,7 +68,8 @@ TEST(Choose, ClosedStreamDropsOutAndTheFormsAnswer) {
   EXPECT_EQ(reader.pop(), std::nullopt);
   std::stop_source stopped;
   stopped.request_stop();
-  EXPECT_EQ(reader.pop(stopped.get_token()).status(), status::closed) << "closed outranks a stop: nothing to wait for";
+  EXPECT_EQ(reader.pop(stopped.get_token()).status(), status::closed)
+      << "closed outranks a stop: nothing to wait for";
 }
 
 }  // namespace

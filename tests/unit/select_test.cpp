@@ -37,8 +37,9 @@ TEST(Select, SE3_TrySelectAnswersEmptyAndTouchesNothing) {
   handoff::condition<> cv;
   int v = 5;
   auto pa = handoff::on_pop(a);
-  const selected r = handoff::try_select(pa, handoff::on_pop(rendezvous), handoff::on_take(m),
-                                         handoff::on_push(rendezvous, v), handoff::on_wait(c), handoff::on_wait(cv));
+  const selected r =
+      handoff::try_select(pa, handoff::on_pop(rendezvous), handoff::on_take(m),
+                          handoff::on_push(rendezvous, v), handoff::on_wait(c), handoff::on_wait(cv));
   EXPECT_EQ(r.index(), selected::none);
   EXPECT_EQ(r.status(), status::empty);
   EXPECT_FALSE(r);
@@ -64,7 +65,8 @@ TEST(Select, SE1_OneReadyCaseCompletesAndTheOthersHaveNoEffect) {
   const selected r = handoff::select(pa, pb, tm, po);
   ASSERT_TRUE(r);
   ASSERT_LT(r.index(), 4u);
-  const std::size_t consumed = (a.size() == 0) + (b.size() == 0) + !m.try_read().has_value() + (out.size() == 1);
+  const std::size_t consumed =
+      (a.size() == 0) + (b.size() == 0) + !m.try_read().has_value() + (out.size() == 1);
   EXPECT_EQ(consumed, 1u) << "exactly one case took effect";
   EXPECT_EQ(pa.value.has_value(), r.index() == 0);
   EXPECT_EQ(pb.value.has_value(), r.index() == 1);
@@ -87,10 +89,18 @@ TEST(Select, SE1_WaitsForTheFirstChannelThatActs) {
     auto f = std::async(std::launch::async, [&] { return handoff::select(pa, pb, tm, wc); });
     until([&] { return c.waiting() == 1; }, "the selector registered on the condition (its last case)");
     switch (which) {
-      case 0: ASSERT_EQ(a.try_push(10), status::ok); break;
-      case 1: ASSERT_TRUE(b.push(11)); break;
-      case 2: ASSERT_EQ(m.try_put(12), status::ok); break;
-      case 3: ASSERT_EQ(c.signal(13), 1u); break;
+      case 0:
+        ASSERT_EQ(a.try_push(10), status::ok);
+        break;
+      case 1:
+        ASSERT_TRUE(b.push(11));
+        break;
+      case 2:
+        ASSERT_EQ(m.try_put(12), status::ok);
+        break;
+      case 3:
+        ASSERT_EQ(c.signal(13), 1u);
+        break;
     }
     const selected r = get_or_abort(std::move(f), "select woken by case " + std::to_string(which));
     ASSERT_TRUE(r);
@@ -286,15 +296,18 @@ TEST(Select, SE3_TimedAndCancellableForms) {
   auto pop = handoff::on_pop(s);
   auto take = handoff::on_take(m);
   EXPECT_EQ(handoff::select_for(1ms, pop, take).status(), status::timeout);
-  EXPECT_EQ(handoff::select_until(std::chrono::steady_clock::now() + 1ms, pop, take).status(), status::timeout);
-  EXPECT_EQ(handoff::select_until(std::chrono::system_clock::now() - 1s, pop, take).status(), status::timeout);
+  EXPECT_EQ(handoff::select_until(std::chrono::steady_clock::now() + 1ms, pop, take).status(),
+            status::timeout);
+  EXPECT_EQ(handoff::select_until(std::chrono::system_clock::now() - 1s, pop, take).status(),
+            status::timeout);
   std::stop_source stopped;
   stopped.request_stop();
   EXPECT_EQ(handoff::select(stopped.get_token(), pop, take).status(), status::cancelled);
   EXPECT_EQ(handoff::select_for(-1s, stopped.get_token(), pop, take).status(), status::cancelled)
       << "cancelled when both";
-  EXPECT_EQ(handoff::select_until(std::chrono::steady_clock::now() - 1s, stopped.get_token(), pop, take).status(),
-            status::cancelled);
+  EXPECT_EQ(
+      handoff::select_until(std::chrono::steady_clock::now() - 1s, stopped.get_token(), pop, take).status(),
+      status::cancelled);
   ASSERT_EQ(s.try_push(3), status::ok);
   const selected ready = handoff::select(stopped.get_token(), pop, take);
   EXPECT_TRUE(ready) << "a stop already requested is a try_select: a ready case completes";

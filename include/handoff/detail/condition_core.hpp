@@ -158,7 +158,7 @@ class condition_core {
     return o;
   }
 
-  // A select's link that did not win through this condition: unlink it if a signaller did not (detail/select).
+  // A select's link that did not win through this condition: unlink it if a signaller did not (select.hpp).
   void delist(node& w) noexcept {
     slow_guard<Sync> guard(lock_);
     queue_.leave(w, [] {});

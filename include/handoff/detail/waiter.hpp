@@ -2,8 +2,9 @@
 // handoff/detail/waiter.hpp: the waiting core. One waiting thread is one wait_core (the claim word, the
 // winning link, the completion); it waits in one or more queues through links (waiter: the queue linkage,
 // the payload slot, the case index). A plain single-channel wait is one waiter object that is both (it embeds
-// its own core); a select (detail/select.hpp) is one core shared by one link per case, so the first channel to
-// claim the core wins and every other link is stale (as Go's sudog + selectDone, crossbeam's Context + Entry).
+// its own core); a select (handoff/select.hpp) is one core shared by one link per case, so the first channel
+// to claim the core wins and every other link is stale (as Go's sudog + selectDone, crossbeam's Context +
+// Entry).
 //
 // Purpose: a node on the waiting thread's stack (no allocation per wait). A primitive links it into one of
 // its waiter_queues under its slow_lock; another thread later claims it and hands it a payload.
@@ -33,7 +34,7 @@
 //     run under a channel's lock.
 //
 // No lost wakeup, the argument (written once; every blocking operation in handoff follows it):
-//   1. Decide-and-register is atomic. A thread decides to wait while holding the primitive's slow_lock, and it
+//   1. Decide-and-register is atomic. A thread decides to wait while holding the primitive's slow_lock and
 //      validates that decision with a compare-exchange on the primitive's state word, the same word every
 //      lock-free fast path updates with a compare-exchange. So the fast path's update either comes first (the
 //      registration CAS fails, the thread re-reads and does not wait) or second (its CAS sees the waiter flag
@@ -45,8 +46,8 @@
 //      registrations unseen.
 //   2. Park-and-wake cannot cross. The waiter sets `sleeping` with a CAS and parks with the expected value it
 //      just wrote; the futex (or the portable slot mutex) sleeps only if the word still holds it. A waker
-//      changes the word with an exchange before waking. If the exchange comes first, the waiter's CAS fails or
-//      the park returns at once; if it comes second, it returns `sleeping` and the waker wakes the waiter.
+//      changes the word with an exchange before waking. If the exchange comes first, the waiter's CAS fails
+//      or the park returns at once; if it comes second, it returns `sleeping` and the waker wakes the waiter.
 //   3. Spurious returns from park are absorbed by the await loop, which returns only on done, on a passed
 //      deadline, or on a stop request (rule G-5).
 // Memory ordering: complete() publishes the payload with a release exchange; await() reads `done` with
@@ -126,7 +127,8 @@ class wait_core {
     // relaxed: the waiter only needs to see `waiting` again; nothing was published.
     while (!state_.compare_exchange_weak(s, waiting | (s & interrupted), std::memory_order_relaxed)) {
     }
-    if (s & sleeping) Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
+    if (s & sleeping)
+      Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
   }
 
   // Called by a std::stop_callback from any thread: ask the waiter to leave if it has not been claimed.
@@ -207,7 +209,8 @@ class waiter {
   using outcome = typename wait_core<Sync>::outcome;
 
   waiter() noexcept : core_(&own_core_) {}
-  waiter(wait_core<Sync>& shared, std::uint32_t case_index) noexcept : case_index(case_index), core_(&shared) {}
+  waiter(wait_core<Sync>& shared, std::uint32_t case_index) noexcept
+      : case_index(case_index), core_(&shared) {}
   waiter(const waiter&) = delete;
   waiter& operator=(const waiter&) = delete;
 
