@@ -117,7 +117,7 @@ trap 'rm -rf "$raw"' EXIT
 
 # Our binaries take --full and, for --quick, their own run sizes; other engineers' bench binaries get only Google
 # Benchmark's own flags.
-own_flags_ok=(queue_bench mvar_bench topic_bench condition_bench latency_bench go_bench crossbeam_bench)
+own_flags_ok=(queue_bench mvar_bench topic_bench condition_bench latency_bench select_bench go_bench crossbeam_bench)
 quick_flags() {
   case "$1" in
     queue_bench) echo --messages=20000 ;;
@@ -125,6 +125,7 @@ quick_flags() {
     topic_bench) echo --messages=2000 ;;
     condition_bench) echo --round-trips=500 --broadcast-rounds=100 ;;
     latency_bench) echo --rounds=200 ;;
+    select_bench) echo --messages=20000 --round-trips=500 ;;
     go_bench|crossbeam_bench)
       echo --messages=20000 --fanout-messages=2000 --round-trips=500 --broadcast-rounds=100 --rounds=200 ;;
   esac

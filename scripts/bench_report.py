@@ -583,7 +583,42 @@ def update_readme(readme_path, comparison):
 
 
 # ---- everything else (other engineers' bench binaries) ------------------------------------------------------
-OWN_RUNS = ("queue_bench", "mvar_bench", "topic_bench", "condition_bench", "latency_bench") + FOREIGN_RUNS
+OWN_RUNS = ("queue_bench", "mvar_bench", "topic_bench", "condition_bench", "latency_bench",
+            "select_bench") + FOREIGN_RUNS
+
+
+# ---- select (bench/select_bench.cpp and the select rows of bench/go and bench/crossbeam) ------------------------
+SELECT_PEERS = ("handoff.select", "crossbeam.select", "go.select")
+
+
+def select_table(union):
+    """One line per select workload and pinning: msgs/s (CPU ns/msg) of handoff, crossbeam and Go, and
+    handoff against crossbeam (above 1: handoff ahead)."""
+    rows = {}
+    for (name, pin), stats in union.items():
+        if not name.startswith("select_"):
+            continue
+        workload, _, peer = name.rpartition("/")
+        if peer in SELECT_PEERS:
+            rows.setdefault((workload, pin), {})[peer] = stats
+    if not rows:
+        return ""
+
+    def cell(stats):
+        if stats is None:
+            return "–"
+        if stats["error"]:
+            return "**FAILED** " + stats["error"]
+        return f"{rate(stats['ips'])} ({nanos(stats['cpu'])})"
+
+    lines = []
+    for (workload, pin) in sorted(rows, key=lambda k: (k[0], pin_order(k[1]))):
+        peers = rows[(workload, pin)]
+        h, c = peers.get("handoff.select"), peers.get("crossbeam.select")
+        vs = times(ratio(h["ips"], c["ips"])) if h and c else "–"
+        lines.append([workload, pin, cell(h), cell(c), cell(peers.get("go.select")), vs])
+    return table(["workload", "pinning", "handoff msgs/s (CPU ns/msg)", "crossbeam", "Go", "handoff / crossbeam"],
+                 lines)
 
 
 def other_tables(per_run):
@@ -845,6 +880,9 @@ def render(merged, plots, md_path):
     wake = wake_tables(wake_summary(per_run))
     if wake:
         out += ["", "## Condition variables and wake-ups", "", wake]
+    sel = select_table(per_run.get("all", {}))
+    if sel:
+        out += ["", "## select over several channels", "", sel]
     others = other_tables(per_run)
     if others:
         out += ["", "## Other benchmarks", "", others]
