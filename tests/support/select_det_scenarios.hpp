@@ -238,7 +238,7 @@ void stale_link_on_the_losing_channel(std::size_t cap_b) {
   l.check();
 }
 
-// ---- (c), (d) SE-6, G-2, G-7: a select that may give up (deadline in virtual time, a stop requested from
+// ---- (c), (d) SE-3, G-2, G-7: a select that may give up (deadline in virtual time, a stop requested from
 // another thread, or both) racing a push. Either the select got the value (ok, case 0) or it gave up and the
 // value is still in the stream or with its pusher; never both, never neither. cancelled only after the stop
 // was requested.
@@ -336,7 +336,7 @@ void give_up_races_a_pop(std::size_t cap, give_up how, outcome_tally& seen) {
   seen.add(r.status());
 }
 
-// ---- (e) SE-2, G-1: values arriving while the select registers. Three pop cases (A buffered, B a
+// ---- (e) SE-1, G-1: values arriving while the select registers. Three pop cases (A buffered, B a
 // rendezvous nobody pushes to, C buffered); A's and C's pushes race the try phase and the registration, one
 // channel at a time: a value that arrives at a channel not yet registered makes its registration step fail
 // (the select leaves and starts again); one that arrives at a registered link claims the core. Exactly one
@@ -399,7 +399,7 @@ void value_arrives_at_the_last_case(outcome_tally& seen) {
   seen.add(r.status());
 }
 
-// ---- (f) SE-7, ST-5: close during a select. A pop case reports closed only once its stream is drained: the
+// ---- (f) SE-6, ST-5: close during a select. A pop case reports closed only once its stream is drained: the
 // selector pops with a fresh select each time while the pusher pushes two values and closes; it must receive
 // both, in order, before a select reports (case 0, closed).
 template <class Sel>
@@ -476,7 +476,7 @@ void close_during_select_push_keeps_value(std::size_t cap, outcome_tally& seen) 
   seen.add(r.status());
 }
 
-// ---- (g) G-3, ST-4, MV-3, SE-9: FIFO with a plain waiter ahead. A plain waiter registered before the
+// ---- (g) G-3, ST-4, MV-3, SE-2: FIFO with a plain waiter ahead. A plain waiter registered before the
 // selector's link on the same channel is served first; the next value goes to the selector.
 template <class Sel>
 void plain_popper_ahead_is_served_first(std::size_t cap) {
@@ -659,7 +659,7 @@ void self_match_two_selectors() {
 
 // Two selectors crossed over two rendezvous streams: S1 = {push A, pop B}, S2 = {push B, pop A}. They must
 // meet exactly once: S1's push reaches S2's pop, or S2's push reaches S1's pop. Their registrations race, so
-// each may find the other's (possibly already stale) push link as a partner, abort and start again (SE-2,
+// each may find the other's (possibly already stale) push link as a partner, abort and start again (SE-1,
 // SE-5); a livelock would end in STEP BOUND, a lost meeting in DEADLOCK.
 template <class Sel>
 void crossed_selectors_meet_once() {
@@ -686,7 +686,7 @@ void crossed_selectors_meet_once() {
   l.check();
 }
 
-// ---- (i) SE-1, CO-3, CO-7, MV-3: a select over an mvar case, a stream pop and a condition wait, while a
+// ---- (i) SE-1, SE-9, CO-3, CO-7, MV-3: a select over an mvar case, a stream pop and a condition wait, while a
 // pusher and a signaller race it and a plain waiter waits on the condition too. The mvar case is a take
 // racing a putter, or (PutCase) a put into the full box racing a plain taker. signal returns 1 exactly when
 // someone (the selector or the plain waiter) got its value; exactly one of the selector's cases won; every
