@@ -733,7 +733,7 @@ class stream {
     // relaxed: only picks the slot to watch; try_fast_push reads the tail again with acquire.
     const std::uint32_t want =
         (index_of(tail_.load(std::memory_order_relaxed)) + room_batch() - 1) & index_mask;
-    for (unsigned spins = 0; spins < Sync::spin_limit && !ring_.free_for(want); ++spins) Sync::relax();
+    ring_.spin_until_free(want);
     return try_fast_push(v);
   }
 

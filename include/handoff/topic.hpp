@@ -148,6 +148,7 @@
 #include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
+#include "detail/spin_wait.hpp"
 #include "detail/sync.hpp"
 #include "mvar.hpp"
 #include "result.hpp"
@@ -678,24 +679,11 @@ class topic<T, Sync>::subscription {
   void await_drop() const noexcept {
     auto& word = state_->drops;
     // acquire: pairs with the release exchange in end_drop (or an RMW of its release sequence): a drop seen
-    // ended has its count visible.
-    std::uint32_t w = word.load(std::memory_order_acquire);
-    const std::uint32_t in_flight = w & ~kLagReaderAsleep;
+    // ended has its count visible. park_until_ready (detail/spin_wait.hpp) reads with acquire too.
+    const std::uint32_t in_flight = word.load(std::memory_order_acquire) & ~kLagReaderAsleep;
     if (!(in_flight & kDropInFlight)) return;
-    for (unsigned spins = 0; (w & ~kLagReaderAsleep) == in_flight; ++spins) {
-      if (spins >= Sync::spin_limit) {
-        // acquire: on failure, w is a fresh read of the word, as the load above (on success the bit only
-        // asks to be woken; the load after park is what orders the count).
-        if (!(w & kLagReaderAsleep) &&
-            !word.compare_exchange_weak(w, w | kLagReaderAsleep, std::memory_order_acquire,
-                                        std::memory_order_acquire))
-          continue;
-        Sync::park(word, in_flight | kLagReaderAsleep);
-      } else {
-        Sync::relax();
-      }
-      w = word.load(std::memory_order_acquire);  // acquire: as above
-    }
+    detail::park_until_ready<Sync>(word, kLagReaderAsleep,
+                                   [in_flight](std::uint32_t w) { return w != in_flight; });
   }
   buffer_type& buffer() {
     check();

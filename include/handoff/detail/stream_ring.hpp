@@ -44,6 +44,8 @@
 #include <optional>
 #include <utility>
 
+#include "spin_wait.hpp"
+
 namespace handoff::detail {
 
 template <class T, class Sync>
@@ -122,14 +124,10 @@ class stream_ring {
   template <class StillWaiting>
   std::uint32_t await_step(std::uint32_t i, std::uint32_t seen, StillWaiting still_waiting) noexcept {
     auto& turn = at(i).turn;
-    for (unsigned spins = 0; spins < Sync::spin_limit; ++spins) {
-      // relaxed: a hint; the caller claims, and take() reads the turn with acquire.
-      const std::uint32_t now = turn.load(std::memory_order_relaxed) & ~sleeping;
-      if (now != seen) return now;
-      Sync::relax();
-    }
-    // relaxed: as above; the compare-exchange below decides.
-    std::uint32_t t = turn.load(std::memory_order_relaxed);
+    // The spin phase (spin_wait.hpp). relaxed: a hint; the caller claims, and take() reads the turn with
+    // acquire; the compare-exchange below decides whether to park.
+    std::uint32_t t = spin_until<Sync>(turn, std::memory_order_relaxed,
+                                       [seen](std::uint32_t v) { return (v & ~sleeping) != seen; });
     if ((t & ~sleeping) != seen) return t & ~sleeping;
     // acquire: pairs with the release of publish() and wake_unclaimed(), so that still_waiting() sees what
     // their threads did before them (a head that moved on, a claim given back). A read-modify-write even
@@ -155,6 +153,14 @@ class stream_ring {
   // re-reads the turn with acquire before writing the slot.
   bool free_for(std::uint32_t i) const noexcept {
     return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == free_turn(i);
+  }
+
+  // The spin phase (spin_wait.hpp) of a push waiting for room: returns once free_for(i) holds or the spin
+  // is over (then the caller tries and, if still full, registers). relaxed: a hint, as free_for().
+  void spin_until_free(std::uint32_t i) const noexcept {
+    if (!slots_) return;
+    spin_until<Sync>(at(i).turn, std::memory_order_relaxed,
+                     [want = free_turn(i)](std::uint32_t t) { return (t & ~sleeping) == want; });
   }
 
   // Index i was claimed but its value could not be constructed, and the index cannot be given back: its
@@ -200,23 +206,11 @@ class stream_ring {
   // The turn protocol, also used by the cells of stream's overflow blocks (turn 0: being written; 1:
   // published). Bounded spin, then park; the wake protocol of waiter.hpp (point 2) on the slot's turn word.
   static void await_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t want) noexcept {
-    unsigned spins = 0;
-    for (;;) {
-      // acquire: pairs with the release exchange in publish(), making the slot's contents visible.
-      std::uint32_t t = turn.load(std::memory_order_acquire);
-      if ((t & ~sleeping) == want) return;
-      if (spins < Sync::spin_limit) {
-        ++spins;
-        Sync::relax();
-        continue;
-      }
-      if (!(t & sleeping)) {
-        // relaxed: the futex compares values; the exchange in publish() orders the wake.
-        if (!turn.compare_exchange_weak(t, t | sleeping, std::memory_order_relaxed)) continue;
-        t |= sleeping;
-      }
-      Sync::park(turn, t);
-    }
+    // acquire (park_until_ready reads with it too): pairs with the release exchange in publish(), making
+    // the slot's contents visible. The first look stays here, inline in every pop and push: g++ does not
+    // inline park_until_ready, and calling it on the common path (turn already right) cost the 8x8 rows.
+    if ((turn.load(std::memory_order_acquire) & ~sleeping) == want) return;
+    park_until_ready<Sync>(turn, sleeping, [want](std::uint32_t t) { return t == want; });
   }
 
   static void publish(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {

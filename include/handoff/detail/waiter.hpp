@@ -44,10 +44,11 @@
 //      this same step; a case found ready instead ends the registration (the core leaves, every link is
 //      unregistered, and the select tries every case again), so no channel's event can fall between two
 //      registrations unseen.
-//   2. Park-and-wake cannot cross. The waiter sets `sleeping` with a CAS and parks with the expected value it
-//      just wrote; the futex (or the portable slot mutex) sleeps only if the word still holds it. A waker
-//      changes the word with an exchange before waking. If the exchange comes first, the waiter's CAS fails
-//      or the park returns at once; if it comes second, it returns `sleeping` and the waker wakes the waiter.
+//   2. Park-and-wake cannot cross (written once, in detail/spin_wait.hpp). The waiter sets `sleeping` with a
+//      CAS and parks with the expected value it just wrote; the futex (or the portable slot mutex) sleeps
+//      only if the word still holds it. A waker changes the word with an exchange before waking. If the
+//      exchange comes first, the waiter's CAS fails or the park returns at once; if it comes second, it
+//      returns `sleeping` and the waker wakes the waiter.
 //   3. Spurious returns from park are absorbed by the await loop, which returns only on done, on a passed
 //      deadline, or on a stop request (rule G-5).
 // Memory ordering: complete() publishes the payload with a release exchange; await() reads `done` with
@@ -61,6 +62,7 @@
 #include "../status.hpp"
 #include "deadline.hpp"
 #include "precondition.hpp"
+#include "spin_wait.hpp"
 
 namespace handoff::detail {
 
@@ -155,36 +157,30 @@ class wait_core {
   // while still unclaimed (timed_out / cancelled: the links are still linked and the caller must unlink them
   // under the lock).
   outcome await(const deadline& d) noexcept {
-    unsigned spins = 0;
-    bool deadline_seen = false;
+    // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
+    // release exchange in complete() (a `done` read here returns at once with the payload visible).
+    std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
+      return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
+    });
+    // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
+    // spin), then by park_until.
+    bool deadline_seen = (s & phase_mask) == waiting && !d.is_never() && Sync::passed(d);
     for (;;) {
-      // acquire: pairs with the release exchange in complete().
-      std::uint32_t s = state_.load(std::memory_order_acquire);
       const std::uint32_t phase = s & phase_mask;
       if (phase == done) return outcome::completed;
       if (phase == waiting && ((s & interrupted) || deadline_seen)) {
         // relaxed: leaving publishes nothing; the waker's claim CAS on this word decides who won.
         if (state_.compare_exchange_strong(s, left, std::memory_order_relaxed))
           return (s & interrupted) ? outcome::cancelled : outcome::timed_out;
-        continue;  // a waker claimed us first: wait for done
+      } else if (mark_sleeping<Sync>(state_, s, sleeping)) {
+        if (phase == waiting && !d.is_never()) {
+          if (!Sync::park_until(state_, s, d)) deadline_seen = true;
+        } else {
+          Sync::park(state_, s);  // claimed: the waker is delivering right now, no deadline applies any more
+        }
       }
-      if (spins < Sync::spin_limit) {
-        ++spins;
-        Sync::relax();
-        if (phase == waiting && !d.is_never() && spins == Sync::spin_limit && Sync::passed(d))
-          deadline_seen = true;
-        continue;
-      }
-      if (!(s & sleeping)) {
-        // relaxed: the futex compares values; ordering with the waker comes from the exchange in complete().
-        if (!state_.compare_exchange_weak(s, s | sleeping, std::memory_order_relaxed)) continue;
-        s |= sleeping;
-      }
-      if (phase == waiting && !d.is_never()) {
-        if (!Sync::park_until(state_, s, d)) deadline_seen = true;
-      } else {
-        Sync::park(state_, s);  // claimed: the waker is delivering right now, no deadline applies any more
-      }
+      // acquire: as above.
+      s = state_.load(std::memory_order_acquire);
     }
   }
 
