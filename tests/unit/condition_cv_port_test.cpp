@@ -201,13 +201,14 @@ TYPED_TEST(ConditionCvPort, CO8_CapacityOneManyThreadsNoLostWakeup) {
 template <class CV>
 class InterruptibleWaits : public ::testing::Test {};
 #if defined(HANDOFF_HAVE_FUTEX)
-using interruptible_impls =
-    ::testing::Types<std::condition_variable_any, handoff::condition<void, handoff::detail::futex_sync>,
-                     handoff::condition<void, handoff::detail::portable_sync>>;
+using futex_impls = ::testing::Types<handoff::condition<void, handoff::detail::futex_sync>>;
 #else
-using interruptible_impls =
-    ::testing::Types<std::condition_variable_any, handoff::condition<void, handoff::detail::portable_sync>>;
+using futex_impls = ::testing::Types<>;
 #endif
+using interruptible_impls = handoff_test::join_types<
+    ::testing::Types<std::condition_variable_any>,
+    handoff_test::on_backends<
+        futex_impls, ::testing::Types<handoff::condition<void, handoff::detail::portable_sync>>>>::type;
 TYPED_TEST_SUITE(InterruptibleWaits, interruptible_impls);
 
 enum class interruptible { wait, wait_for, wait_until };

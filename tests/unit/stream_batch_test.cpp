@@ -71,15 +71,20 @@ using futex = handoff::detail::futex_sync;
 #endif
 using portable = handoff::detail::portable_sync;
 
-using configs = ::testing::Types<
 #if defined(HANDOFF_HAVE_FUTEX)
-    config<futex, 0, sink::array>, config<futex, 1, sink::array>, config<futex, 4, sink::array>,
-    config<futex, 64, sink::array>, config<futex, kUnbounded, sink::array>,
-    config<futex, 4, sink::back_inserter>, config<futex, kUnbounded, sink::back_inserter>,
+using futex_configs =
+    ::testing::Types<config<futex, 0, sink::array>, config<futex, 1, sink::array>,
+                     config<futex, 4, sink::array>, config<futex, 64, sink::array>,
+                     config<futex, kUnbounded, sink::array>, config<futex, 4, sink::back_inserter>,
+                     config<futex, kUnbounded, sink::back_inserter>>;
+#else
+using futex_configs = ::testing::Types<>;
 #endif
-    config<portable, 0, sink::array>, config<portable, 4, sink::array>,
-    config<portable, kUnbounded, sink::array>, config<portable, 1, sink::back_inserter>,
-    config<portable, 64, sink::back_inserter>>;
+using portable_configs =
+    ::testing::Types<config<portable, 0, sink::array>, config<portable, 4, sink::array>,
+                     config<portable, kUnbounded, sink::array>, config<portable, 1, sink::back_inserter>,
+                     config<portable, 64, sink::back_inserter>>;
+using configs = handoff_test::on_backends<futex_configs, portable_configs>;
 
 struct config_names {
   template <class C>

@@ -83,11 +83,14 @@ using futex = handoff::detail::futex_sync;
 #endif
 using portable = handoff::detail::portable_sync;
 
-using configs = ::testing::Types<
 #if defined(HANDOFF_HAVE_FUTEX)
-    config<futex, 8>, config<futex, kUnbounded>,
+using futex_configs = ::testing::Types<config<futex, 8>, config<futex, kUnbounded>>;
+#else
+using futex_configs = ::testing::Types<>;
 #endif
-    config<portable, 8>, config<portable, kUnbounded>>;
+using configs =
+    handoff_test::on_backends<futex_configs,
+                              ::testing::Types<config<portable, 8>, config<portable, kUnbounded>>>;
 
 struct config_names {
   template <class C>

@@ -56,11 +56,16 @@ using futex = handoff::detail::futex_sync;
 #endif
 using portable = handoff::detail::portable_sync;
 
-using configs = ::testing::Types<
 #if defined(HANDOFF_HAVE_FUTEX)
-    config<futex, 0>, config<futex, 1>, config<futex, 4>, config<futex, kUnbounded>,
+using futex_configs =
+    ::testing::Types<config<futex, 0>, config<futex, 1>, config<futex, 4>, config<futex, kUnbounded>>;
+#else
+using futex_configs = ::testing::Types<>;
 #endif
-    config<portable, 0>, config<portable, 1>, config<portable, 4>, config<portable, kUnbounded>>;
+using configs =
+    handoff_test::on_backends<futex_configs,
+                              ::testing::Types<config<portable, 0>, config<portable, 1>, config<portable, 4>,
+                                               config<portable, kUnbounded>>>;
 
 struct config_names {
   template <class C>
