@@ -777,9 +777,12 @@ class stream {
   status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
     fast f = try_fast_push(v);
     if (f == fast::blocked && !is_unbounded()) {
-      // Full with no waiter to serve: a try_ answers now (linearized at that load).
+      // Full with no waiter to serve: a try_ answers now (linearized at that load), and so does a form whose
+      // stop was requested or whose deadline has passed (G-6, G-7: no lock; cancelled when both).
       if (m == mode::try_only) return status::full;
-      if (fast_limit_ > 0 && !Sync::passed(d) && !would_stop(st)) {
+      if (would_stop(st)) return status::cancelled;
+      if (Sync::passed(d)) return status::timeout;
+      if (fast_limit_ > 0) {
         if (ring_.size() == fast_limit_) f = push_after_room(v);                                // invariant 8
         if (f == fast::blocked) f = yield_then_retry(d, st, [&] { return try_fast_push(v); });  // invariant 7
       }
@@ -1022,6 +1025,9 @@ class stream {
 
   status wait_closed_impl(const detail::deadline& d, const std::stop_token* st) {
     if (is_closed()) return status::ok;
+    // Open at that load: a passed deadline or a requested stop answers now, without the lock (G-6).
+    if (would_stop(st)) return status::cancelled;
+    if (Sync::passed(d)) return status::timeout;
     detail::relockable_guard<Sync> guard(lock_);
     // acquire: close() sets CLOSED under lock_, so under lock_ this is exact; pairs with its fetch_or (G-4).
     if (tail_.load(std::memory_order_acquire) & kClosed) return status::ok;
@@ -1043,8 +1049,11 @@ class stream {
   [[gnu::noinline]] status pop_after_fast(std::optional<T>& out, fast f, mode m, const detail::deadline& d,
                                           const std::stop_token* st) {
     if (f == fast::blocked) {
-      // Empty with no pusher or overflow: a try_ answers now (linearized at that load).
+      // Empty with no pusher or overflow: a try_ answers now (linearized at that load), and so does a form
+      // whose stop was requested or whose deadline has passed (G-6, G-7: no lock; cancelled when both).
       if (m == mode::try_only) return status::empty;
+      if (would_stop(st)) return status::cancelled;
+      if (Sync::passed(d)) return status::timeout;
       f = yield_then_retry(d, st, [&] { return try_fast_pop(out, &d, st); });  // invariant 7
     }
     if (f == fast::done) return status::ok;

@@ -11,9 +11,8 @@
 // answers full and empty; condition signal / broadcast / broadcast_error / notify_* with nobody waiting;
 // topic publish (every form) with one subscriber that has room, and that subscriber's pops.
 // A failing try_ and a form whose deadline has passed (or stop was requested) answer without the lock on an
-// idle mvar too (full for a put, empty for a take, read or swap). Not claimed (measured): such a form on a
-// full / empty stream reaches stream.hpp's slow path and takes the lock, where try_push / try_pop answer
-// without it.
+// idle mvar too (full for a put, empty for a take, read or swap), and on a full / empty stream (push, pop,
+// pop_some, wait_closed; every capacity, rendezvous and unbounded included).
 // The control test shows the counters see the slow path, so a zero is not a blind checker's zero.
 #include <handoff/condition.hpp>
 #include <handoff/mvar.hpp>
@@ -280,6 +279,39 @@ TYPED_TEST(UncontendedCost, G6_StreamTryAnswersFullAndEmptyNoLockNoSyscall) {
       }
     });
     EXPECT_EQ(c, none) << "G-6: a stream's try_ answers";
+  }
+}
+
+// A form whose deadline has passed or whose stop was requested, on a full (push) or empty (pop, pop_some) or
+// open (wait_closed) stream, answers as try_ does: from the fast path's loads, no lock (stream.hpp push_impl
+// and pop_after_fast; cancelled when both, as every form).
+TYPED_TEST(UncontendedCost, G6_StreamPassedDeadlineAndStopAnswerWithoutTheLock) {
+  using stream_t = handoff::stream<int, typename TestFixture::sync>;
+  std::stop_source stopped;
+  stopped.request_stop();
+  const auto past = std::chrono::steady_clock::now() - 1h;
+  for (long capacity : {0L, 1L, 4L, 64L, -1L}) {
+    SCOPED_TRACE(capacity < 0 ? std::string("unbounded") : "capacity " + std::to_string(capacity));
+    stream_t s = capacity < 0 ? stream_t(handoff::unbounded) : stream_t(static_cast<std::size_t>(capacity));
+    const sync_counts c = counted("stream passed-deadline and stopped forms", [&] {
+      for (int round = 0; round < kRounds / 10; ++round) {
+        ASSERT_EQ(s.pop_for(0s).status(), status::timeout);
+        ASSERT_EQ(s.pop_until(past).status(), status::timeout);
+        ASSERT_EQ(s.pop(stopped.get_token()).status(), status::cancelled);
+        ASSERT_EQ(s.pop_for(1h, stopped.get_token()).status(), status::cancelled);
+        std::vector<int> out;
+        ASSERT_EQ(s.pop_some_for(std::back_inserter(out), 4, 0s).status(), status::timeout);
+        ASSERT_EQ(s.wait_closed_for(0s), status::timeout);
+        ASSERT_EQ(s.wait_closed(stopped.get_token()), status::cancelled);
+        if (capacity < 0) continue;  // an unbounded push never waits
+        for (long k = 0; k < capacity; ++k) ASSERT_EQ(s.try_push(int{round}), status::ok);
+        ASSERT_EQ(s.push_for(int{round}, 0s), status::timeout);
+        ASSERT_EQ(s.push_until(int{round}, past), status::timeout);
+        ASSERT_EQ(s.push(int{round}, stopped.get_token()), status::cancelled);
+        for (long k = 0; k < capacity; ++k) ASSERT_EQ(s.try_pop().status(), status::ok);
+      }
+    });
+    EXPECT_EQ(c, none) << "G-6: a stream's passed-deadline and stopped answers";
   }
 }
 
