@@ -3,11 +3,17 @@
 // smoke, capacity, try_pop, try_push, pop_timeout, push_timeout, close_wakes_poppers, close_wakes_pushers,
 // spsc, mpmc, fairness, linearizable, no_alloc, drops. No sleeps: handshakes use waiting()/size() snapshots,
 // hangs are caught by the watchdog (support/watchdog.hpp).
+//
+// The suite is typed over the backend only; each test body runs every capacity kind in turn at run time
+// (for_each_capacity), because the capacity is a constructor argument (stream<T, Sync> is one type for all
+// of them) and a capacity in the type list compiled every body once per capacity: most of this file's
+// compile time. Each capacity runs under a SCOPED_TRACE that names it, and the watchdog names it too.
 #include <handoff/mvar.hpp>
 #include <handoff/stream.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +25,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/backends.hpp"
@@ -30,91 +37,112 @@ namespace {
 
 using namespace std::chrono_literals;
 using handoff::status;
-using handoff_test::get_or_abort;
-
 using handoff_test::until;
 
 constexpr long kUnbounded = -1;
+constexpr long kCapacities[] = {0, 1, 4, kUnbounded};
 
-template <class SyncT, long Capacity>
-struct config {
-  using sync = SyncT;
-  static constexpr long capacity = Capacity;
-  template <class T>
-  static handoff::stream<T, SyncT> make() {
-    if constexpr (Capacity == kUnbounded)
-      return handoff::stream<T, SyncT>(handoff::unbounded);
-    else
-      return handoff::stream<T, SyncT>(static_cast<std::size_t>(Capacity));
+std::string describe(long cap) {
+  return cap == kUnbounded ? "capacity unbounded" : "capacity " + std::to_string(cap);
+}
+
+// The streams are not movable; make_stream returns by guaranteed copy elision.
+template <class T, class Sync>
+handoff::stream<T, Sync> make_stream(long cap) {
+  if (cap == kUnbounded) return handoff::stream<T, Sync>(handoff::unbounded);
+  return handoff::stream<T, Sync>(static_cast<std::size_t>(cap));
+}
+
+bool is_rendezvous(long cap) {
+  return cap == 0;
+}
+bool is_unbounded(long cap) {
+  return cap == kUnbounded;
+}
+
+// How many values a push can leave without a popper: the capacity (a large number for unbounded).
+std::size_t room(long cap) {
+  return cap == kUnbounded ? 1000 : static_cast<std::size_t>(cap);
+}
+
+// The capacity whose body is running, for the watchdog's message (the test name names only the backend).
+// Written and read by the test's main thread only.
+std::string running_capacity;
+
+template <class Future>
+auto get_or_abort(Future&& f, const std::string& what) {
+  return handoff_test::get_or_abort(std::forward<Future>(f),
+                                    running_capacity.empty() ? what : what + " (" + running_capacity + ")");
+}
+
+// Runs body(cap) for each capacity kind in turn, under a SCOPED_TRACE naming it. A body joins its threads
+// (its futures are waited for, its std::threads joined) before it returns, so no capacity's threads overlap
+// the next one's. An ASSERT_ failure ends that capacity's run only, as it ended that config's test when the
+// capacity was a type parameter.
+template <class Body>
+void for_each_capacity(Body body) {
+  for (long cap : kCapacities) {
+    SCOPED_TRACE(describe(cap));
+    running_capacity = describe(cap);
+    body(cap);
   }
-  // How many values a push can leave without a popper: the capacity (a large number for unbounded).
-  static constexpr std::size_t room = Capacity == kUnbounded ? 1000 : static_cast<std::size_t>(Capacity);
-};
+  running_capacity.clear();
+}
 
-#if defined(HANDOFF_HAVE_FUTEX)
-using futex = handoff::detail::futex_sync;
-#endif
-using portable = handoff::detail::portable_sync;
+// The same for the capacities where `skipped(cap)` is false. The others were skipped (GTEST_SKIP, with the
+// reason `why`) when the capacity was a type parameter, and are skipped still; on a backend where every
+// capacity is skipped the test reports as skipped, never as a vacuous pass.
+template <class Skipped, class Body>
+void for_each_capacity_except(Skipped skipped, const char* why, Body body) {
+  bool ran = false;
+  for_each_capacity([&](long cap) {
+    if (skipped(cap)) return;
+    ran = true;
+    body(cap);
+  });
+  if (!ran) GTEST_SKIP() << why;
+}
 
-#if defined(HANDOFF_HAVE_FUTEX)
-using futex_configs =
-    ::testing::Types<config<futex, 0>, config<futex, 1>, config<futex, 4>, config<futex, kUnbounded>>;
-#else
-using futex_configs = ::testing::Types<>;
-#endif
-using configs =
-    handoff_test::on_backends<futex_configs,
-                              ::testing::Types<config<portable, 0>, config<portable, 1>, config<portable, 4>,
-                                               config<portable, kUnbounded>>>;
-
-struct config_names {
-  template <class C>
-  static std::string GetName(int) {
-    std::string backend = handoff_test::backend_names::GetName<typename C::sync>(0);
-    std::string cap = C::capacity == kUnbounded ? "unbounded" : "cap" + std::to_string(C::capacity);
-    return backend + "_" + cap;
-  }
-};
-
-template <class C>
+template <class Sync>
 class StreamTest : public ::testing::Test {};
-TYPED_TEST_SUITE(StreamTest, configs, config_names);
-
-// The streams are not movable; C::make returns by guaranteed copy elision.
-#define MAKE_STREAM(name, T) auto name = TypeParam::template make<T>()
+TYPED_TEST_SUITE(StreamTest, handoff_test::real_backends, handoff_test::backend_names);
 
 // ---- smoke: ST-1..ST-4
 TYPED_TEST(StreamTest, Smoke) {
-  MAKE_STREAM(s, int);
-  if constexpr (TypeParam::capacity == 0) {  // ST-3: push returns only once a popper has the value
-    auto pusher = std::async(std::launch::async, [&] { return s.push(7); });
-    EXPECT_EQ(s.pop(), 7);
-    EXPECT_TRUE(get_or_abort(std::move(pusher), "rendezvous push"));
-  } else {
-    EXPECT_TRUE(s.push(7));
-    EXPECT_EQ(s.size(), 1u);
-    EXPECT_EQ(s.pop(), 7);
-    EXPECT_EQ(s.size(), 0u);
-  }
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    if (cap == 0) {  // ST-3: push returns only once a popper has the value
+      auto pusher = std::async(std::launch::async, [&] { return s.push(7); });
+      EXPECT_EQ(s.pop(), 7);
+      EXPECT_TRUE(get_or_abort(std::move(pusher), "rendezvous push"));
+    } else {
+      EXPECT_TRUE(s.push(7));
+      EXPECT_EQ(s.size(), 1u);
+      EXPECT_EQ(s.pop(), 7);
+      EXPECT_EQ(s.size(), 0u);
+    }
+  });
 }
 
 // ---- capacity: ST-1, ST-2, ST-3
 TYPED_TEST(StreamTest, Capacity) {
-  MAKE_STREAM(s, int);
-  if constexpr (TypeParam::capacity == kUnbounded) {
-    EXPECT_EQ(s.capacity(), std::numeric_limits<std::size_t>::max());
-    for (int i = 0; i < 5000; ++i) ASSERT_EQ(s.try_push(int{i}), status::ok) << "ST-1: push never waits";
-    EXPECT_EQ(s.size(), 5000u) << "ST-1: size() tells the backlog";
-    for (int i = 0; i < 5000; ++i) ASSERT_EQ(s.pop(), i);
-    EXPECT_EQ(s.size(), 0u);
-  } else {
-    EXPECT_EQ(s.capacity(), static_cast<std::size_t>(TypeParam::capacity));
-    for (std::size_t i = 0; i < TypeParam::room; ++i) ASSERT_EQ(s.try_push(int(i)), status::ok);
-    int extra = 99;
-    EXPECT_EQ(s.try_push(std::move(extra)), status::full) << "ST-2: full after n values";
-    EXPECT_EQ(extra, 99);
-    EXPECT_EQ(s.size(), TypeParam::room);
-  }
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    if (cap == kUnbounded) {
+      EXPECT_EQ(s.capacity(), std::numeric_limits<std::size_t>::max());
+      for (int i = 0; i < 5000; ++i) ASSERT_EQ(s.try_push(int{i}), status::ok) << "ST-1: push never waits";
+      EXPECT_EQ(s.size(), 5000u) << "ST-1: size() tells the backlog";
+      for (int i = 0; i < 5000; ++i) ASSERT_EQ(s.pop(), i);
+      EXPECT_EQ(s.size(), 0u);
+    } else {
+      EXPECT_EQ(s.capacity(), static_cast<std::size_t>(cap));
+      for (std::size_t i = 0; i < room(cap); ++i) ASSERT_EQ(s.try_push(int(i)), status::ok);
+      int extra = 99;
+      EXPECT_EQ(s.try_push(std::move(extra)), status::full) << "ST-2: full after n values";
+      EXPECT_EQ(extra, 99);
+      EXPECT_EQ(s.size(), room(cap));
+    }
+  });
 }
 
 TEST(StreamArguments, CapacityTooLargeThrowsInvalidArgument) {
@@ -132,55 +160,60 @@ TEST(StreamArguments, CapacityTooLargeThrowsInvalidArgument) {
 
 // ---- try_pop / try_push: G-7, ST-4
 TYPED_TEST(StreamTest, TryPop) {
-  MAKE_STREAM(s, int);
-  int out = -1;
-  EXPECT_EQ(s.try_pop(out), status::empty);
-  EXPECT_EQ(out, -1);
-  if constexpr (TypeParam::capacity != 0) {
-    s.push(3);
-    EXPECT_EQ(s.try_pop(out), status::ok);
-    EXPECT_EQ(out, 3);
-  } else {  // a waiting pusher is served by try_pop
-    auto pusher = std::async(std::launch::async, [&] { return s.push(3); });
-    until([&] { return s.waiting().pushers == 1; }, "pusher waiting");
-    EXPECT_EQ(s.try_pop(out), status::ok);
-    EXPECT_EQ(out, 3);
-    EXPECT_TRUE(get_or_abort(std::move(pusher), "push"));
-  }
-  s.close();
-  EXPECT_EQ(s.try_pop(out), status::closed);
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    int out = -1;
+    EXPECT_EQ(s.try_pop(out), status::empty);
+    EXPECT_EQ(out, -1);
+    if (cap != 0) {
+      s.push(3);
+      EXPECT_EQ(s.try_pop(out), status::ok);
+      EXPECT_EQ(out, 3);
+    } else {  // a waiting pusher is served by try_pop
+      auto pusher = std::async(std::launch::async, [&] { return s.push(3); });
+      until([&] { return s.waiting().pushers == 1; }, "pusher waiting");
+      EXPECT_EQ(s.try_pop(out), status::ok);
+      EXPECT_EQ(out, 3);
+      EXPECT_TRUE(get_or_abort(std::move(pusher), "push"));
+    }
+    s.close();
+    EXPECT_EQ(s.try_pop(out), status::closed);
+  });
 }
 
 TYPED_TEST(StreamTest, TryPushWakesAWaitingPopper) {  // ST-4; a bug the anchors shipped
-  MAKE_STREAM(s, int);
-  auto popper = std::async(std::launch::async, [&] { return s.pop(); });
-  until([&] { return s.waiting().poppers == 1; }, "popper waiting");
-  EXPECT_EQ(s.try_push(5), status::ok) << "try_push hands its value to the waiting popper";
-  EXPECT_EQ(get_or_abort(std::move(popper), "pop"), 5);
-  EXPECT_EQ(s.size(), 0u);
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    auto popper = std::async(std::launch::async, [&] { return s.pop(); });
+    until([&] { return s.waiting().poppers == 1; }, "popper waiting");
+    EXPECT_EQ(s.try_push(5), status::ok) << "try_push hands its value to the waiting popper";
+    EXPECT_EQ(get_or_abort(std::move(popper), "pop"), 5);
+    EXPECT_EQ(s.size(), 0u);
+  });
 }
 
 // ---- pop_timeout / push_timeout: G-7, G-2
 TYPED_TEST(StreamTest, PopTimeout) {
-  MAKE_STREAM(s, int);
-  int out = -1;
-  EXPECT_EQ(s.pop_for(out, 1ms), status::timeout);
-  EXPECT_EQ(s.pop_until(out, std::chrono::steady_clock::now() - 1s), status::timeout)
-      << "past deadline = try";
-  EXPECT_EQ(s.pop_until(out, std::chrono::system_clock::now() + 1ms), status::timeout);
-  EXPECT_EQ(s.waiting().poppers, 0u) << "a timed-out popper leaves the queue";
-  // The stream still works after timeouts.
-  auto pusher = std::async(std::launch::async, [&] { return s.push(8); });
-  EXPECT_EQ(s.pop(), 8);
-  EXPECT_TRUE(get_or_abort(std::move(pusher), "push"));
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    int out = -1;
+    EXPECT_EQ(s.pop_for(out, 1ms), status::timeout);
+    EXPECT_EQ(s.pop_until(out, std::chrono::steady_clock::now() - 1s), status::timeout)
+        << "past deadline = try";
+    EXPECT_EQ(s.pop_until(out, std::chrono::system_clock::now() + 1ms), status::timeout);
+    EXPECT_EQ(s.waiting().poppers, 0u) << "a timed-out popper leaves the queue";
+    // The stream still works after timeouts.
+    auto pusher = std::async(std::launch::async, [&] { return s.push(8); });
+    EXPECT_EQ(s.pop(), 8);
+    EXPECT_TRUE(get_or_abort(std::move(pusher), "push"));
+  });
 }
 
 TYPED_TEST(StreamTest, PushTimeoutLeavesTheValueWithTheCaller) {
-  if constexpr (TypeParam::capacity == kUnbounded) {
-    GTEST_SKIP() << "ST-1: an unbounded push never waits";
-  } else {
-    MAKE_STREAM(s, std::unique_ptr<int>);
-    for (std::size_t i = 0; i < TypeParam::room; ++i) ASSERT_TRUE(s.push(std::make_unique<int>(int(i))));
+  // Skips the unbounded capacity, as its config did.
+  for_each_capacity_except(is_unbounded, "ST-1: an unbounded push never waits", [](long cap) {
+    auto s = make_stream<std::unique_ptr<int>, TypeParam>(cap);
+    for (std::size_t i = 0; i < room(cap); ++i) ASSERT_TRUE(s.push(std::make_unique<int>(int(i))));
     auto v = std::make_unique<int>(42);
     EXPECT_EQ(s.push_for(std::move(v), 1ms), status::timeout);
     ASSERT_NE(v, nullptr) << "G-2: a push that timed out keeps its value";
@@ -188,56 +221,59 @@ TYPED_TEST(StreamTest, PushTimeoutLeavesTheValueWithTheCaller) {
     EXPECT_EQ(s.push_until(std::move(v), std::chrono::steady_clock::now() - 1s), status::timeout);
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(s.waiting().pushers, 0u);
-    EXPECT_EQ(s.size(), TypeParam::room);
-  }
+    EXPECT_EQ(s.size(), room(cap));
+  });
 }
 
 TYPED_TEST(StreamTest, StopTokenCancelsWaitingPopAndPush) {  // G-7
-  MAKE_STREAM(s, int);
-  std::stop_source stop_pop;
-  auto popper = std::async(std::launch::async, [&] {
-    int out = -1;
-    return s.pop(out, stop_pop.get_token());
-  });
-  until([&] { return s.waiting().poppers == 1; }, "popper waiting");
-  stop_pop.request_stop();
-  EXPECT_EQ(get_or_abort(std::move(popper), "pop(stop_token)"), status::cancelled);
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    std::stop_source stop_pop;
+    auto popper = std::async(std::launch::async, [&] {
+      int out = -1;
+      return s.pop(out, stop_pop.get_token());
+    });
+    until([&] { return s.waiting().poppers == 1; }, "popper waiting");
+    stop_pop.request_stop();
+    EXPECT_EQ(get_or_abort(std::move(popper), "pop(stop_token)"), status::cancelled);
 
-  if constexpr (TypeParam::capacity != kUnbounded) {
-    for (std::size_t i = 0; i < TypeParam::room; ++i) ASSERT_TRUE(s.push(int(i)));
-    std::stop_source stop_push;
-    auto pusher = std::async(std::launch::async, [&] { return s.push(99, stop_push.get_token()); });
-    until([&] { return s.waiting().pushers == 1; }, "pusher waiting");
-    stop_push.request_stop();
-    EXPECT_EQ(get_or_abort(std::move(pusher), "push(stop_token)"), status::cancelled);
-    std::stop_source already;
-    already.request_stop();
-    int out = -1;
-    if constexpr (TypeParam::capacity > 0) {
-      EXPECT_EQ(s.pop(out, already.get_token()), status::ok) << "a stopped token does not stop a ready pop";
+    if (cap != kUnbounded) {
+      for (std::size_t i = 0; i < room(cap); ++i) ASSERT_TRUE(s.push(int(i)));
+      std::stop_source stop_push;
+      auto pusher = std::async(std::launch::async, [&] { return s.push(99, stop_push.get_token()); });
+      until([&] { return s.waiting().pushers == 1; }, "pusher waiting");
+      stop_push.request_stop();
+      EXPECT_EQ(get_or_abort(std::move(pusher), "push(stop_token)"), status::cancelled);
+      std::stop_source already;
+      already.request_stop();
+      int out = -1;
+      if (cap > 0) {
+        EXPECT_EQ(s.pop(out, already.get_token()), status::ok) << "a stopped token does not stop a ready pop";
+      }
     }
-  }
+  });
 }
 
 // ---- close: ST-5
 TYPED_TEST(StreamTest, CloseWakesPoppers) {
-  MAKE_STREAM(s, int);
-  std::vector<std::future<std::optional<int>>> poppers;
-  for (int i = 0; i < 3; ++i) poppers.push_back(std::async(std::launch::async, [&] { return s.pop(); }));
-  until([&] { return s.waiting().poppers == 3; }, "three poppers waiting");
-  s.close();
-  s.close();  // idempotent
-  for (auto& p : poppers) EXPECT_EQ(get_or_abort(std::move(p), "pop after close"), std::nullopt);
-  EXPECT_EQ(s.pop(), std::nullopt) << "end-of-stream at once, forever";
-  EXPECT_TRUE(s.is_closed());
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    std::vector<std::future<std::optional<int>>> poppers;
+    for (int i = 0; i < 3; ++i) poppers.push_back(std::async(std::launch::async, [&] { return s.pop(); }));
+    until([&] { return s.waiting().poppers == 3; }, "three poppers waiting");
+    s.close();
+    s.close();  // idempotent
+    for (auto& p : poppers) EXPECT_EQ(get_or_abort(std::move(p), "pop after close"), std::nullopt);
+    EXPECT_EQ(s.pop(), std::nullopt) << "end-of-stream at once, forever";
+    EXPECT_TRUE(s.is_closed());
+  });
 }
 
 TYPED_TEST(StreamTest, CloseWakesPushersAndTheyKeepTheirValues) {
-  if constexpr (TypeParam::capacity == kUnbounded) {
-    GTEST_SKIP() << "ST-1: unbounded pushers never wait";
-  } else {
-    MAKE_STREAM(s, std::unique_ptr<int>);
-    for (std::size_t i = 0; i < TypeParam::room; ++i) ASSERT_TRUE(s.push(std::make_unique<int>(int(i))));
+  // Skips the unbounded capacity, as its config did.
+  for_each_capacity_except(is_unbounded, "ST-1: unbounded pushers never wait", [](long cap) {
+    auto s = make_stream<std::unique_ptr<int>, TypeParam>(cap);
+    for (std::size_t i = 0; i < room(cap); ++i) ASSERT_TRUE(s.push(std::make_unique<int>(int(i))));
     std::vector<std::future<bool>> pushers;
     for (int i = 0; i < 3; ++i)
       pushers.push_back(std::async(std::launch::async, [&s, i] {
@@ -252,123 +288,130 @@ TYPED_TEST(StreamTest, CloseWakesPushersAndTheyKeepTheirValues) {
     EXPECT_FALSE(s.push(std::move(late)));
     EXPECT_NE(late, nullptr) << "ST-5: a push after close keeps its value";
     // Drain what was buffered before the close, then end-of-stream.
-    for (std::size_t i = 0; i < TypeParam::room; ++i) {
+    for (std::size_t i = 0; i < room(cap); ++i) {
       auto v = s.pop();
       ASSERT_TRUE(v.has_value());
       EXPECT_EQ(**v, static_cast<int>(i));
     }
     EXPECT_EQ(s.pop(), std::nullopt);
-  }
+  });
 }
 
 TYPED_TEST(StreamTest, CloseDrainsThenEndsAndIterationStops) {  // ST-5, ST-7
-  MAKE_STREAM(s, int);
-  constexpr int kValues = 200;
-  auto producer = std::async(std::launch::async, [&] {
-    for (int i = 0; i < kValues; ++i)
-      if (!s.push(int{i})) return false;
-    s.close();
-    return true;
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    constexpr int kValues = 200;
+    auto producer = std::async(std::launch::async, [&] {
+      for (int i = 0; i < kValues; ++i)
+        if (!s.push(int{i})) return false;
+      s.close();
+      return true;
+    });
+    int expected = 0;
+    for (int v : s) EXPECT_EQ(v, expected++);
+    EXPECT_EQ(expected, kValues);
+    EXPECT_TRUE(get_or_abort(std::move(producer), "producer"));
   });
-  int expected = 0;
-  for (int v : s) EXPECT_EQ(v, expected++);
-  EXPECT_EQ(expected, kValues);
-  EXPECT_TRUE(get_or_abort(std::move(producer), "producer"));
 }
 
 // ---- spsc / mpmc: ST-4 (FIFO per producer, every value exactly once), G-1
 TYPED_TEST(StreamTest, Spsc) {
-  MAKE_STREAM(s, std::uint64_t);
-  constexpr std::uint64_t kValues = 50'000;
-  auto producer = std::async(std::launch::async, [&] {
-    for (std::uint64_t i = 0; i < kValues; ++i) s.push(std::uint64_t{i});
+  for_each_capacity([](long cap) {
+    auto s = make_stream<std::uint64_t, TypeParam>(cap);
+    constexpr std::uint64_t kValues = 50'000;
+    auto producer = std::async(std::launch::async, [&] {
+      for (std::uint64_t i = 0; i < kValues; ++i) s.push(std::uint64_t{i});
+    });
+    for (std::uint64_t i = 0; i < kValues; ++i) ASSERT_EQ(s.pop(), i);
+    get_or_abort(std::move(producer), "producer");
   });
-  for (std::uint64_t i = 0; i < kValues; ++i) ASSERT_EQ(s.pop(), i);
-  get_or_abort(std::move(producer), "producer");
 }
 
 TYPED_TEST(StreamTest, Mpmc) {
-  MAKE_STREAM(s, std::uint64_t);
-  constexpr unsigned kProducers = 3, kConsumers = 3;
-  constexpr std::uint64_t kPerProducer = 20'000;
-  std::vector<std::future<void>> producers;
-  for (unsigned p = 0; p < kProducers; ++p)
-    producers.push_back(std::async(std::launch::async, [&s, p] {
-      for (std::uint64_t i = 0; i < kPerProducer; ++i) s.push(std::uint64_t{p} << 32 | i);
-    }));
-  std::vector<std::future<std::vector<std::uint64_t>>> consumers;
-  for (unsigned c = 0; c < kConsumers; ++c)
-    consumers.push_back(std::async(std::launch::async, [&s] {
-      std::vector<std::uint64_t> got;
-      while (auto v = s.pop()) got.push_back(*v);
-      return got;
-    }));
-  for (auto& p : producers) get_or_abort(std::move(p), "producer");
-  s.close();
-  std::vector<std::vector<bool>> seen(kProducers, std::vector<bool>(kPerProducer, false));
-  std::size_t total = 0;
-  for (auto& c : consumers) {
-    auto got = get_or_abort(std::move(c), "consumer");
-    std::vector<std::int64_t> last(kProducers, -1);
-    for (std::uint64_t v : got) {
-      const unsigned p = static_cast<unsigned>(v >> 32);
-      const std::int64_t seq = static_cast<std::int64_t>(v & 0xffffffffu);
-      ASSERT_LT(p, kProducers);
-      ASSERT_GT(seq, last[p]) << "ST-4: per-producer order seen by one consumer";
-      last[p] = seq;
-      ASSERT_FALSE(seen[p][static_cast<std::size_t>(seq)]) << "G-2: duplicated value";
-      seen[p][static_cast<std::size_t>(seq)] = true;
-      ++total;
+  for_each_capacity([](long cap) {
+    auto s = make_stream<std::uint64_t, TypeParam>(cap);
+    constexpr unsigned kProducers = 3, kConsumers = 3;
+    constexpr std::uint64_t kPerProducer = 20'000;
+    std::vector<std::future<void>> producers;
+    for (unsigned p = 0; p < kProducers; ++p)
+      producers.push_back(std::async(std::launch::async, [&s, p] {
+        for (std::uint64_t i = 0; i < kPerProducer; ++i) s.push(std::uint64_t{p} << 32 | i);
+      }));
+    std::vector<std::future<std::vector<std::uint64_t>>> consumers;
+    for (unsigned c = 0; c < kConsumers; ++c)
+      consumers.push_back(std::async(std::launch::async, [&s] {
+        std::vector<std::uint64_t> got;
+        while (auto v = s.pop()) got.push_back(*v);
+        return got;
+      }));
+    for (auto& p : producers) get_or_abort(std::move(p), "producer");
+    s.close();
+    std::vector<std::vector<bool>> seen(kProducers, std::vector<bool>(kPerProducer, false));
+    std::size_t total = 0;
+    for (auto& c : consumers) {
+      auto got = get_or_abort(std::move(c), "consumer");
+      std::vector<std::int64_t> last(kProducers, -1);
+      for (std::uint64_t v : got) {
+        const unsigned p = static_cast<unsigned>(v >> 32);
+        const std::int64_t seq = static_cast<std::int64_t>(v & 0xffffffffu);
+        ASSERT_LT(p, kProducers);
+        ASSERT_GT(seq, last[p]) << "ST-4: per-producer order seen by one consumer";
+        last[p] = seq;
+        ASSERT_FALSE(seen[p][static_cast<std::size_t>(seq)]) << "G-2: duplicated value";
+        seen[p][static_cast<std::size_t>(seq)] = true;
+        ++total;
+      }
     }
-  }
-  EXPECT_EQ(total, kProducers * kPerProducer) << "G-2: every value delivered exactly once";
+    EXPECT_EQ(total, kProducers * kPerProducer) << "G-2: every value delivered exactly once";
+  });
 }
 
 // ---- fairness: G-3, ST-2, ST-4
 TYPED_TEST(StreamTest, FairnessPoppersServedInArrivalOrder) {
-  MAKE_STREAM(s, int);
-  std::vector<std::future<std::optional<int>>> poppers;
-  for (int i = 0; i < 3; ++i) {
-    poppers.push_back(std::async(std::launch::async, [&] { return s.pop(); }));
-    until([&] { return s.waiting().poppers == static_cast<std::size_t>(i + 1); }, "popper i waiting");
-  }
-  for (int i = 0; i < 3; ++i) {
-    if constexpr (TypeParam::capacity == 0) {
-      ASSERT_TRUE(s.push(int{i}));
-    } else {
-      ASSERT_EQ(s.try_push(int{i}), status::ok);
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    std::vector<std::future<std::optional<int>>> poppers;
+    for (int i = 0; i < 3; ++i) {
+      poppers.push_back(std::async(std::launch::async, [&] { return s.pop(); }));
+      until([&] { return s.waiting().poppers == static_cast<std::size_t>(i + 1); }, "popper i waiting");
     }
-    EXPECT_EQ(get_or_abort(std::move(poppers[static_cast<std::size_t>(i)]), "popper"), i)
-        << "ST-4: the oldest popper gets the value";
-  }
+    for (int i = 0; i < 3; ++i) {
+      if (cap == 0) {
+        ASSERT_TRUE(s.push(int{i}));
+      } else {
+        ASSERT_EQ(s.try_push(int{i}), status::ok);
+      }
+      EXPECT_EQ(get_or_abort(std::move(poppers[static_cast<std::size_t>(i)]), "popper"), i)
+          << "ST-4: the oldest popper gets the value";
+    }
+  });
 }
 
 TYPED_TEST(StreamTest, FairnessPushersEnterInArrivalOrder) {
-  if constexpr (TypeParam::capacity == kUnbounded) {
-    GTEST_SKIP() << "unbounded pushers never wait";
-  } else {
-    MAKE_STREAM(s, int);
-    for (std::size_t i = 0; i < TypeParam::room; ++i) ASSERT_TRUE(s.push(-1));
+  // Skips the unbounded capacity, as its config did.
+  for_each_capacity_except(is_unbounded, "unbounded pushers never wait", [](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    for (std::size_t i = 0; i < room(cap); ++i) ASSERT_TRUE(s.push(-1));
     std::vector<std::future<bool>> pushers;
     for (int i = 0; i < 3; ++i) {
       pushers.push_back(std::async(std::launch::async, [&s, i] { return s.push(int{i}); }));
       until([&] { return s.waiting().pushers == static_cast<std::size_t>(i + 1); }, "pusher i waiting");
     }
     // A late try_push cannot barge past the waiting pushers (G-3).
-    EXPECT_EQ(s.try_push(100), TypeParam::capacity == 0 ? status::full : status::full);
-    for (std::size_t i = 0; i < TypeParam::room; ++i) EXPECT_EQ(s.pop(), -1);
+    EXPECT_EQ(s.try_push(100), status::full);
+    for (std::size_t i = 0; i < room(cap); ++i) EXPECT_EQ(s.pop(), -1);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(s.pop(), i) << "ST-2: pushers enter in FIFO order";
     for (auto& p : pushers) EXPECT_TRUE(get_or_abort(std::move(p), "pusher"));
-  }
+  });
 }
 
 // ST-6: stream<T>{1} gives the same trace as mvar<T> for put/take sequences (the Lwt scenario of MV-4: three
 // blocked putters and three takes yield the values in put order, full after each take until the last).
 TYPED_TEST(StreamTest, StreamOfOneBehavesAsAnMvar) {
-  if constexpr (TypeParam::capacity != 1) {
-    GTEST_SKIP() << "ST-6 is about capacity 1";
-  } else {
-    using sync = typename TypeParam::sync;
+  // Skips every capacity but 1, as their configs did.
+  const auto other_than_one = [](long cap) { return cap != 1; };
+  for_each_capacity_except(other_than_one, "ST-6 is about capacity 1", [](long) {
+    using sync = TypeParam;
     handoff::stream<int, sync> s(1);
     handoff::mvar<int, sync> m;
     auto trace = [](auto put, auto take, auto full, auto waiting_putters) {
@@ -395,18 +438,18 @@ TYPED_TEST(StreamTest, StreamOfOneBehavesAsAnMvar) {
     const std::vector<std::string> lwt = {"full",   "take 0", "full",   "take 1", "full",
                                           "take 2", "full",   "take 3", "empty"};
     EXPECT_EQ(from_stream, lwt);
-  }
+  });
 }
 
 // ---- linearizable: ST-4. Histories of try_push/try_pop from 3 threads, checked for a valid FIFO order.
 TYPED_TEST(StreamTest, Linearizable) {
-  if constexpr (TypeParam::capacity == 0) {
-    GTEST_SKIP() << "try_ operations never meet on a rendezvous stream; covered by the conformance tests";
-  } else {
+  // Skips the rendezvous capacity, as its config did.
+  constexpr auto why = "try_ operations never meet on a rendezvous stream; covered by the conformance tests";
+  for_each_capacity_except(is_rendezvous, why, [](long cap) {
     constexpr int kRounds = 300, kThreads = 3, kOpsPerThread = 6;
-    const std::size_t cap = TypeParam::capacity == kUnbounded ? SIZE_MAX : TypeParam::room;
+    const std::size_t bound = cap == kUnbounded ? SIZE_MAX : room(cap);
     for (int round = 0; round < kRounds; ++round) {
-      MAKE_STREAM(s, std::uint64_t);
+      auto s = make_stream<std::uint64_t, TypeParam>(cap);
       std::atomic<std::uint64_t> clock{0};
       std::atomic<int> ready{0};
       std::vector<std::vector<handoff_test::queue_op>> per_thread(kThreads);
@@ -442,11 +485,11 @@ TYPED_TEST(StreamTest, Linearizable) {
       for (auto& th : threads) th.join();
       std::vector<handoff_test::queue_op> history;
       for (auto& ops : per_thread) history.insert(history.end(), ops.begin(), ops.end());
-      handoff_test::fifo_linearizability checker(history, cap);
+      handoff_test::fifo_linearizability checker(history, bound);
       ASSERT_TRUE(checker.check()) << "ST-4: no FIFO order explains this history (round " << round << "):\n"
                                    << checker.describe();
     }
-  }
+  });
 }
 
 TEST(LinearizabilityChecker, RejectsANonFifoHistory) {  // the checker is not blind
@@ -472,18 +515,19 @@ TEST(LinearizabilityChecker, RejectsANonFifoHistory) {  // the checker is not bl
 TYPED_TEST(StreamTest, NoAlloc) {
   if constexpr (!handoff_test::allocation_counting) {
     GTEST_SKIP() << "allocation counting is off under this sanitizer";
-  } else if constexpr (TypeParam::capacity == 0) {
-    GTEST_SKIP() << "a rendezvous has no uncontended path";
   } else {
-    MAKE_STREAM(s, std::uint64_t);
-    const long before = handoff_test::allocation_count();
-    for (std::uint64_t round = 0; round < 1000; ++round) {
-      for (std::size_t i = 0; i < std::min<std::size_t>(TypeParam::room, 4); ++i) s.push(std::uint64_t{i});
-      std::uint64_t out = 0;
-      while (s.try_pop(out) == status::ok) {
+    // Skips the rendezvous capacity, as its config did.
+    for_each_capacity_except(is_rendezvous, "a rendezvous has no uncontended path", [](long cap) {
+      auto s = make_stream<std::uint64_t, TypeParam>(cap);
+      const long before = handoff_test::allocation_count();
+      for (std::uint64_t round = 0; round < 1000; ++round) {
+        for (std::size_t i = 0; i < std::min<std::size_t>(room(cap), 4); ++i) s.push(std::uint64_t{i});
+        std::uint64_t out = 0;
+        while (s.try_pop(out) == status::ok) {
+        }
       }
-    }
-    EXPECT_EQ(handoff_test::allocation_count(), before) << "G-6: a push or pop allocated";
+      EXPECT_EQ(handoff_test::allocation_count(), before) << "G-6: a push or pop allocated";
+    });
   }
 }
 
@@ -499,17 +543,19 @@ struct counted {
 };
 
 TYPED_TEST(StreamTest, Drops) {
-  counted::alive = 0;
-  {
-    MAKE_STREAM(s, counted);
-    if constexpr (TypeParam::capacity != 0) {
-      const std::size_t n = TypeParam::capacity == kUnbounded ? 700 : TypeParam::room;  // 700: past the ring
-      for (std::size_t i = 0; i < n; ++i) s.push(counted(int(i)));
-      (void)s.pop();
-      EXPECT_EQ(counted::alive.load(), static_cast<long>(n - 1));
+  for_each_capacity([](long cap) {
+    counted::alive = 0;
+    {
+      auto s = make_stream<counted, TypeParam>(cap);
+      if (cap != 0) {
+        const std::size_t n = cap == kUnbounded ? 700 : room(cap);  // 700: past the ring
+        for (std::size_t i = 0; i < n; ++i) s.push(counted(int(i)));
+        (void)s.pop();
+        EXPECT_EQ(counted::alive.load(), static_cast<long>(n - 1));
+      }
     }
-  }
-  EXPECT_EQ(counted::alive.load(), 0) << "every buffered value destroyed exactly once with the stream";
+    EXPECT_EQ(counted::alive.load(), 0) << "every buffered value destroyed exactly once with the stream";
+  });
 }
 
 // ---- G-8: a T whose move constructor throws on demand.
@@ -527,111 +573,119 @@ struct fragile {
 };
 
 TYPED_TEST(StreamTest, ThrowingMoveLeavesTheValueAndTheStreamUsable) {
-  MAKE_STREAM(s, fragile);
-  fragile::throw_on_move = false;
-  if constexpr (TypeParam::capacity != 0) {
-    fragile v(2);
-    fragile::throw_on_move = true;
-    EXPECT_THROW(s.push(std::move(v)), std::runtime_error);
+  for_each_capacity([](long cap) {
+    auto s = make_stream<fragile, TypeParam>(cap);
     fragile::throw_on_move = false;
-    EXPECT_EQ(v.v, 2) << "G-8: the value stays with the caller";
-    EXPECT_EQ(s.size(), 0u) << "the failed push gave its place back";
-    if constexpr (TypeParam::capacity != 1) {
-      ASSERT_TRUE(s.push(fragile(1)));
+    if (cap != 0) {
+      fragile v(2);
       fragile::throw_on_move = true;
       EXPECT_THROW(s.push(std::move(v)), std::runtime_error);
       fragile::throw_on_move = false;
-      EXPECT_EQ(s.size(), 1u);
-      EXPECT_EQ(s.pop()->v, 1) << "no other value lost";
+      EXPECT_EQ(v.v, 2) << "G-8: the value stays with the caller";
+      EXPECT_EQ(s.size(), 0u) << "the failed push gave its place back";
+      if (cap != 1) {
+        ASSERT_TRUE(s.push(fragile(1)));
+        fragile::throw_on_move = true;
+        EXPECT_THROW(s.push(std::move(v)), std::runtime_error);
+        fragile::throw_on_move = false;
+        EXPECT_EQ(s.size(), 1u);
+        EXPECT_EQ(s.pop()->v, 1) << "no other value lost";
+      }
+      EXPECT_TRUE(s.push(fragile(3)));
+      EXPECT_EQ(s.pop()->v, 3) << "the stream stays usable";
+      EXPECT_EQ(s.size(), 0u);
     }
-    EXPECT_TRUE(s.push(fragile(3)));
-    EXPECT_EQ(s.pop()->v, 3) << "the stream stays usable";
-    EXPECT_EQ(s.size(), 0u);
-  }
-  // Hand-off to a waiting popper that throws: the pusher keeps its value, the popper still waits.
-  auto popper = std::async(std::launch::async, [&] { return s.pop()->v; });
-  until([&] { return s.waiting().poppers == 1; }, "popper waiting");
-  fragile w(4);
-  fragile::throw_on_move = true;
-  EXPECT_THROW(s.push(std::move(w)), std::runtime_error);
-  fragile::throw_on_move = false;
-  EXPECT_EQ(w.v, 4);
-  until([&] { return s.waiting().poppers == 1; }, "the popper waits again");
-  EXPECT_TRUE(s.push(fragile(5)));
-  EXPECT_EQ(get_or_abort(std::move(popper), "popper after a failed hand-off"), 5);
+    // Hand-off to a waiting popper that throws: the pusher keeps its value, the popper still waits.
+    auto popper = std::async(std::launch::async, [&] { return s.pop()->v; });
+    until([&] { return s.waiting().poppers == 1; }, "popper waiting");
+    fragile w(4);
+    fragile::throw_on_move = true;
+    EXPECT_THROW(s.push(std::move(w)), std::runtime_error);
+    fragile::throw_on_move = false;
+    EXPECT_EQ(w.v, 4);
+    until([&] { return s.waiting().poppers == 1; }, "the popper waits again");
+    EXPECT_TRUE(s.push(fragile(5)));
+    EXPECT_EQ(get_or_abort(std::move(popper), "popper after a failed hand-off"), 5);
+  });
 }
 
 // ---- G-1: many hand-offs between two threads through every path (ping-pong over two streams).
 TYPED_TEST(StreamTest, PingPongNoLostWakeup) {
-  MAKE_STREAM(ping, int);
-  MAKE_STREAM(pong, int);
-  constexpr int kRounds = 10'000;
-  auto partner = std::async(std::launch::async, [&] {
-    for (int i = 0; i < kRounds; ++i) pong.push(*ping.pop() + 1);
+  for_each_capacity([](long cap) {
+    auto ping = make_stream<int, TypeParam>(cap);
+    auto pong = make_stream<int, TypeParam>(cap);
+    constexpr int kRounds = 10'000;
+    auto partner = std::async(std::launch::async, [&] {
+      for (int i = 0; i < kRounds; ++i) pong.push(*ping.pop() + 1);
+    });
+    for (int i = 0; i < kRounds; ++i) {
+      ping.push(int{i});
+      ASSERT_EQ(pong.pop(), i + 1);
+    }
+    get_or_abort(std::move(partner), "partner");
   });
-  for (int i = 0; i < kRounds; ++i) {
-    ping.push(int{i});
-    ASSERT_EQ(pong.pop(), i + 1);
-  }
-  get_or_abort(std::move(partner), "partner");
 }
 
 // ---- G-2 race: a timed pop racing a push is truthful. Each round both threads start together (a two-sided
 // handshake, no sleeps); for a rendezvous both sides time out or both succeed, never one alone.
 TYPED_TEST(StreamTest, PopTimeoutRacingPushIsTruthful) {
-  MAKE_STREAM(s, int);
-  constexpr int kRounds = 6'000;
-  std::atomic<int> started{-1}, finished{-1};
-  std::vector<char> push_ok(kRounds, 0);
-  auto pusher = std::async(std::launch::async, [&] {
-    for (int r = 0; r < kRounds; ++r) {
-      while (started.load() < r) std::this_thread::yield();
-      if constexpr (TypeParam::capacity == 0) {
-        push_ok[static_cast<std::size_t>(r)] = s.push_for(int{r}, 50us) == status::ok;
-      } else {
-        push_ok[static_cast<std::size_t>(r)] = s.push(int{r});
+  for_each_capacity([](long cap) {
+    auto s = make_stream<int, TypeParam>(cap);
+    constexpr int kRounds = 6'000;
+    std::atomic<int> started{-1}, finished{-1};
+    std::vector<char> push_ok(kRounds, 0);
+    auto pusher = std::async(std::launch::async, [&] {
+      for (int r = 0; r < kRounds; ++r) {
+        while (started.load() < r) std::this_thread::yield();
+        if (cap == 0) {
+          push_ok[static_cast<std::size_t>(r)] = s.push_for(int{r}, 50us) == status::ok;
+        } else {
+          push_ok[static_cast<std::size_t>(r)] = s.push(int{r});
+        }
+        finished.store(r);
       }
-      finished.store(r);
+    });
+    int delivered = 0;
+    for (int r = 0; r < kRounds; ++r) {
+      started.store(r);
+      int out = -1;
+      const status st = s.pop_for(out, 20us);
+      ASSERT_TRUE(st == status::ok || st == status::timeout) << to_string(st);
+      if (st == status::ok) {
+        EXPECT_EQ(out, r);
+      }
+      while (finished.load() < r) std::this_thread::yield();
+      if (st != status::ok && cap != 0) {
+        out = *s.pop();  // the value was not lost: it is in the stream
+        EXPECT_EQ(out, r);
+      } else if (cap == 0) {
+        ASSERT_EQ(st == status::ok, push_ok[static_cast<std::size_t>(r)] != 0)
+            << "G-2: a rendezvous push and pop agree on whether the value moved (round " << r << ")";
+      }
+      ++delivered;
+      ASSERT_EQ(s.size(), 0u);
     }
+    get_or_abort(std::move(pusher), "pusher");
+    EXPECT_EQ(delivered, kRounds);
   });
-  int delivered = 0;
-  for (int r = 0; r < kRounds; ++r) {
-    started.store(r);
-    int out = -1;
-    const status st = s.pop_for(out, 20us);
-    ASSERT_TRUE(st == status::ok || st == status::timeout) << to_string(st);
-    if (st == status::ok) {
-      EXPECT_EQ(out, r);
-    }
-    while (finished.load() < r) std::this_thread::yield();
-    if (st != status::ok && TypeParam::capacity != 0) {
-      out = *s.pop();  // the value was not lost: it is in the stream
-      EXPECT_EQ(out, r);
-    } else if (TypeParam::capacity == 0) {
-      ASSERT_EQ(st == status::ok, push_ok[static_cast<std::size_t>(r)] != 0)
-          << "G-2: a rendezvous push and pop agree on whether the value moved (round " << r << ")";
-    }
-    ++delivered;
-    ASSERT_EQ(s.size(), 0u);
-  }
-  get_or_abort(std::move(pusher), "pusher");
-  EXPECT_EQ(delivered, kRounds);
 }
 
 // ST-7 with a move-only T: range-for moves each value out of the stream (the iterator's reference is T&&).
 TYPED_TEST(StreamTest, RangeForMovesMoveOnlyValues) {
-  MAKE_STREAM(s, std::unique_ptr<int>);
-  auto producer = std::async(std::launch::async, [&] {
-    for (int i = 0; i < 50; ++i) s.push(std::make_unique<int>(i));
-    s.close();
+  for_each_capacity([](long cap) {
+    auto s = make_stream<std::unique_ptr<int>, TypeParam>(cap);
+    auto producer = std::async(std::launch::async, [&] {
+      for (int i = 0; i < 50; ++i) s.push(std::make_unique<int>(i));
+      s.close();
+    });
+    int expected = 0;
+    for (std::unique_ptr<int> v : s) {
+      ASSERT_NE(v, nullptr);
+      EXPECT_EQ(*v, expected++);
+    }
+    EXPECT_EQ(expected, 50);
+    get_or_abort(std::move(producer), "producer");
   });
-  int expected = 0;
-  for (std::unique_ptr<int> v : s) {
-    ASSERT_NE(v, nullptr);
-    EXPECT_EQ(*v, expected++);
-  }
-  EXPECT_EQ(expected, 50);
-  get_or_abort(std::move(producer), "producer");
 }
 
 // Over-aligned values keep their alignment in the ring and in the overflow list (found by review under ASan:
@@ -642,33 +696,37 @@ struct alignas(64) wide {
 };
 
 TYPED_TEST(StreamTest, OverAlignedValuesKeepTheirAlignment) {
-  MAKE_STREAM(s, wide);
-  if constexpr (TypeParam::capacity != 0) {
-    const std::size_t n = TypeParam::capacity == kUnbounded ? 600 : TypeParam::room;  // 600: past the ring
-    for (std::size_t i = 0; i < n; ++i) s.push(wide(i));
-    for (std::size_t i = 0; i < n / 2; ++i) {
-      auto v = s.pop();
-      ASSERT_TRUE(v.has_value());
-      EXPECT_EQ(v->v, i);
-      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&*v) % 64, 0u);
-    }
-  }  // the rest is destroyed with the stream
+  for_each_capacity([](long cap) {
+    auto s = make_stream<wide, TypeParam>(cap);
+    if (cap != 0) {
+      const std::size_t n = cap == kUnbounded ? 600 : room(cap);  // 600: past the ring
+      for (std::size_t i = 0; i < n; ++i) s.push(wide(i));
+      for (std::size_t i = 0; i < n / 2; ++i) {
+        auto v = s.pop();
+        ASSERT_TRUE(v.has_value());
+        EXPECT_EQ(v->v, i);
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&*v) % 64, 0u);
+      }
+    }  // the rest is destroyed with the stream
+  });
 }
 
 #if HANDOFF_CHECKED
 TYPED_TEST(StreamTest, DestroyWhileWaitingIsCaught) {  // G-9
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  auto destroy_while_waiting = [] {
-    auto* s = new auto(TypeParam::template make<int>());
-    std::thread t([s] {
-      int out;
-      (void)s->pop_for(out, std::chrono::hours(1));
-    });
-    until([&] { return s->waiting().poppers == 1; }, "popper registered");
-    delete s;
-    t.join();
-  };
-  EXPECT_DEATH(destroy_while_waiting(), "stream destroyed while threads wait");
+  for_each_capacity([](long cap) {
+    auto destroy_while_waiting = [cap] {
+      auto* s = new auto(make_stream<int, TypeParam>(cap));
+      std::thread t([s] {
+        int out;
+        (void)s->pop_for(out, std::chrono::hours(1));
+      });
+      until([&] { return s->waiting().poppers == 1; }, "popper registered");
+      delete s;
+      t.join();
+    };
+    EXPECT_DEATH(destroy_while_waiting(), "stream destroyed while threads wait");
+  });
 }
 #endif
 
