@@ -17,7 +17,8 @@ template <class Sync>
 class planted_link;
 
 // detail::wait_core, line for line, except try_claim (PLANTED), with its await() as it was before the spin
-// and park phases moved to detail/spin_wait.hpp (31ac230): the same loads, relax steps, CAS and parks, inline.
+// and park phases moved to detail/spin_wait.hpp (31ac230): the same loads, relax steps, CAS and parks,
+// inline.
 template <class Sync>
 class planted_core {
  public:

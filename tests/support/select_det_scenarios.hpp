@@ -686,8 +686,8 @@ void crossed_selectors_meet_once() {
   l.check();
 }
 
-// ---- (i) SE-1, SE-9, CO-3, CO-7, MV-3: a select over an mvar case, a stream pop and a condition wait, while a
-// pusher and a signaller race it and a plain waiter waits on the condition too. The mvar case is a take
+// ---- (i) SE-1, SE-9, CO-3, CO-7, MV-3: a select over an mvar case, a stream pop and a condition wait, while
+// a pusher and a signaller race it and a plain waiter waits on the condition too. The mvar case is a take
 // racing a putter, or (PutCase) a put into the full box racing a plain taker. signal returns 1 exactly when
 // someone (the selector or the plain waiter) got its value; exactly one of the selector's cases won; every
 // other value is still in its channel (or, for the put case, with the caller).
