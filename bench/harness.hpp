@@ -29,6 +29,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <handoff/debug.hpp>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -278,6 +279,12 @@ inline std::string compiler_name() {
 }
 
 inline void add_machine_context() {
+  // HANDOFF_BENCH_BLOCK_TIMING=1: run with handoff::debug::set_block_timing(true) (issue 19's "statistics
+  // and blocked time on" rows: one more clock read per parked wait).
+  const char* timing = std::getenv("HANDOFF_BENCH_BLOCK_TIMING");
+  const bool block_timing = timing != nullptr && std::string(timing) == "1";
+  handoff::debug::set_block_timing(block_timing);
+  benchmark::AddCustomContext("handoff_block_timing", block_timing ? "on" : "off");
   const char* commit = std::getenv("HANDOFF_GIT_COMMIT");
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -81,6 +82,15 @@ namespace {
 // A blocked call that makes no progress for this long is a hang. Generous: TSan and oversubscription on 2
 // cores slow everything down, and the bound only has to turn "forever" into a report.
 constexpr auto kHangBound = std::chrono::seconds(30);
+
+// handoff's deadlock watchdog for one scenario: a report names the stuck threads' streams and the replay.
+handoff::debug::watchdog::options deadlock_options(const std::string& scenario, std::uint64_t seed) {
+  handoff::debug::watchdog::options o;
+  o.poll_interval = std::chrono::seconds(2);  // two polls: 4 s with every waiting thread parked for good
+  o.context = "DEADLOCK [" + scenario + " seed=" + std::to_string(seed) + "]; replay: handoff_stress --only " +
+              scenario + " --seed " + std::to_string(seed);
+  return o;  // the default handler prints the report and aborts
+}
 }  // namespace
 
 context::context(const options& o, std::string scenario)
@@ -88,7 +98,8 @@ context::context(const options& o, std::string scenario)
       scenario_(std::move(scenario)),
       end_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                   std::chrono::duration<double>(o.seconds_per_scenario))),
-      watchdog_([this] { watch(); }) {}
+      watchdog_([this] { watch(); }),
+      deadlock_watch_(deadlock_options(scenario_, o.seed)) {}
 
 context::~context() {
   stop_.store(true);
@@ -143,6 +154,8 @@ void context::watch() {
           const char* oop = o->operation.load(std::memory_order_relaxed);
           std::fprintf(stderr, "  thread '%s': %s\n", o->name.c_str(), oop ? oop : "(running)");
         }
+        std::fflush(stderr);
+        handoff::debug::dump_blocked(std::cerr);  // what each thread parked in handoff waits on
         std::fprintf(stderr, "replay: handoff_stress --only %s --seed %llu\n", scenario_.c_str(),
                      static_cast<unsigned long long>(opts_.seed));
         std::fflush(stderr);

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <handoff/debug.hpp>
 #include <handoff/detail/sync.hpp>
 
 namespace stress {
@@ -136,6 +137,9 @@ class context {
   std::atomic<std::uint64_t> operations_{0};
   std::atomic<bool> stop_{false};
   std::thread watchdog_;
+  // handoff's own deadlock report (handoff/debug.hpp, OB-6): aborts with the streams each stuck thread
+  // waits on and the replay command. Every stress run is its false-positive gate.
+  handoff::debug::watchdog deadlock_watch_;
 };
 
 using scenario_fn = std::function<void(context&)>;

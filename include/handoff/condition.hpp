@@ -90,12 +90,14 @@
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "detail/condition_core.hpp"
 #include "detail/deadline.hpp"
 #include "detail/sync.hpp"
+#include "name.hpp"
 #include "result.hpp"
 #include "status.hpp"
 
@@ -122,9 +124,13 @@ class condition {
 
  public:
   condition() noexcept = default;
+  // Named (OB-1): the name shows in handoff/debug.hpp's reports and in precondition messages.
+  explicit condition(handoff::name n) : core_(n) {}
   condition(const condition&) = delete;
   condition& operator=(const condition&) = delete;
   ~condition() = default;  // G-9: checked by the core
+  std::string_view name() const noexcept { return core_.info().name(); }  // OB-1: empty when not named
+  condition_stats stats() const { return core_.stats(); }                 // OB-2 (handoff/stats.hpp)
 
   // ---- waiting for the value itself: CO-2, CO-6. Two moves of the value (see Exceptions).
   T wait() {
@@ -266,9 +272,13 @@ class condition<void, Sync> {
 
  public:
   condition() noexcept = default;
+  // Named (OB-1): the name shows in handoff/debug.hpp's reports and in precondition messages.
+  explicit condition(handoff::name n) : core_(n) {}
   condition(const condition&) = delete;
   condition& operator=(const condition&) = delete;
   ~condition() = default;  // G-9: checked by the core
+  std::string_view name() const noexcept { return core_.info().name(); }  // OB-1: empty when not named
+  condition_stats stats() const { return core_.stats(); }                 // OB-2 (handoff/stats.hpp)
 
   // ---- Lwt-style forms: CO-2, G-7. bool: true when notified, false on timeout / stop request.
   void wait() { (void)run(detail::deadline::never(), nullptr); }

@@ -73,16 +73,21 @@
 #include <new>
 #include <optional>
 #include <stop_token>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
+#include "detail/channel_info.hpp"
 #include "detail/deadline.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
 #include "detail/sync.hpp"
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
+#include "name.hpp"
 #include "result.hpp"
+#include "stats.hpp"
 #include "status.hpp"
 
 namespace handoff {
@@ -104,12 +109,20 @@ class mvar {
     // relaxed: the constructor is not concurrent with anything.
     state_.store(kFull, std::memory_order_relaxed);
   }
+  // Named (OB-1): the name shows in handoff/debug.hpp's reports and in precondition messages.
+  explicit mvar(handoff::name n) : info_(kind_name, this, &mvar::describe, n) {
+    if constexpr (kStateless) ::new (storage_) T();
+  }
+  mvar(T value, handoff::name n) : info_(kind_name, this, &mvar::describe, n) {
+    ::new (storage()) T(std::move(value));
+    state_.store(kFull, std::memory_order_relaxed);  // relaxed: as in mvar(T)
+  }
   mvar(const mvar&) = delete;
   mvar& operator=(const mvar&) = delete;
 
   ~mvar() {
-    HANDOFF_PRECONDITION(takers_.empty() && putters_.empty() && readers_.empty(),
-                         "mvar destroyed while threads wait on it (G-9)");
+    HANDOFF_PRECONDITION_ON(info_, takers_.empty() && putters_.empty() && readers_.empty(),
+                            "destroyed while threads wait on it (G-9)");
     if constexpr (!kStateless) {  // invariant 7: a stateless T's object is trivially destructible
       if (state_.load(std::memory_order_acquire) & kFull) storage()->~T();
     }
@@ -186,6 +199,12 @@ class mvar {
   waiting_counts waiting() const noexcept {
     detail::slow_guard<Sync> guard(lock_);
     return {takers_.size(), putters_.size(), readers_.size()};
+  }
+  std::string_view name() const noexcept { return info_.name(); }  // OB-1: empty when not named
+  // OB-2: exact counts of the waits on each side, one lock (handoff/stats.hpp).
+  mvar_stats stats() const {
+    detail::slow_guard<Sync> guard(lock_);
+    return {takers_.counts(), putters_.counts(), readers_.counts(), info_.blocked_ns()};
   }
 
   // read: waits until full and returns a copy, leaving the value in place (atomic with respect to other
@@ -432,6 +451,7 @@ class mvar {
       waiter_t* next = w->next;
       if (w->kind & kTryKind) {
         q.remove(w);
+        q.uncount_wait();  // OB-2: a try_ that queued for its answer is not a wait
         if (w->try_claim()) {
           w->result = answer;
           push(rejected, w);
@@ -533,7 +553,11 @@ class mvar {
   // rejection), or timeout/cancelled (then unlinked again, and `flag` cleared if q became empty).
   status park(waiter_t& w, queue_t& q, word flag, const detail::deadline& d, const std::stop_token* st) {
     // relaxed: an RMW, so it continues the release sequence of the last BUSY release.
-    return q.wait_linked(lock_, w, d, st, [&] { state_.fetch_and(~flag, std::memory_order_relaxed); });
+    const detail::wait_op op = &q == &putters_   ? detail::wait_op::put
+                               : &q == &readers_ ? detail::wait_op::read
+                                                 : detail::wait_op::take;
+    return q.wait_linked(lock_, w, d, st, {&info_, op},
+                         [&] { state_.fetch_and(~flag, std::memory_order_relaxed); });
   }
 
   // What an operation that may not wait answers instead of waiting: the try_ answer for try_, cancelled for a
@@ -784,12 +808,26 @@ class mvar {
     release(o == op::swap);
   }
 
+  static constexpr const char* kind_name = "mvar";
+
+  // The facts a deadlock report prints (detail/channel_info.hpp): "empty; waiting: 1 taker, 0 putters, 0
+  // readers".
+  static void describe(const void* self, std::string& out) {
+    const mvar& m = *static_cast<const mvar*>(self);
+    const waiting_counts w = m.waiting();
+    out = m.is_empty() ? "empty" : "full";
+    out += "; waiting: " + std::to_string(w.takers) + (w.takers == 1 ? " taker, " : " takers, ") +
+           std::to_string(w.putters) + (w.putters == 1 ? " putter, " : " putters, ") +
+           std::to_string(w.readers) + (w.readers == 1 ? " reader" : " readers");
+  }
+
   typename Sync::template atomic<word> state_{0};
   mutable detail::slow_lock<Sync> lock_;
   queue_t takers_;   // takers and swappers, FIFO (MV-6)
   queue_t putters_;  // FIFO (MV-4)
   queue_t readers_;  // read(): all served, with copies, whenever a value is present
   alignas(T) unsigned char storage_[sizeof(T)];
+  detail::channel_info info_{kind_name, this, &mvar::describe};  // OB-1: kind, name, facts for reports
 };
 
 }  // namespace handoff

@@ -208,6 +208,33 @@ struct select_access {
     return c.buffer_->select_finish(w, s);
   }
 
+  // What the blocked-thread record names for each case while the select is parked (OB-4); a disabled case
+  // names nothing.
+  template <class T, class Sync>
+  static wait_site site(const pop_case<T, Sync>& c) noexcept {
+    return {c.channel_ ? &c.channel_->info_ : nullptr, wait_op::pop};
+  }
+  template <class T, class Sync>
+  static wait_site site(const push_case<T, Sync>& c) noexcept {
+    return {c.channel_ ? &c.channel_->info_ : nullptr, wait_op::push};
+  }
+  template <class T, class Sync>
+  static wait_site site(const take_case<T, Sync>& c) noexcept {
+    return {&c.channel_->info_, wait_op::take};
+  }
+  template <class T, class Sync>
+  static wait_site site(const put_case<T, Sync>& c) noexcept {
+    return {&c.channel_->info_, wait_op::put};
+  }
+  template <class T, class Sync>
+  static wait_site site(const subscription_pop_case<T, Sync>& c) noexcept {
+    return {&c.buffer_->info_, wait_op::pop};
+  }
+  template <class T, class Sync>
+  static wait_site site(const wait_case<T, Sync>& c) noexcept {
+    return {&c.channel_->core_.info(), wait_op::wait};
+  }
+
   // A condition stores nothing (CO-1): its case is never ready before it waits, and always registers.
   template <class T, class Sync>
   struct condition_slots {
@@ -498,6 +525,8 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
 
     // 2. Register one link per case, one channel at a time; stop at a case that could complete now.
     wait_core<Sync> core;
+    const std::array<wait_site, n> sites{select_access::site(cs)...};
+    core.describe_wait(sites.data(), static_cast<std::uint32_t>(n));
     std::array<waiter<Sync>, n> links = make_links<Sync, n>(core, idx);
     std::size_t enlisted = 0;
     bool ready = false;

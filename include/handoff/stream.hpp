@@ -173,6 +173,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/channel_info.hpp"
 #include "detail/deadline.hpp"
 #include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
@@ -182,7 +183,9 @@
 #include "detail/sync.hpp"
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
+#include "name.hpp"
 #include "result.hpp"
+#include "stats.hpp"
 #include "status.hpp"
 
 namespace handoff {
@@ -220,12 +223,23 @@ class stream {
       : ring_(unbounded_ring_size),
         capacity_((std::numeric_limits<std::size_t>::max)()),
         fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {}
+  // Named (OB-1): the name shows in handoff/debug.hpp's reports and in precondition messages.
+  stream(std::size_t capacity, handoff::name n)
+      : ring_(checked_ring_size(capacity)),
+        capacity_(capacity),
+        fast_limit_(static_cast<std::uint32_t>(capacity)),
+        info_(kind_name, this, &stream::describe, n) {}
+  stream(unbounded_t, handoff::name n)
+      : ring_(unbounded_ring_size),
+        capacity_((std::numeric_limits<std::size_t>::max)()),
+        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)),
+        info_(kind_name, this, &stream::describe, n) {}
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
 
   ~stream() {
-    HANDOFF_PRECONDITION(poppers_.empty() && pushers_.empty() && close_waiters_.empty(),
-                         "stream destroyed while threads wait on it (G-9)");
+    HANDOFF_PRECONDITION_ON(info_, poppers_.empty() && pushers_.empty() && close_waiters_.empty(),
+                            "destroyed while threads wait on it (G-9)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
@@ -406,7 +420,7 @@ class stream {
       tail_.fetch_or(kClosed, std::memory_order_acq_rel);
       // Poppers (POPPERS => empty: end-of-stream), pushers (their values stay with them), wait_closed.
       for (detail::waiter_queue<Sync>* q : {&poppers_, &pushers_, &close_waiters_}) {
-        while (node* w = q->claim_oldest()) {
+        while (node* w = q->claim_oldest_to_close()) {
           w->next = chain;
           chain = w;
         }
@@ -435,6 +449,14 @@ class stream {
     return ring_count + overflow_.size();
   }
   std::size_t capacity() const noexcept { return capacity_; }
+  std::string_view name() const noexcept { return info_.name(); }  // OB-1: empty when not named
+  // OB-2: exact counts of the waits on each side and of the slow path's full / empty findings, one lock
+  // (handoff/stats.hpp).
+  stream_stats stats() const {
+    detail::slow_guard<Sync> guard(lock_);
+    return {poppers_.counts(), pushers_.counts(), close_waiters_.counts(), full_events_, empty_events_,
+            overflow_.blocks(),  info_.blocked_ns()};
+  }
 
   // Diagnostic snapshot of how many threads wait (takes the slow-path lock; not for hot paths).
   struct waiting_counts {
@@ -752,11 +774,29 @@ class stream {
     return fast::blocked;
   }
 
+  static constexpr const char* kind_name = "stream";
+
+  // The facts a deadlock report prints (detail/channel_info.hpp): "open, 0 buffered (capacity 4); waiting:
+  // 1 popper, 0 pushers, 0 wait_closed".
+  static void describe(const void* self, std::string& out) {
+    const stream& s = *static_cast<const stream*>(self);
+    const waiting_counts w = s.waiting();
+    out = s.is_closed() ? "closed, " : "open, ";
+    out += std::to_string(s.size()) + " buffered (capacity ";
+    out += s.is_unbounded() ? std::string("unbounded") : std::to_string(s.capacity_);
+    out += "); waiting: " + std::to_string(w.poppers) + (w.poppers == 1 ? " popper, " : " poppers, ") +
+           std::to_string(w.pushers) + (w.pushers == 1 ? " pusher, " : " pushers, ") +
+           std::to_string(w.close_waiters) + " wait_closed";
+  }
+
   // Link `w` into q (lock_ held), unlock, and wait (waiter_queue::wait_linked). Returns the status the
   // server set, or timeout/cancelled (the node is then unlinked and q's flag cleared if q became empty).
   status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, node& w,
                  const detail::deadline& d, const std::stop_token* st) {
-    return q.wait_linked(guard, w, d, st, [&] { clear_flag_of(q); });
+    const detail::wait_op op = &q == &poppers_   ? detail::wait_op::pop
+                               : &q == &pushers_ ? detail::wait_op::push
+                                                 : detail::wait_op::wait_closed;
+    return q.wait_linked(guard, w, d, st, {&info_, op}, [&] { clear_flag_of(q); });
   }
 
   // Under lock_, queue q empty: its waiter flag goes (close_waiters_ has none).
@@ -904,6 +944,7 @@ class stream {
   // register and wait until a popper takes v (PUSHERS branch of take_with_pusher_refill, or a rendezvous).
   step register_pusher(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v, mode m,
                        const detail::deadline& d, const std::stop_token* st) {
+    ++full_events_;  // OB-2, under lock_
     if (m == mode::try_only) return status::full;
     if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
     if (Sync::passed(d)) return status::timeout;
@@ -1175,6 +1216,7 @@ class stream {
   // register and wait until a pusher hands a value over (hand_to_popper) or close() ends the stream.
   step register_popper(detail::relockable_guard<Sync>& guard, std::uint64_t t, std::optional<T>& out, mode m,
                        const detail::deadline& d, const std::stop_token* st) {
+    ++empty_events_;  // OB-2, under lock_
     if (m == mode::try_only) return status::empty;
     if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
     if (Sync::passed(d)) return status::timeout;
@@ -1291,6 +1333,9 @@ class stream {
   detail::waiter_queue<Sync> pushers_;        // guarded by lock_; slot -> the pusher's T
   detail::waiter_queue<Sync> close_waiters_;  // guarded by lock_; wait_closed, completed by close()
   overflow_type overflow_;                    // guarded by lock_ (its size() is also a snapshot outside it)
+  std::uint64_t full_events_ = 0;             // guarded by lock_ (OB-2, stats())
+  std::uint64_t empty_events_ = 0;            // guarded by lock_
+  detail::channel_info info_{kind_name, this, &stream::describe};  // OB-1: kind, name, facts for reports
 };
 
 }  // namespace handoff

@@ -140,6 +140,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -151,6 +152,7 @@
 #include "detail/spin_wait.hpp"
 #include "detail/sync.hpp"
 #include "mvar.hpp"
+#include "name.hpp"
 #include "result.hpp"
 #include "status.hpp"
 #include "stream.hpp"
@@ -174,6 +176,7 @@ class topic {
 
   struct subscriber_state {
     explicit subscriber_state(std::size_t capacity) : buffer(capacity) {}
+    subscriber_state(std::size_t capacity, handoff::name n) : buffer(capacity, n) {}
     buffer_type buffer;
     typename Sync::template atomic<std::uint64_t> lag{0};
     // Invariant 6: drop sequence (bits 1..31, advanced by kDropStep at the start and at the end of each
@@ -207,6 +210,17 @@ class topic {
         publish_token_(token{}),
         capacity_(checked_capacity(capacity_per_subscriber)),
         policy_(policy) {}
+  // Named (OB-1): each subscriber's buffer is the stream "<name> subscriber" and the publish token the mvar
+  // "<name> publish token" in handoff/debug.hpp's reports (a waiting publisher shows as a push on a full
+  // subscriber buffer, or a take of the token while another publish is in progress).
+  topic(std::size_t capacity_per_subscriber, handoff::name n)
+      : topic(capacity_per_subscriber, overflow_policy::wait, n) {}
+  topic(std::size_t capacity_per_subscriber, overflow_policy policy, handoff::name n)
+      : core_(std::make_shared<shared_core>()),
+        name_(n.text()),
+        publish_token_(token{}, handoff::name(name_ + " publish token")),
+        capacity_(checked_capacity(capacity_per_subscriber)),
+        policy_(policy) {}
   topic(const topic&) = delete;
   topic& operator=(const topic&) = delete;
 
@@ -215,11 +229,15 @@ class topic {
     close();
   }
 
+  std::string_view name() const noexcept { return name_; }  // OB-1: empty when not named
+
   class subscription;
 
   // A reader of every value published from now on (invariant 4). After close(): already at end-of-stream.
   subscription subscribe() {
-    auto state = std::make_shared<subscriber_state>(capacity_);
+    auto state = name_.empty()
+                     ? std::make_shared<subscriber_state>(capacity_)
+                     : std::make_shared<subscriber_state>(capacity_, handoff::name(name_ + " subscriber"));
     std::shared_ptr<const subscriber_list> old;  // released after the lock
     {
       detail::slow_guard<Sync> guard(core_->list_lock);
@@ -478,6 +496,7 @@ class topic {
   }
 
   std::shared_ptr<shared_core> core_;
+  std::string name_;                 // OB-1: empty when not named (no allocation)
   mvar<token, Sync> publish_token_;  // full = no publish in progress (invariant 2)
   // Guarded by publish_token_: the subscriber list as of this topic's last publish.
   std::shared_ptr<const subscriber_list> snapshot_;
@@ -660,6 +679,9 @@ class topic<T, Sync>::subscription {
   std::size_t size() const noexcept { return check(), state_->buffer.size(); }
   std::size_t capacity() const noexcept { return check(), state_->buffer.capacity(); }
   waiting_counts waiting() const { return check(), state_->buffer.waiting(); }  // waiting publishers/poppers
+  // OB-2: the buffer's counts (handoff/stats.hpp): pop is this subscriber's pops, push the publishers that
+  // waited for room in this buffer.
+  stream_stats stats() const { return check(), state_->buffer.stats(); }
 
  private:
   friend class topic;

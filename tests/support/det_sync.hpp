@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <handoff/debug.hpp>
 #include <handoff/detail/deadline.hpp>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,7 @@ struct thread_rec {
   thread_rec* join_target = nullptr;  // joining
   std::function<void()> body;
   struct worker* host = nullptr;  // the pooled OS thread running it
+  long os_thread = 0;             // its OS thread id, as handoff/debug.hpp's records name it
 };
 
 // OS threads are pooled across runs: creating one per det thread per seed dominated the cost under TSan.
@@ -280,6 +282,7 @@ class det_schedule {
     det_detail::tl_schedule = this;
     det_detail::tl_self = r;
     det_detail::tl_no_preempt = 0;
+    r->os_thread = handoff::debug::this_thread_id();
     r->baton.acquire();
     try {
       r->body();
@@ -344,6 +347,19 @@ class det_schedule {
     return ready[rng_() % ready.size()];
   }
 
+  // What a parked det thread waits on, from its blocked-thread record (handoff/debug.hpp: names the
+  // primitive and operation; a park outside a waiter, such as a ring slot turn, has no record). Without the
+  // primitives' facts: asking for them would take their locks from inside the scheduler.
+  static std::string waits_on(const thread_rec& t) {
+    for (const handoff::debug::blocked_thread& b : handoff::debug::blocked_threads(false))
+      if (b.thread_id == t.os_thread) {
+        std::string cases;
+        for (const auto& c : b.cases) cases += (cases.empty() ? "" : " | ") + c.channel + " " + c.operation;
+        return " [" + cases + "]";
+      }
+    return "";
+  }
+
   std::string thread_report() const {
     std::ostringstream os;
     for (auto& t : threads_) {
@@ -353,10 +369,10 @@ class det_schedule {
           os << "ready";
           break;
         case state::parked:
-          os << "parked on " << t->park_addr;
+          os << "parked on " << t->park_addr << waits_on(*t);
           break;
         case state::parked_timed:
-          os << "parked (timed) on " << t->park_addr;
+          os << "parked (timed) on " << t->park_addr << waits_on(*t);
           break;
         case state::joining:
           os << "joining " << t->join_target->name;
@@ -492,6 +508,9 @@ struct det_sync {
   using atomic = det_atomic<U>;
 
   static constexpr unsigned spin_limit = 2;
+  // Det threads are OS threads: their parked waits keep blocked-thread records, so a det hang report can
+  // print what each thread waits on (handoff/debug.hpp).
+  static constexpr bool record_blocked = true;
   static constexpr unsigned yield_limit = 2;
 
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {

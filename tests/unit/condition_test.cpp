@@ -2,6 +2,7 @@
 // as they apply to a queue of waiters. Every test runs on both parking backends. "Registered" is established
 // through condition::waiting(), never by sleeping; hangs are caught by the watchdog (get_or_abort).
 #include <handoff/condition.hpp>
+#include <handoff/debug.hpp>
 
 #include <gtest/gtest.h>
 
@@ -582,6 +583,9 @@ TYPED_TEST(ConditionTest, G6_NoAllocationPerWaitOrSignal) {
   std::barrier sync(2);
   constexpr int kRounds = 2'000;
   auto waiter = std::async(std::launch::async, [&] {
+    // The thread's blocked-thread record (OB-4) is allocated once, at its first park; take it now, outside
+    // the counted window.
+    EXPECT_TRUE(handoff::debug::reserve_thread_record());
     sync.arrive_and_wait();
     long sum = 0;
     for (int i = 0; i < kRounds; ++i) {

@@ -43,8 +43,12 @@
 #include <cstddef>
 #include <exception>
 #include <stop_token>
+#include <string>
 
+#include "../name.hpp"
+#include "../stats.hpp"
 #include "../status.hpp"
+#include "channel_info.hpp"
 #include "deadline.hpp"
 #include "precondition.hpp"
 #include "slow_lock.hpp"
@@ -94,13 +98,21 @@ class condition_core {
   static constexpr status kRetry = status::empty;
 
   condition_core() noexcept = default;
+  explicit condition_core(handoff::name n) : info_(kind_name, this, &condition_core::describe, n) {}
   condition_core(const condition_core&) = delete;
   condition_core& operator=(const condition_core&) = delete;
 
   ~condition_core() {
     // relaxed: a waiter this thread knows about registered happens-before this point (coherence, as above).
-    HANDOFF_PRECONDITION(waiters_.load(std::memory_order_relaxed) == 0,
-                         "condition destroyed while threads wait on it (G-9)");
+    HANDOFF_PRECONDITION_ON(info_, waiters_.load(std::memory_order_relaxed) == 0,
+                            "destroyed while threads wait on it (G-9)");
+  }
+
+  const channel_info& info() const noexcept { return info_; }  // OB-1
+  // OB-2: exact counts (handoff/stats.hpp), one lock.
+  condition_stats stats() const {
+    slow_guard<Sync> guard(lock_);
+    return {queue_.counts(), info_.blocked_ns()};
   }
 
   // Diagnostic snapshot: linked waiters (including any that left and are about to unlink themselves).
@@ -149,10 +161,13 @@ class condition_core {
   // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
   // unlinked here if no signaller unlinked it already while skipping it.
   outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
+    const wait_site site{&info_, wait_op::wait};
+    w.core().describe_wait(&site, 1);
     const outcome o = await_with_stop(w.core(), d, st);
     if (o != outcome::completed) {
       slow_guard<Sync> guard(lock_);
       queue_.leave(w, [] {});
+      queue_.count_gave_up(status_of(o));
       publish_count();
     }
     return o;
@@ -264,9 +279,19 @@ class condition_core {
     }
   }
 
+  static constexpr const char* kind_name = "condition";
+
+  // The facts a deadlock report prints (detail/channel_info.hpp): a condition stores nothing, so only who
+  // waits: "2 waiters (a signal or broadcast wakes them)".
+  static void describe(const void* self, std::string& out) {
+    const std::size_t n = static_cast<const condition_core*>(self)->waiting();
+    out = std::to_string(n) + (n == 1 ? " waiter" : " waiters") + " (only a signal or broadcast wakes them)";
+  }
+
   typename Sync::template atomic<std::size_t> waiters_{0};
   mutable slow_lock<Sync> lock_;
   waiter_queue<Sync> queue_;
+  channel_info info_{kind_name, this, &condition_core::describe};  // OB-1: kind, name, facts for reports
 };
 
 }  // namespace handoff::detail

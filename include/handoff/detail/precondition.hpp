@@ -24,11 +24,29 @@ namespace handoff::detail {
   std::abort();
 }
 
+// The same, naming the primitive (OB-1): `what` is a channel_info (detail/channel_info.hpp), taken as a
+// template so that this header needs nothing else: "handoff: precondition violated: stream "rx" <message>"
+// ("stream <message>" without a name).
+template <class Info>
+[[noreturn]] void precondition_failed_on(const Info& what, const char* message) noexcept {
+  const auto name = what.name();
+  if (name.empty())
+    std::fprintf(stderr, "handoff: precondition violated: %s %s\n", what.kind(), message);
+  else
+    std::fprintf(stderr, "handoff: precondition violated: %s \"%.*s\" %s\n", what.kind(),
+                 static_cast<int>(name.size()), name.data(), message);
+  std::fflush(stderr);
+  std::abort();
+}
+
 }  // namespace handoff::detail
 
 #if HANDOFF_CHECKED
 #define HANDOFF_PRECONDITION(condition, message) \
   ((condition) ? static_cast<void>(0) : ::handoff::detail::precondition_failed(message))
+#define HANDOFF_PRECONDITION_ON(info, condition, message) \
+  ((condition) ? static_cast<void>(0) : ::handoff::detail::precondition_failed_on(info, message))
 #else
 #define HANDOFF_PRECONDITION(condition, message) static_cast<void>(0)
+#define HANDOFF_PRECONDITION_ON(info, condition, message) static_cast<void>(0)
 #endif

@@ -103,6 +103,8 @@ class stream_overflow {
   // Values claimed by pushes and not yet by pops. relaxed: a snapshot counter for stream::size(); under the
   // lock, which orders its updates, it is exact.
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  // Blocks linked in the list now (under the lock; stream_stats::overflow_blocks).
+  std::size_t blocks() const noexcept { return blocks_linked_; }
 
   // ---- push side
 
@@ -120,6 +122,7 @@ class stream_overflow {
       b = spare.release();
       (tail_ ? tail_->next : head_) = b;
       tail_ = b;
+      ++blocks_linked_;
     }
     const std::size_t k = b->claimed++;
     // relaxed: under the lock; the pop that finishes with the cell drops it with acq_rel (release_block).
@@ -170,6 +173,7 @@ class stream_overflow {
     if (unlink) {
       head_ = b->next;
       if (!head_) tail_ = nullptr;
+      --blocks_linked_;
     }
     size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in claim_push
     return {b, k, unlink, size() == 0};
@@ -205,6 +209,7 @@ class stream_overflow {
 
   block* head_ = nullptr;  // guarded by the lock
   block* tail_ = nullptr;  // guarded by the lock
+  std::size_t blocks_linked_ = 0;  // guarded by the lock
   typename Sync::template atomic<std::size_t> size_{0};
 };
 

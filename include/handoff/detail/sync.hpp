@@ -11,6 +11,7 @@
 //   static constexpr unsigned spin_limit;       spin steps before parking
 //   static void yield();                        give the CPU to another runnable thread (sched_yield)
 //   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
+//   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
 // os_sync<futex_parking> and os_sync<portable_parking> run on real threads; a test tree may substitute a
 // deterministic scheduler with the same shape (the folly DeterministicSchedule pattern).
 // ---------------------------------------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ struct os_sync {
 
   static constexpr unsigned spin_limit = default_spin_limit;
   static constexpr unsigned yield_limit = default_yield_limit;
+  static constexpr bool record_blocked = true;  // detail/blocked_record.hpp
 
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     Parking::wait(word, expected);

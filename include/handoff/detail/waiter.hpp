@@ -60,6 +60,7 @@
 #include <stop_token>
 
 #include "../status.hpp"
+#include "blocked_record.hpp"
 #include "deadline.hpp"
 #include "precondition.hpp"
 #include "spin_wait.hpp"
@@ -82,15 +83,22 @@ class wait_core {
   // ---- Waker side
 
   // waiting -> claimed. False if the waiter already left (or was claimed by someone else, through any link).
-  bool try_claim() noexcept {
+  // `case_index`: the link being claimed (a select's case; 0 for a plain wait).
+  bool try_claim(std::uint32_t case_index = 0) noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       if ((s & phase_mask) != waiting) return false;
-      // acquire: pairs with the waiter's release CAS in await() (setting `sleeping`) only for tidiness; the
-      // fields the claimer reads were published by the slow_lock when the link was linked.
+      // acquire: pairs with the waiter's release CAS setting `recorded` (mark_recorded), so what_ is
+      // visible below; the fields the claimer otherwise reads were published by the slow_lock when the link
+      // was linked.
       if (state_.compare_exchange_weak(s, (s & ~phase_mask) | claimed, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
+                                       std::memory_order_relaxed)) {
+        // A waiter that parked names this channel in its record: keep the channel alive until it has
+        // cleared the record (detail/channel_info.hpp, Invariants 3). The claimer is inside an operation on
+        // that channel, so it is alive now.
+        if (s & recorded) what_.sites[case_index].channel->pin();
         return true;
+      }
     }
   }
 
@@ -124,11 +132,14 @@ class wait_core {
 
   // claimed -> waiting: the hand-off could not be made (moving the payload threw). Only for a core with one
   // link (see Invariants); the caller re-links the node.
-  void unclaim() noexcept {
+  void unclaim(std::uint32_t case_index = 0) noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
-    // relaxed: the waiter only needs to see `waiting` again; nothing was published.
-    while (!state_.compare_exchange_weak(s, waiting | (s & interrupted), std::memory_order_relaxed)) {
+    // relaxed: the waiter only needs to see `waiting` again; nothing was published. `recorded` stays, so
+    // the next claim pins again; this claim's pin goes.
+    while (!state_.compare_exchange_weak(s, waiting | (s & (interrupted | recorded)),
+                                         std::memory_order_relaxed)) {
     }
+    if (s & recorded) what_.sites[case_index].channel->unpin();
     if (s & sleeping)
       Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
   }
@@ -157,6 +168,7 @@ class wait_core {
   // while still unclaimed (timed_out / cancelled: the links are still linked and the caller must unlink them
   // under the lock).
   outcome await(const deadline& d) noexcept {
+    parked_record record(*this, d);
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
     std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
@@ -172,7 +184,7 @@ class wait_core {
         // relaxed: leaving publishes nothing; the waker's claim CAS on this word decides who won.
         if (state_.compare_exchange_strong(s, left, std::memory_order_relaxed))
           return (s & interrupted) ? outcome::cancelled : outcome::timed_out;
-      } else if (mark_sleeping<Sync>(state_, s, sleeping)) {
+      } else if (record.before_park(s) && mark_sleeping<Sync>(state_, s, sleeping)) {
         if (phase == waiting && !d.is_never()) {
           if (!Sync::park_until(state_, s, d)) deadline_seen = true;
         } else {
@@ -187,14 +199,65 @@ class wait_core {
   // The link that completed the core; valid after await() returned completed.
   waiter<Sync>* winner() const noexcept { return winner_; }
 
+  // What the blocked-thread record says while this core's thread is parked (OB-4): the primitives and
+  // operations it waits on. Set by the primitive before await(); `sites` must outlive the wait.
+  void describe_wait(const wait_site* sites, std::uint32_t count) noexcept {
+    what_.sites = sites;
+    what_.count = count;
+  }
+  void set_stoppable(bool stoppable) noexcept { what_.stoppable = stoppable; }
+
  private:
+  // The record of one await() (detail/blocked_record.hpp): written at the first park only (a wait that the
+  // spin phase ends writes nothing), cleared when await() returns. Order (detail/channel_info.hpp,
+  // Invariants 3): first `recorded` is set in the state word, so that from then on a claimer pins the
+  // channel it claims through; only then does the record name the channels; the record is cleared before
+  // that pin is dropped.
+  class parked_record {
+   public:
+    parked_record(wait_core& core, const deadline& d) noexcept : core_(core), d_(d) {}
+    parked_record(const parked_record&) = delete;
+    parked_record& operator=(const parked_record&) = delete;
+    // Before a park, with `s` the state just read. False when the state moved (`s` reloaded): look again.
+    bool before_park(std::uint32_t& s) noexcept {
+      if constexpr (records_blocked<Sync>) {
+        if (noted_ || !core_.what_.sites || (s & phase_mask) != waiting) return true;
+        // release: publishes what_ to the claimer's acquire CAS (try_claim reads what_.sites).
+        if (!core_.state_.compare_exchange_strong(s, s | recorded, std::memory_order_release,
+                                                  std::memory_order_relaxed))
+          return false;
+        s |= recorded;
+        note_blocked(core_.what_.sites, core_.what_.count, d_, core_.what_.stoppable);
+        noted_ = true;
+      }
+      return true;
+    }
+    ~parked_record() {
+      if constexpr (records_blocked<Sync>) {
+        if (!noted_) return;
+        note_unblocked(core_.what_.sites, core_.what_.count);
+        // Completed: the claimer pinned the channel it claimed through (a claim that was undone unpinned).
+        // acquire: as in await(); `done` is final.
+        if ((core_.state_.load(std::memory_order_acquire) & phase_mask) == done)
+          core_.what_.sites[core_.winner_->case_index].channel->unpin();
+      }
+    }
+
+   private:
+    wait_core& core_;
+    const deadline& d_;
+    bool noted_ = false;
+  };
+
   static constexpr std::uint32_t waiting = 0, claimed = 1, done = 2, left = 3;
-  static constexpr std::uint32_t phase_mask = 3, sleeping = 4, interrupted = 8;
+  // recorded: the waiter parked with a blocked-thread record naming its channels (parked_record).
+  static constexpr std::uint32_t phase_mask = 3, sleeping = 4, interrupted = 8, recorded = 16;
 
   typename Sync::template atomic<std::uint32_t> state_{waiting};
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
   resume_hook resume_ = nullptr;    // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
+  wait_description what_{};  // written by the waiting thread only, before await()
 };
 
 // A link: one place in one queue of one channel, for one wait_core. Default-constructed, it is a whole
@@ -220,7 +283,7 @@ class waiter {
   std::uint32_t case_index = 0;  // a select's case this link stands for (0 for a plain wait)
 
   // ---- Waker side (through the core)
-  bool try_claim() noexcept { return core_->try_claim(); }
+  bool try_claim() noexcept { return core_->try_claim(case_index); }
   // Deliver `r` through this link (its slot already filled); the core and this link may vanish at once.
   void complete(status r) noexcept {
     result = r;
@@ -231,7 +294,7 @@ class waiter {
   bool may_unclaim() const noexcept { return core_ == &own_core_; }
   void unclaim() noexcept {
     HANDOFF_PRECONDITION(may_unclaim(), "handoff internal: a select link cannot be unclaimed");
-    core_->unclaim();
+    core_->unclaim(case_index);
   }
   // Whether two links belong to one waiting thread (a select must not meet itself: rendezvous self-match).
   bool same_waiter(const waiter& other) const noexcept { return core_ == other.core_; }
@@ -274,6 +337,7 @@ class stop_interrupt {
 template <class Sync>
 typename wait_core<Sync>::outcome await_with_stop(wait_core<Sync>& c, const deadline& d,
                                                   const std::stop_token* st) noexcept {
+  c.set_stoppable(st != nullptr);
   if (!st) return c.await(d);
   stop_interrupt<Sync> interrupt(*st, c);
   return c.await(d);

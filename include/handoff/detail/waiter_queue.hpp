@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <stop_token>
 
+#include "../stats.hpp"
+#include "../status.hpp"
 #include "deadline.hpp"
 #include "waiter.hpp"
 
@@ -32,6 +34,7 @@ class waiter_queue {
   std::size_t size() const noexcept { return size_; }
   node* front() const noexcept { return head_; }
 
+  // Registration (counted: a wait, OB-2).
   void push_back(node* w) noexcept {
     w->prev = tail_;
     w->next = nullptr;
@@ -39,9 +42,12 @@ class waiter_queue {
     tail_ = w;
     w->linked = true;
     ++size_;
+    ++counts_.waits;
+    if (size_ > counts_.peak_waiters) counts_.peak_waiters = size_;
   }
 
-  // Used only to give an unclaimed node its place back (unclaim after a throwing move).
+  // Used only to give an unclaimed node its place back (unclaim after a throwing move): the claim that
+  // took it out did not serve it.
   void push_front(node* w) noexcept {
     w->prev = nullptr;
     w->next = head_;
@@ -49,6 +55,8 @@ class waiter_queue {
     head_ = w;
     w->linked = true;
     ++size_;
+    --counts_.served;
+    if (size_ > counts_.peak_waiters) counts_.peak_waiters = size_;
   }
 
   void remove(node* w) noexcept {
@@ -64,9 +72,33 @@ class waiter_queue {
   node* claim_oldest() noexcept {
     while (node* w = head_) {
       remove(w);
-      if (w->try_claim()) return w;
+      if (w->try_claim()) {
+        ++counts_.served;
+        return w;
+      }
     }
     return nullptr;
+  }
+  // The same for close(), which ends the waiter instead of serving it (counted as closed).
+  node* claim_oldest_to_close() noexcept {
+    node* w = claim_oldest();
+    if (w) {
+      --counts_.served;
+      ++counts_.closed;
+    }
+    return w;
+  }
+
+  // OB-2: the counts of this queue, exact (every change and this read run under the owner's lock).
+  const wait_stats& counts() const noexcept { return counts_; }
+  // A try_ that queued only to learn the answer (mvar invariant 6) and got its try_ answer: not a wait.
+  void uncount_wait() noexcept { --counts_.waits; }
+  // A waiter of this queue gave up (its deadline passed or its stop token fired), counted under the lock.
+  void count_gave_up(status why) noexcept {
+    if (why == status::timeout)
+      ++counts_.timeouts;
+    else if (why == status::cancelled)
+      ++counts_.cancellations;
   }
 
   // Unregister: unlink `w` if a server did not already (lock held). `on_empty` runs when that left the queue
@@ -81,23 +113,29 @@ class waiter_queue {
   // The one "link, unlock, wait, unlink" step of a single-channel wait. The caller holds `lock` and has
   // registered (its flag is set, so every server will look in this queue). Links `w`, releases the lock and
   // waits (detail/waiter.hpp). Returns the status the server set (`w.result`), or timeout / cancelled after
-  // leaving the queue again under `lock` (on_empty as in leave). Returns with `lock` released.
+  // leaving the queue again under `lock` (on_empty as in leave). Returns with `lock` released. `site` is
+  // what the thread's blocked-thread record names while it is parked (detail/blocked_record.hpp).
   template <class Lock, class OnEmpty>
-  status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, OnEmpty&& on_empty) {
+  status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, wait_site site,
+                     OnEmpty&& on_empty) {
     push_back(&w);
     lock.unlock();
+    w.core().describe_wait(&site, 1);
     const auto o = await_with_stop(w.core(), d, st);
     if (o == node::outcome::completed) return w.result;
+    const status why = o == node::outcome::timed_out ? status::timeout : status::cancelled;
     lock.lock();
     leave(w, on_empty);
+    count_gave_up(why);
     lock.unlock();
-    return o == node::outcome::timed_out ? status::timeout : status::cancelled;
+    return why;
   }
 
  private:
   node* head_ = nullptr;
   node* tail_ = nullptr;
   std::size_t size_ = 0;
+  wait_stats counts_;
 };
 
 }  // namespace handoff::detail
