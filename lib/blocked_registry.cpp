@@ -103,11 +103,11 @@ std::atomic<bool> block_timing{false};
 // The sequence lock's writer side: relaxed stores between an odd and an even sequence value.
 class record_writer {
  public:
+  // Fields are stored with release (store_field) and loaded with acquire (visit_records): a reader that
+  // loads a field written after this odd value therefore sees the odd value (or a later one) in its second
+  // sequence load, and retries. (No fences: ThreadSanitizer does not model them.)
   explicit record_writer(record& r) noexcept : r_(r), s_(r.seq.load(std::memory_order_relaxed)) {
-    r_.seq.store(s_ + 1, std::memory_order_relaxed);
-    // release fence: the odd sequence is ordered before the field stores that follow; pairs with the
-    // reader's acquire fence before its second sequence load (a reader that saw a new field sees odd).
-    std::atomic_thread_fence(std::memory_order_release);
+    r_.seq.store(s_ + 1, std::memory_order_relaxed);  // relaxed: published by the release field stores
   }
   ~record_writer() {
     // seq_cst (not just release, which makes the fields visible to a reader that acquires this even value):
@@ -162,23 +162,23 @@ void note_blocked(const wait_site* sites, std::uint32_t count, const deadline& d
   record* r = this_thread_record.get();
   if (!r) return;
   record_writer write(*r);
-  // relaxed, all: inside the sequence lock (record_writer).
-  r->since_ns.store(steady_now_ns(), std::memory_order_relaxed);
-  r->deadline_kind.store(static_cast<std::uint8_t>(d.kind()), std::memory_order_relaxed);
-  r->deadline_ns.store(d.nanoseconds_since_epoch(), std::memory_order_relaxed);
-  r->stoppable.store(stoppable, std::memory_order_relaxed);
+  // release, all: inside the sequence lock (record_writer explains the pairing).
+  r->since_ns.store(steady_now_ns(), std::memory_order_release);
+  r->deadline_kind.store(static_cast<std::uint8_t>(d.kind()), std::memory_order_release);
+  r->deadline_ns.store(d.nanoseconds_since_epoch(), std::memory_order_release);
+  r->stoppable.store(stoppable, std::memory_order_release);
   std::uint32_t kept = 0;  // a select's disabled cases (no channel) are left out
   for (std::uint32_t i = 0; i < count; ++i) {
     if (!sites[i].channel) continue;
     if (kept < record_copy::max_sites) {
-      r->channels[kept].store(sites[i].channel, std::memory_order_relaxed);
-      r->ops[kept].store(static_cast<std::uint8_t>(sites[i].op), std::memory_order_relaxed);
+      r->channels[kept].store(sites[i].channel, std::memory_order_release);
+      r->ops[kept].store(static_cast<std::uint8_t>(sites[i].op), std::memory_order_release);
     }
     ++kept;
   }
-  r->count.store(kept, std::memory_order_relaxed);
-  r->waits.store(r->waits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  r->blocked.store(true, std::memory_order_relaxed);
+  r->count.store(kept, std::memory_order_release);
+  r->waits.store(r->waits.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  r->blocked.store(true, std::memory_order_release);
 }
 
 void note_unblocked(const wait_site* sites, std::uint32_t count) noexcept {
@@ -192,8 +192,8 @@ void note_unblocked(const wait_site* sites, std::uint32_t count) noexcept {
         sites[i].channel->add_blocked_ns(static_cast<std::uint64_t>(parked));
   }
   record_writer write(*r);
-  r->blocked.store(false, std::memory_order_relaxed);  // relaxed: inside the sequence lock
-  r->count.store(0, std::memory_order_relaxed);
+  r->blocked.store(false, std::memory_order_release);  // release: inside the sequence lock
+  r->count.store(0, std::memory_order_release);
 }
 
 void visit_records(const std::function<void(const record_copy&)>& f) {
@@ -216,20 +216,18 @@ void visit_records(const std::function<void(const record_copy&)>& f) {
         std::this_thread::yield();  // the owner is between two stores of its own; it never waits for us
         continue;
       }
-      c.blocked = r->blocked.load(std::memory_order_relaxed);
-      c.since_ns = r->since_ns.load(std::memory_order_relaxed);
-      c.deadline_kind = static_cast<deadline::clock_kind>(r->deadline_kind.load(std::memory_order_relaxed));
-      c.deadline_ns = r->deadline_ns.load(std::memory_order_relaxed);
-      c.stoppable = r->stoppable.load(std::memory_order_relaxed);
-      c.count = r->count.load(std::memory_order_relaxed);
+      c.blocked = r->blocked.load(std::memory_order_acquire);
+      c.since_ns = r->since_ns.load(std::memory_order_acquire);
+      c.deadline_kind = static_cast<deadline::clock_kind>(r->deadline_kind.load(std::memory_order_acquire));
+      c.deadline_ns = r->deadline_ns.load(std::memory_order_acquire);
+      c.stoppable = r->stoppable.load(std::memory_order_acquire);
+      c.count = r->count.load(std::memory_order_acquire);
       for (std::uint32_t i = 0; i < record_copy::max_sites; ++i) {
-        c.sites[i].channel = r->channels[i].load(std::memory_order_relaxed);
-        c.sites[i].op = static_cast<wait_op>(r->ops[i].load(std::memory_order_relaxed));
+        c.sites[i].channel = r->channels[i].load(std::memory_order_acquire);
+        c.sites[i].op = static_cast<wait_op>(r->ops[i].load(std::memory_order_acquire));
       }
-      c.waits = r->waits.load(std::memory_order_relaxed);
-      // acquire fence: orders the field loads before the second sequence load; pairs with the writer's
-      // release fence after its odd store (a field written by a newer write implies the odd value is seen).
-      std::atomic_thread_fence(std::memory_order_acquire);
+      c.waits = r->waits.load(std::memory_order_acquire);
+      // relaxed: the acquire field loads above order it after them (record_writer explains the pairing).
       if (r->seq.load(std::memory_order_relaxed) == s1) break;
     }
     c.thread_id = r->thread_id.load(std::memory_order_relaxed);

@@ -35,6 +35,8 @@ std::optional<debug::blocked_thread> parked(long tid, bool with_facts = false) {
   return std::nullopt;
 }
 
+constexpr int round_value = 42;
+
 // Runs f on a new thread; tid() is that thread's id once it has started.
 class worker {
  public:
@@ -158,6 +160,33 @@ TEST(BlockedDump, ListsEveryCaseOfASelect) {
         << debug::format(t);
     m.put(3);
   }
+}
+
+// OB-5: the partner that served a parked waiter may destroy the primitive at once (G-9 allows it), while
+// the served thread has not run yet, block timing is on (the served thread adds its parked time to the
+// primitive) and another thread dumps with facts in a loop (it follows the record's pointers). Under ASan
+// a use after free here is an error; the pin of detail/channel_info.hpp is what prevents it.
+TEST(BlockedDump, PartnerMayDestroyAtOnceWhileReportsRun) {
+  debug::set_block_timing(true);
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> dumps{0};
+  std::thread dumper([&] {
+    while (!stop.load()) {
+      (void)debug::blocked_threads(true);
+      dumps.fetch_add(1);
+    }
+  });
+  for (int round = 0; round < 100; ++round) {
+    auto* s = new handoff::stream<int>(0, handoff::name("short-lived"));
+    worker w([s] { EXPECT_TRUE(s->push(round_value)); });
+    w.await_parked();
+    EXPECT_EQ(s->pop(), round_value);  // serves the parked pusher...
+    delete s;                          // ...and destroys the stream before it may have run again
+  }
+  until([&] { return dumps.load() > 0; }, "a dump ran");
+  stop = true;
+  dumper.join();
+  debug::set_block_timing(false);
 }
 
 // OB-4: in a 64-thread scenario the dump lists every parked thread.
