@@ -256,7 +256,7 @@ struct select_access {
       c.inbox_.error = nullptr;
       w.slot = &c.inbox_;
     }
-    c.channel_->core_.enqueue(w);
+    c.channel_->core_.enqueue_link(w);
     return true;
   }
   template <class T, class Sync>

@@ -54,7 +54,6 @@ inline constexpr bool records_blocked = requires { requires Sync::record_blocked
 struct wait_description {
   const wait_site* sites = nullptr;
   std::uint32_t count = 0;
-  bool stoppable = false;
 };
 
 }  // namespace handoff::detail

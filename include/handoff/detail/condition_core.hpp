@@ -152,6 +152,11 @@ class condition_core {
 
   // Registration: link `w` as the youngest waiter. From here on a signal can claim it (CO-2).
   void enqueue(node& w) noexcept {
+    w.core().describe_wait(&site_, 1);  // before the node is visible (waiter.hpp, describe_wait)
+    enqueue_link(w);
+  }
+  // The same for a select's link, whose core the select describes itself.
+  void enqueue_link(node& w) noexcept {
     slow_guard<Sync> guard(lock_);
     queue_.push_back(&w);
     publish_count();
@@ -161,8 +166,6 @@ class condition_core {
   // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
   // unlinked here if no signaller unlinked it already while skipping it.
   outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
-    const wait_site site{&info_, wait_op::wait};
-    w.core().describe_wait(&site, 1);
     const outcome o = await_with_stop(w.core(), d, st);
     if (o != outcome::completed) {
       slow_guard<Sync> guard(lock_);
@@ -292,6 +295,7 @@ class condition_core {
   mutable slow_lock<Sync> lock_;
   waiter_queue<Sync> queue_;
   channel_info info_{kind_name, this, &condition_core::describe};  // OB-1: kind, name, facts for reports
+  const wait_site site_{&info_, wait_op::wait};  // what a waiter's record names (the same for every wait)
 };
 
 }  // namespace handoff::detail

@@ -167,8 +167,9 @@ class wait_core {
   // Spin, then park, until claimed-and-done (completed) or until the deadline passes / a stop request arrives
   // while still unclaimed (timed_out / cancelled: the links are still linked and the caller must unlink them
   // under the lock).
-  outcome await(const deadline& d) noexcept {
-    parked_record record(*this, d);
+  // `stoppable`: a stop token can end this wait (the blocked-thread record says so).
+  outcome await(const deadline& d, bool stoppable = false) noexcept {
+    parked_record record(*this, d, stoppable);
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
     std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
@@ -200,12 +201,13 @@ class wait_core {
   waiter<Sync>* winner() const noexcept { return winner_; }
 
   // What the blocked-thread record says while this core's thread is parked (OB-4): the primitives and
-  // operations it waits on. Set by the primitive before await(); `sites` must outlive the wait.
+  // operations it waits on; `sites` must outlive the wait. Set before the core's first link is registered:
+  // once a link is visible, wakers read and write the cache line of the state word, and a write of ours
+  // there would cost them a transfer of that line on every hand-off.
   void describe_wait(const wait_site* sites, std::uint32_t count) noexcept {
     what_.sites = sites;
     what_.count = count;
   }
-  void set_stoppable(bool stoppable) noexcept { what_.stoppable = stoppable; }
 
  private:
   // The record of one await() (detail/blocked_record.hpp): written at the first park only (a wait that the
@@ -215,7 +217,8 @@ class wait_core {
   // that pin is dropped.
   class parked_record {
    public:
-    parked_record(wait_core& core, const deadline& d) noexcept : core_(core), d_(d) {}
+    parked_record(wait_core& core, const deadline& d, bool stoppable) noexcept
+        : core_(core), d_(d), stoppable_(stoppable) {}
     parked_record(const parked_record&) = delete;
     parked_record& operator=(const parked_record&) = delete;
     // Before a park, with `s` the state just read. False when the state moved (`s` reloaded): look again.
@@ -227,7 +230,7 @@ class wait_core {
                                                   std::memory_order_relaxed))
           return false;
         s |= recorded;
-        note_blocked(core_.what_.sites, core_.what_.count, d_, core_.what_.stoppable);
+        note_blocked(core_.what_.sites, core_.what_.count, d_, stoppable_);
         noted_ = true;
       }
       return true;
@@ -246,6 +249,7 @@ class wait_core {
    private:
     wait_core& core_;
     const deadline& d_;
+    bool stoppable_;
     bool noted_ = false;
   };
 
@@ -337,10 +341,9 @@ class stop_interrupt {
 template <class Sync>
 typename wait_core<Sync>::outcome await_with_stop(wait_core<Sync>& c, const deadline& d,
                                                   const std::stop_token* st) noexcept {
-  c.set_stoppable(st != nullptr);
   if (!st) return c.await(d);
   stop_interrupt<Sync> interrupt(*st, c);
-  return c.await(d);
+  return c.await(d, true);
 }
 
 }  // namespace handoff::detail

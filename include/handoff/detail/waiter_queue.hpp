@@ -118,9 +118,9 @@ class waiter_queue {
   template <class Lock, class OnEmpty>
   status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, wait_site site,
                      OnEmpty&& on_empty) {
+    w.core().describe_wait(&site, 1);  // before the node is visible (waiter.hpp, describe_wait)
     push_back(&w);
     lock.unlock();
-    w.core().describe_wait(&site, 1);
     const auto o = await_with_stop(w.core(), d, st);
     if (o == node::outcome::completed) return w.result;
     const status why = o == node::outcome::timed_out ? status::timeout : status::cancelled;
