@@ -2,6 +2,7 @@
 // dump_on_signal) and the block-timing switch.
 #include <handoff/debug.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -100,6 +101,7 @@ bool block_timing() noexcept { return detail::block_timing_on(); }
 namespace {
 
 int signal_pipe_write = -1;  // written once, before the handler is installed
+std::atomic<std::size_t> dumps_printed{0};
 
 extern "C" void on_dump_signal(int) {
   const int saved = errno;
@@ -126,6 +128,7 @@ bool install_dump_on_signal(int sig) {
           if (text.empty()) text = "  (none)\n";
           std::fputs(text.c_str(), stderr);
           std::fflush(stderr);
+          dumps_printed.fetch_add(1, std::memory_order_release);  // release: the text is out before the count
         } else if (n < 0 && errno == EINTR) {
           continue;
         } else {
@@ -149,8 +152,10 @@ bool dump_on_signal(int sig) {
   static const bool installed = install_dump_on_signal(sig);
   return installed;
 }
+std::size_t signal_dumps() noexcept { return dumps_printed.load(std::memory_order_acquire); }
 #else
 bool dump_on_signal(int) { return false; }
+std::size_t signal_dumps() noexcept { return 0; }
 #endif
 
 }  // namespace handoff::debug

@@ -79,6 +79,8 @@ void dump_blocked(std::ostream& out);
 // writes one byte to a pipe (async-signal-safe). Installs once per process; later calls do nothing.
 // Returns false if the pipe, the thread or the handler could not be set up.
 bool dump_on_signal(int signal = SIGQUIT);
+// How many dumps the signal helper thread has printed so far.
+std::size_t signal_dumps() noexcept;
 
 // Block timing (OB-3): while on, every wait that parks reads the clock once more when it ends and adds the
 // time parked to each primitive it waited on (their stats().blocked_ns). Off by default.

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -188,6 +189,24 @@ TEST(BlockedDump, PartnerMayDestroyAtOnceWhileReportsRun) {
   dumper.join();
   debug::set_block_timing(false);
 }
+
+#if defined(__unix__)
+// OB-4: on the signal, a helper thread prints the dump (the handler only writes to a pipe).
+TEST(BlockedDump, PrintsOnSignal) {
+  ASSERT_TRUE(debug::dump_on_signal(SIGUSR2));
+  handoff::stream<int> s(1, handoff::name("signalled"));
+  worker w([&] { EXPECT_EQ(s.pop(), 3); });
+  w.await_parked();
+  const std::size_t before = debug::signal_dumps();
+  testing::internal::CaptureStderr();
+  std::raise(SIGUSR2);
+  until([&] { return debug::signal_dumps() > before; }, "the signal's dump printed");
+  const std::string text = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(text.find("thread " + std::to_string(w.tid()) + " [stream \"signalled\" pop") != std::string::npos)
+      << text;
+  ASSERT_TRUE(s.push(3));
+}
+#endif
 
 // OB-4: in a 64-thread scenario the dump lists every parked thread.
 TEST(BlockedDump, ListsEveryOneOfSixtyFourThreads) {
