@@ -29,11 +29,11 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
-#include <handoff/debug.hpp>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <handoff/debug.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -137,7 +137,9 @@ std::int64_t steady_now_ns() noexcept {
       .count();
 }
 
-bool reserve_this_thread_record() noexcept { return this_thread_record.get() != nullptr; }
+bool reserve_this_thread_record() noexcept {
+  return this_thread_record.get() != nullptr;
+}
 
 void forget_channel() noexcept {
   // channel_info.hpp, Invariants 4: seq_cst, in the single total order with the reports' increments and
@@ -156,7 +158,9 @@ void await_unpinned(const std::atomic<std::uint32_t>& pending) noexcept {
 void set_block_timing(bool on) noexcept {
   block_timing.store(on, std::memory_order_relaxed);  // relaxed: a switch read at the next wait
 }
-bool block_timing_on() noexcept { return block_timing.load(std::memory_order_relaxed); }
+bool block_timing_on() noexcept {
+  return block_timing.load(std::memory_order_relaxed);
+}
 
 void note_blocked(const wait_site* sites, std::uint32_t count, const deadline& d, bool stoppable) noexcept {
   record* r = this_thread_record.get();

@@ -1,7 +1,8 @@
 // ---------------------------------------------------------------------------------------------------------------
 // lib/blocked_registry.hpp: the registry of blocked-thread records (internal to lib/; the records are
 // described in include/handoff/detail/blocked_record.hpp). The reports of handoff/debug.hpp read it through
-// visit_records(), which holds the registry's mutex for the whole visit (detail/channel_info.hpp, Invariants).
+// visit_records(), which holds the registry's mutex for the whole visit (detail/channel_info.hpp,
+// Invariants).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -17,8 +18,8 @@ struct record_copy {
   static constexpr std::uint32_t max_sites = 8;  // a select's cases beyond the eighth are counted, not listed
   long thread_id = 0;
   bool blocked = false;
-  std::uint64_t waits = 0;       // parked waits begun by this thread so far (progress, for the watchdog)
-  std::int64_t since_ns = 0;     // steady_clock, at the park (kept after the wait ends)
+  std::uint64_t waits = 0;    // parked waits begun by this thread so far (progress, for the watchdog)
+  std::int64_t since_ns = 0;  // steady_clock, at the park (kept after the wait ends)
   deadline::clock_kind deadline_kind = deadline::clock_kind::never;
   std::int64_t deadline_ns = 0;  // since the epoch of deadline_kind's clock
   bool stoppable = false;

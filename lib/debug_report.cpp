@@ -20,9 +20,13 @@
 
 namespace handoff::debug {
 
-long this_thread_id() noexcept { return detail::current_thread_id(); }
+long this_thread_id() noexcept {
+  return detail::current_thread_id();
+}
 
-bool reserve_thread_record() noexcept { return detail::reserve_this_thread_record(); }
+bool reserve_thread_record() noexcept {
+  return detail::reserve_this_thread_record();
+}
 
 std::vector<blocked_thread> blocked_threads(bool with_facts) {
   std::vector<blocked_thread> out;
@@ -94,8 +98,12 @@ void dump_blocked(std::ostream& out) {
   out.flush();
 }
 
-void set_block_timing(bool on) noexcept { detail::set_block_timing(on); }
-bool block_timing() noexcept { return detail::block_timing_on(); }
+void set_block_timing(bool on) noexcept {
+  detail::set_block_timing(on);
+}
+bool block_timing() noexcept {
+  return detail::block_timing_on();
+}
 
 #if defined(__unix__)
 namespace {
@@ -106,7 +114,8 @@ std::atomic<std::size_t> dumps_printed{0};
 extern "C" void on_dump_signal(int) {
   const int saved = errno;
   const char byte = 1;
-  (void)!::write(signal_pipe_write, &byte, 1);  // async-signal-safe; a full pipe drops a request (one is enough)
+  (void)!::write(signal_pipe_write, &byte,
+                 1);  // async-signal-safe; a full pipe drops a request (one is enough)
   errno = saved;
 }
 
@@ -139,7 +148,7 @@ bool install_dump_on_signal(int sig) {
   } catch (...) {
     return false;
   }
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_dump_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
@@ -152,10 +161,16 @@ bool dump_on_signal(int sig) {
   static const bool installed = install_dump_on_signal(sig);
   return installed;
 }
-std::size_t signal_dumps() noexcept { return dumps_printed.load(std::memory_order_acquire); }
+std::size_t signal_dumps() noexcept {
+  return dumps_printed.load(std::memory_order_acquire);
+}
 #else
-bool dump_on_signal(int) { return false; }
-std::size_t signal_dumps() noexcept { return 0; }
+bool dump_on_signal(int) {
+  return false;
+}
+std::size_t signal_dumps() noexcept {
+  return 0;
+}
 #endif
 
 }  // namespace handoff::debug

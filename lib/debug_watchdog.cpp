@@ -27,7 +27,7 @@ struct watchdog::state {
   std::int64_t start_ns = detail::steady_now_ns();
   std::mutex mutex;
   std::condition_variable wake;
-  bool stopping = false;                     // guarded by mutex
+  bool stopping = false;  // guarded by mutex
   std::atomic<std::size_t> report_count{0};
   std::atomic<std::size_t> poll_count{0};
   std::thread thread;
@@ -48,9 +48,10 @@ struct watchdog::state {
   }
 
   std::string report() const {
-    std::string text = "handoff: deadlock: every thread that waits in handoff is parked without a deadline or a "
-                       "stop token, and none of them moved across two polls " +
-                       std::to_string(opts.poll_interval.count()) + " ms apart\n";
+    std::string text =
+        "handoff: deadlock: every thread that waits in handoff is parked without a deadline or a "
+        "stop token, and none of them moved across two polls " +
+        std::to_string(opts.poll_interval.count()) + " ms apart\n";
     if (!opts.context.empty()) text += opts.context + "\n";
     for (const blocked_thread& t : blocked_threads(true)) text += "  " + format(t) + "\n";
     return text;

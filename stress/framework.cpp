@@ -87,8 +87,8 @@ constexpr auto kHangBound = std::chrono::seconds(30);
 handoff::debug::watchdog::options deadlock_options(const std::string& scenario, std::uint64_t seed) {
   handoff::debug::watchdog::options o;
   o.poll_interval = std::chrono::seconds(2);  // two polls: 4 s with every waiting thread parked for good
-  o.context = "DEADLOCK [" + scenario + " seed=" + std::to_string(seed) + "]; replay: handoff_stress --only " +
-              scenario + " --seed " + std::to_string(seed);
+  o.context = "DEADLOCK [" + scenario + " seed=" + std::to_string(seed) +
+              "]; replay: handoff_stress --only " + scenario + " --seed " + std::to_string(seed);
   return o;  // the default handler prints the report and aborts
 }
 }  // namespace

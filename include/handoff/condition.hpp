@@ -128,7 +128,7 @@ class condition {
   explicit condition(handoff::name n) : core_(n) {}
   condition(const condition&) = delete;
   condition& operator=(const condition&) = delete;
-  ~condition() = default;  // G-9: checked by the core
+  ~condition() = default;                                                 // G-9: checked by the core
   std::string_view name() const noexcept { return core_.info().name(); }  // OB-1: empty when not named
   condition_stats stats() const { return core_.stats(); }                 // OB-2 (handoff/stats.hpp)
 
@@ -276,7 +276,7 @@ class condition<void, Sync> {
   explicit condition(handoff::name n) : core_(n) {}
   condition(const condition&) = delete;
   condition& operator=(const condition&) = delete;
-  ~condition() = default;  // G-9: checked by the core
+  ~condition() = default;                                                 // G-9: checked by the core
   std::string_view name() const noexcept { return core_.info().name(); }  // OB-1: empty when not named
   condition_stats stats() const { return core_.stats(); }                 // OB-2 (handoff/stats.hpp)
 

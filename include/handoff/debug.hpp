@@ -47,7 +47,7 @@ namespace handoff::debug {
 struct blocked_case {
   std::string channel;    // "stream \"rx\"", or "stream 0x55d0c0a4e2c0" when it has no name
   std::string operation;  // "pop", "push", "take", "put", "read", "wait", "wait_closed"
-  std::string facts;      // filled by blocked_threads(true): "open, 0 buffered, 1 popper and 0 pushers waiting"
+  std::string facts;  // filled by blocked_threads(true): "open, 0 buffered, 1 popper and 0 pushers waiting"
 };
 
 struct blocked_thread {

@@ -454,8 +454,8 @@ class stream {
   // (handoff/stats.hpp).
   stream_stats stats() const {
     detail::slow_guard<Sync> guard(lock_);
-    return {poppers_.counts(), pushers_.counts(), close_waiters_.counts(), full_events_, empty_events_,
-            overflow_.blocks(),  info_.blocked_ns()};
+    return {poppers_.counts(), pushers_.counts(),  close_waiters_.counts(), full_events_,
+            empty_events_,     overflow_.blocks(), info_.blocked_ns()};
   }
 
   // Diagnostic snapshot of how many threads wait (takes the slow-path lock; not for hot paths).

@@ -11,9 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <memory>
 #include <sstream>
@@ -202,7 +202,8 @@ TEST(BlockedDump, PrintsOnSignal) {
   std::raise(SIGUSR2);
   until([&] { return debug::signal_dumps() > before; }, "the signal's dump printed");
   const std::string text = testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(text.find("thread " + std::to_string(w.tid()) + " [stream \"signalled\" pop") != std::string::npos)
+  EXPECT_TRUE(text.find("thread " + std::to_string(w.tid()) + " [stream \"signalled\" pop") !=
+              std::string::npos)
       << text;
   ASSERT_TRUE(s.push(3));
 }
@@ -215,16 +216,16 @@ TEST(BlockedDump, ListsEveryOneOfSixtyFourThreads) {
   for (int i = 0; i < n; ++i)
     streams.push_back(std::make_unique<handoff::stream<int>>(1, handoff::name("s" + std::to_string(i))));
   std::vector<std::unique_ptr<worker>> workers;
-  for (int i = 0; i < n; ++i) workers.push_back(std::make_unique<worker>([&, i] { (void)streams[i]->pop(); }));
+  for (int i = 0; i < n; ++i)
+    workers.push_back(std::make_unique<worker>([&, i] { (void)streams[i]->pop(); }));
   std::vector<long> ids;
   for (auto& w : workers) ids.push_back(w->tid());
   until(
       [&] {
         const auto all = debug::blocked_threads();
         return std::all_of(ids.begin(), ids.end(), [&](long id) {
-          return std::any_of(all.begin(), all.end(), [&](const debug::blocked_thread& t) {
-            return t.thread_id == id;
-          });
+          return std::any_of(all.begin(), all.end(),
+                             [&](const debug::blocked_thread& t) { return t.thread_id == id; });
         });
       },
       "all 64 threads listed");
@@ -288,7 +289,9 @@ struct report_sink {
   }
 };
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // OB-6: two threads, each popping the stream the other would push to next, are reported, naming both
 // threads and both streams with their facts.
@@ -350,11 +353,11 @@ TEST(Watchdog, ReportsASelectCycle) {
     worker w2([&] { (void)handoff::select(handoff::on_pop(b), handoff::on_wait(stop_b)); });
     const long t1 = w1.tid(), t2 = w2.tid();
     const std::string report = handoff_test::get_or_abort(sink.first.get_future(), "deadlock report");
-    EXPECT_TRUE(contains(report, "thread " + std::to_string(t1) +
-                                     " [select: stream \"a\" pop | condition \"stop-a\" wait"))
+    EXPECT_TRUE(contains(
+        report, "thread " + std::to_string(t1) + " [select: stream \"a\" pop | condition \"stop-a\" wait"))
         << report;
-    EXPECT_TRUE(contains(report, "thread " + std::to_string(t2) +
-                                     " [select: stream \"b\" pop | condition \"stop-b\" wait"))
+    EXPECT_TRUE(contains(
+        report, "thread " + std::to_string(t2) + " [select: stream \"b\" pop | condition \"stop-b\" wait"))
         << report;
     a.close();
     b.close();
@@ -392,9 +395,9 @@ TEST(Watchdog, NoReportWhileAKnownThreadRuns) {
   std::atomic<bool> go{false};
   {
     worker runner([&] {
-      (void)once.pop();  // parks once: known from now on
+      (void)once.pop();                              // parks once: known from now on
       while (!go.load()) std::this_thread::yield();  // runs, outside handoff
-      (void)never.pop();  // now parked for good too: the report must come
+      (void)never.pop();                             // now parked for good too: the report must come
       (void)s.push(1);
     });
     runner.await_parked();

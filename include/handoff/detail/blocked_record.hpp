@@ -48,7 +48,9 @@ bool block_timing_on() noexcept;
 // Whether Sync's waits keep blocked-thread records: the OS policies do, a deterministic test scheduler may;
 // a model checker's policy (Relacy), whose threads are not OS threads, does not.
 template <class Sync>
-inline constexpr bool records_blocked = requires { requires Sync::record_blocked; };
+inline constexpr bool records_blocked = requires {
+  requires Sync::record_blocked;
+};
 
 // What a wait_core records when it parks: set by the primitive before it waits (wait_core::describe_wait).
 struct wait_description {

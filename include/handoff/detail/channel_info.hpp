@@ -1,10 +1,10 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/detail/channel_info.hpp: what a primitive tells the reports of handoff/debug.hpp about itself.
 //
-// Purpose: every primitive holds one channel_info: its kind ("stream", "mvar", ...), its optional name (OB-1),
-// a describe hook that writes the facts a deadlock report prints (closed? values buffered? waiters on each
-// side?), and the time its waiters spent parked when block timing is on (OB-3). A thread that parks on the
-// primitive records a pointer to this object in its blocked-thread record (detail/blocked_record.hpp).
+// Purpose: every primitive holds one channel_info: its kind ("stream", "mvar", ...), its optional name
+// (OB-1), a describe hook that writes the facts a deadlock report prints (closed? values buffered? waiters on
+// each side?), and the time its waiters spent parked when block timing is on (OB-3). A thread that parks on
+// the primitive records a pointer to this object in its blocked-thread record (detail/blocked_record.hpp).
 //
 // Invariants (lifetime, the one subtle point: a report must never follow a pointer to a destroyed
 // primitive, and a waiter must never touch a primitive that its partner may already have destroyed):
@@ -70,7 +70,9 @@ class channel_info {
   }
 
   const char* kind() const noexcept { return kind_; }
-  std::string_view name() const noexcept { return name_ ? std::string_view(name_.get()) : std::string_view(); }
+  std::string_view name() const noexcept {
+    return name_ ? std::string_view(name_.get()) : std::string_view();
+  }
   // "stream \"rx\"", or "stream 0x7ff..." for an unnamed one.
   std::string label() const;
   void describe(std::string& out) const {
@@ -97,7 +99,7 @@ class channel_info {
   const char* kind_;
   const void* channel_;
   describe_fn describe_;
-  std::unique_ptr<char[]> name_;  // nullptr: no name (no allocation)
+  std::unique_ptr<char[]> name_;                   // nullptr: no name (no allocation)
   mutable std::atomic<std::uint32_t> pending_{0};  // Invariants, 3 (written through a record's const sites)
   mutable std::atomic<std::uint64_t> blocked_ns_{0};
 };

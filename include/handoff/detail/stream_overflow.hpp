@@ -207,8 +207,8 @@ class stream_overflow {
     if (b->pending.fetch_sub(n, std::memory_order_acq_rel) == n) delete b;
   }
 
-  block* head_ = nullptr;  // guarded by the lock
-  block* tail_ = nullptr;  // guarded by the lock
+  block* head_ = nullptr;          // guarded by the lock
+  block* tail_ = nullptr;          // guarded by the lock
   std::size_t blocks_linked_ = 0;  // guarded by the lock
   typename Sync::template atomic<std::size_t> size_{0};
 };
