@@ -89,8 +89,8 @@ class wait_core {
     for (;;) {
       if ((s & phase_mask) != waiting) return false;
       // acquire: pairs with the waiter's release CAS setting `recorded` (parked_record::before_park), so
-      // what_ is visible below; the fields the claimer otherwise reads were published by the slow_lock when the link
-      // was linked.
+      // what_ is visible below; the fields the claimer otherwise reads were published by the slow_lock when
+      // the link was linked.
       if (state_.compare_exchange_weak(s, (s & ~phase_mask) | claimed, std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
         // A waiter that parked names this channel in its record: keep the channel alive until it has
