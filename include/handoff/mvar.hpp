@@ -352,9 +352,9 @@ class mvar {
     for (;;) {
       waiter_t* batch = nullptr;  // claimed nodes, chained through `next`
       if (full) {
-        while (waiter_t* r = readers_.claim_oldest()) push(batch, r);
+        while (waiter_t* r = readers_.claim_oldest(&info_)) push(batch, r);
         if (!batch) {
-          if (waiter_t* w = takers_.claim_oldest()) {
+          if (waiter_t* w = takers_.claim_oldest(&info_)) {
             if constexpr (kHandOver) {
               hand_over(w, served);  // invariant 8
               return;
@@ -362,7 +362,7 @@ class mvar {
             push(batch, w);
           }
         }
-      } else if (waiter_t* p = putters_.claim_oldest()) {
+      } else if (waiter_t* p = putters_.claim_oldest(&info_)) {
         push(batch, p);
       }
       if (!batch) break;
@@ -446,13 +446,13 @@ class mvar {
   }
 
   // Under lock_: claim every try_ waiter of q and chain it for completion with `answer`.
-  static void reject_tries(queue_t& q, waiter_t*& rejected, status answer) noexcept {
+  void reject_tries(queue_t& q, waiter_t*& rejected, status answer) noexcept {
     for (waiter_t* w = q.front(); w;) {
       waiter_t* next = w->next;
       if (w->kind & kTryKind) {
         q.remove(w);
         q.uncount_wait();  // OB-2: a try_ that queued for its answer is not a wait
-        if (w->try_claim()) {
+        if (w->try_claim(&info_)) {
           w->result = answer;
           push(rejected, w);
         }

@@ -256,7 +256,7 @@ struct select_access {
       c.inbox_.error = nullptr;
       w.slot = &c.inbox_;
     }
-    c.channel_->core_.enqueue_link(w);
+    c.channel_->core_.enqueue(w);
     return true;
   }
   template <class T, class Sync>
@@ -526,7 +526,7 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
     // 2. Register one link per case, one channel at a time; stop at a case that could complete now.
     wait_core<Sync> core;
     const std::array<wait_site, n> sites{select_access::site(cs)...};
-    core.describe_wait(sites.data(), static_cast<std::uint32_t>(n));
+    const wait_description what{sites.data(), static_cast<std::uint32_t>(n)};  // the record's cases (OB-4)
     std::array<waiter<Sync>, n> links = make_links<Sync, n>(core, idx);
     std::size_t enlisted = 0;
     bool ready = false;
@@ -545,9 +545,9 @@ selected run_select(bool in_order, select_mode m, const deadline& d, const std::
       if (core.try_leave())
         restart = true;
       else
-        o = core.await(deadline::never());  // claimed: the claimer is delivering
+        o = core.await(deadline::never(), false, what);  // claimed: the claimer is delivering
     } else {
-      o = await_with_stop(core, d, st);
+      o = await_with_stop(core, d, st, what);
     }
 
     // 4. Unregister every link (the winner's is already unlinked: delist is then a no-op).

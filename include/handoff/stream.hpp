@@ -420,7 +420,7 @@ class stream {
       tail_.fetch_or(kClosed, std::memory_order_acq_rel);
       // Poppers (POPPERS => empty: end-of-stream), pushers (their values stay with them), wait_closed.
       for (detail::waiter_queue<Sync>* q : {&poppers_, &pushers_, &close_waiters_}) {
-        while (node* w = q->claim_oldest_to_close()) {
+        while (node* w = q->claim_oldest_to_close(&info_)) {
           w->next = chain;
           chain = w;
         }
@@ -658,7 +658,7 @@ class stream {
       // tail == i + 1 means head <= i + 1, so "not popped" is exactly head != i + 1.
       while (index_of(t) == next && head != next) {
         if (t & kPushers) {
-          w = pushers_.claim_oldest();
+          w = pushers_.claim_oldest(&info_);
           if (pushers_.empty()) clear_pushers();
           if (w) break;
           // Only pushers that already left (a timeout, or a select won elsewhere): PUSHERS is gone, so the
@@ -855,7 +855,7 @@ class stream {
 
   // Invariant 3: a popper waits (POPPERS, so the stream is empty): hand v to the oldest one (ST-4, G-3).
   step hand_to_popper(detail::relockable_guard<Sync>& guard, T& v) {
-    node* w = poppers_.claim_oldest();
+    node* w = poppers_.claim_oldest(&info_);
     if (poppers_.empty()) set_tail_flag(kPoppers, false);
     if (!w) return again;
     guard.unlock();
@@ -886,7 +886,7 @@ class stream {
       if (tail_.compare_exchange_weak(now, now | kPoppers, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
         poppers_.push_front(w);  // G-3: its place back, at the front
-        w->unclaim();
+        w->unclaim(&info_);
         return true;
       }
     }
@@ -1140,7 +1140,7 @@ class stream {
   // into the slot it frees, so pushers enter in FIFO order (ST-2).
   step take_with_pusher_refill(detail::relockable_guard<Sync>& guard, std::uint64_t h, std::uint64_t t,
                                std::optional<T>& out) {
-    node* w = pushers_.claim_oldest();
+    node* w = pushers_.claim_oldest(&info_);
     if (!w) {
       clear_pushers();
       return again;
@@ -1180,7 +1180,7 @@ class stream {
 
   // Capacity 0 with PUSHERS: take the oldest pusher's value directly (ST-3).
   step take_from_rendezvous_pusher(detail::relockable_guard<Sync>& guard, std::optional<T>& out) {
-    node* w = pushers_.claim_oldest();
+    node* w = pushers_.claim_oldest(&info_);
     if (pushers_.empty()) clear_pushers();
     if (!w) return again;
     guard.unlock();

@@ -65,7 +65,7 @@ TEST(WaitCoreHook, HookedCoreAndBlockedThreadShareOneFifo) {
     return second.await(handoff::detail::deadline::never()) == link_t::outcome::completed;
   });
   for (int v = 1; v <= 2; ++v) {
-    link_t* w = q.claim_oldest();
+    link_t* w = q.claim_oldest(nullptr);
     ASSERT_NE(w, nullptr);
     static_cast<std::optional<int>*>(w->slot)->emplace(v);
     w->complete(handoff::status::ok);

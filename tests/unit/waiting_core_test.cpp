@@ -65,7 +65,7 @@ struct waiting_room {
   // Hands `value` to the oldest waiter still waiting; true if one took it (the count is truthful).
   bool wake_one(int value) {
     lock.lock();
-    node* w = queue.claim_oldest();
+    node* w = queue.claim_oldest(nullptr);
     lock.unlock();
     if (!w) return false;
     *static_cast<int*>(w->slot) = value;
@@ -76,7 +76,7 @@ struct waiting_room {
   int wake_all(int value) {
     lock.lock();
     std::vector<node*> claimed;
-    while (node* w = queue.claim_oldest()) claimed.push_back(w);
+    while (node* w = queue.claim_oldest(nullptr)) claimed.push_back(w);
     lock.unlock();
     for (node* w : claimed) {
       *static_cast<int*>(w->slot) = value;

@@ -52,7 +52,8 @@ inline constexpr bool records_blocked = requires {
   requires Sync::record_blocked;
 };
 
-// What a wait_core records when it parks: set by the primitive before it waits (wait_core::describe_wait).
+// What a wait_core records when it parks: passed by the primitive to wait_core::await (its sites outlive the
+// wait).
 struct wait_description {
   const wait_site* sites = nullptr;
   std::uint32_t count = 0;

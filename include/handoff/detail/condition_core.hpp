@@ -150,13 +150,9 @@ class condition_core {
     return status::timeout;
   }
 
-  // Registration: link `w` as the youngest waiter. From here on a signal can claim it (CO-2).
+  // Registration: link `w` as the youngest waiter (a plain wait's node, or a select's link). From here on a
+  // signal can claim it (CO-2).
   void enqueue(node& w) noexcept {
-    w.core().describe_wait(&site_, 1);  // before the node is visible (waiter.hpp, describe_wait)
-    enqueue_link(w);
-  }
-  // The same for a select's link, whose core the select describes itself.
-  void enqueue_link(node& w) noexcept {
     slow_guard<Sync> guard(lock_);
     queue_.push_back(&w);
     publish_count();
@@ -166,7 +162,7 @@ class condition_core {
   // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
   // unlinked here if no signaller unlinked it already while skipping it.
   outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
-    const outcome o = await_with_stop(w.core(), d, st);
+    const outcome o = await_with_stop(w.core(), d, st, {&site_, 1});
     if (o != outcome::completed) {
       slow_guard<Sync> guard(lock_);
       queue_.leave(w, [] {});
@@ -193,7 +189,7 @@ class condition_core {
     node* w;
     {
       slow_guard<Sync> guard(lock_);
-      w = queue_.claim_oldest();
+      w = queue_.claim_oldest(&info_);
       publish_count();
     }
     if (!w) return 0;
@@ -220,7 +216,7 @@ class condition_core {
     {
       slow_guard<Sync> guard(lock_);
       node** tail = &chain;
-      while (node* w = queue_.claim_oldest()) {
+      while (node* w = queue_.claim_oldest(&info_)) {
         *tail = w;
         tail = &w->next;
       }
@@ -270,7 +266,8 @@ class condition_core {
       slow_guard<Sync> guard(lock_);
       while (reversed) {
         node* next = reversed->next;
-        reversed->unclaim();  // a waiter whose deadline passed meanwhile now leaves, needs lock_ to unlink
+        reversed->unclaim(
+            &info_);  // a waiter whose deadline passed meanwhile now leaves, needs lock_ to unlink
         queue_.push_front(reversed);
         reversed = next;
       }

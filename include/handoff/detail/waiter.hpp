@@ -83,20 +83,23 @@ class wait_core {
   // ---- Waker side
 
   // waiting -> claimed. False if the waiter already left (or was claimed by someone else, through any link).
-  // `case_index`: the link being claimed (a select's case; 0 for a plain wait).
-  bool try_claim(std::uint32_t case_index = 0) noexcept {
+  // `owner`: the channel whose queue holds the link being claimed (the claimer is inside an operation on
+  // it). A core whose thread may have parked with a record (a primitive's wait) must be claimed with its
+  // owner; nullptr only where no wait was described (tests of the core alone).
+  bool try_claim(const channel_info* owner = nullptr) noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       if ((s & phase_mask) != waiting) return false;
-      // acquire: pairs with the waiter's release CAS setting `recorded` (parked_record::before_park), so
-      // what_ is visible below; the fields the claimer otherwise reads were published by the slow_lock when
-      // the link was linked.
+      // acquire: pairs with the waiter's release CAS in await() (setting `sleeping` or `recorded`) only
+      // for tidiness; the fields the claimer reads were published by the slow_lock when the link was linked.
       if (state_.compare_exchange_weak(s, (s & ~phase_mask) | claimed, std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
         // A waiter that parked names this channel in its record: keep the channel alive until it has
-        // cleared the record (detail/channel_info.hpp, Invariants 3). The claimer is inside an operation on
-        // that channel, so it is alive now.
-        if (s & recorded) what_.sites[case_index].channel->pin();
+        // cleared the record (detail/channel_info.hpp, Invariants 3). The claimer pins its own channel,
+        // never reads the waiter's description: no cache line of the waiter's stack on the hand-off path.
+        if constexpr (records_blocked<Sync>) {
+          if (s & recorded) owner->pin();
+        }
         return true;
       }
     }
@@ -132,14 +135,16 @@ class wait_core {
 
   // claimed -> waiting: the hand-off could not be made (moving the payload threw). Only for a core with one
   // link (see Invariants); the caller re-links the node.
-  void unclaim(std::uint32_t case_index = 0) noexcept {
+  void unclaim(const channel_info* owner = nullptr) noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     // relaxed: the waiter only needs to see `waiting` again; nothing was published. `recorded` stays, so
     // the next claim pins again; this claim's pin goes.
     while (!state_.compare_exchange_weak(s, waiting | (s & (interrupted | recorded)),
                                          std::memory_order_relaxed)) {
     }
-    if (s & recorded) what_.sites[case_index].channel->unpin();
+    if constexpr (records_blocked<Sync>) {
+      if (s & recorded) owner->unpin();
+    }
     if (s & sleeping)
       Sync::unpark_one(state_);  // it sleeps untimed while claimed: let it re-arm its deadline
   }
@@ -167,9 +172,11 @@ class wait_core {
   // Spin, then park, until claimed-and-done (completed) or until the deadline passes / a stop request arrives
   // while still unclaimed (timed_out / cancelled: the links are still linked and the caller must unlink them
   // under the lock).
-  // `stoppable`: a stop token can end this wait (the blocked-thread record says so).
-  outcome await(const deadline& d, bool stoppable = false) noexcept {
-    parked_record record(*this, d, stoppable);
+  // `stoppable`: a stop token can end this wait (the blocked-thread record says so). `what`: the primitives
+  // and operations the blocked-thread record names while the thread is parked (OB-4; its sites must
+  // outlive the wait, and site i must be the channel of the link with case_index i); empty: no record.
+  outcome await(const deadline& d, bool stoppable = false, wait_description what = {}) noexcept {
+    parked_record record(*this, d, stoppable, what);
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
     std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
@@ -200,15 +207,6 @@ class wait_core {
   // The link that completed the core; valid after await() returned completed.
   waiter<Sync>* winner() const noexcept { return winner_; }
 
-  // What the blocked-thread record says while this core's thread is parked (OB-4): the primitives and
-  // operations it waits on; `sites` must outlive the wait. Set before the core's first link is registered:
-  // once a link is visible, wakers read and write the cache line of the state word, and a write of ours
-  // there would cost them a transfer of that line on every hand-off.
-  void describe_wait(const wait_site* sites, std::uint32_t count) noexcept {
-    what_.sites = sites;
-    what_.count = count;
-  }
-
  private:
   // The record of one await() (detail/blocked_record.hpp): written at the first park only (a wait that the
   // spin phase ends writes nothing), cleared when await() returns. Order (detail/channel_info.hpp,
@@ -217,20 +215,19 @@ class wait_core {
   // that pin is dropped.
   class parked_record {
    public:
-    parked_record(wait_core& core, const deadline& d, bool stoppable) noexcept
-        : core_(core), d_(d), stoppable_(stoppable) {}
+    parked_record(wait_core& core, const deadline& d, bool stoppable, wait_description what) noexcept
+        : core_(core), d_(d), what_(what), stoppable_(stoppable) {}
     parked_record(const parked_record&) = delete;
     parked_record& operator=(const parked_record&) = delete;
     // Before a park, with `s` the state just read. False when the state moved (`s` reloaded): look again.
     bool before_park(std::uint32_t& s) noexcept {
       if constexpr (records_blocked<Sync>) {
-        if (noted_ || !core_.what_.sites || (s & phase_mask) != waiting) return true;
-        // release: publishes what_ to the claimer's acquire CAS (try_claim reads what_.sites).
-        if (!core_.state_.compare_exchange_strong(s, s | recorded, std::memory_order_release,
-                                                  std::memory_order_relaxed))
-          return false;
+        if (noted_ || !what_.sites || (s & phase_mask) != waiting) return true;
+        // relaxed: the claimer reads nothing of ours for the pin (it pins its own channel); the bit only has
+        // to be in the word the claim CAS reads.
+        if (!core_.state_.compare_exchange_strong(s, s | recorded, std::memory_order_relaxed)) return false;
         s |= recorded;
-        note_blocked(core_.what_.sites, core_.what_.count, d_, stoppable_);
+        note_blocked(what_.sites, what_.count, d_, stoppable_);
         noted_ = true;
       }
       return true;
@@ -238,17 +235,18 @@ class wait_core {
     ~parked_record() {
       if constexpr (records_blocked<Sync>) {
         if (!noted_) return;
-        note_unblocked(core_.what_.sites, core_.what_.count);
+        note_unblocked(what_.sites, what_.count);
         // Completed: the claimer pinned the channel it claimed through (a claim that was undone unpinned).
         // acquire: as in await(); `done` is final.
         if ((core_.state_.load(std::memory_order_acquire) & phase_mask) == done)
-          core_.what_.sites[core_.winner_->case_index].channel->unpin();
+          what_.sites[core_.winner_->case_index].channel->unpin();
       }
     }
 
    private:
     wait_core& core_;
     const deadline& d_;
+    const wait_description what_;
     bool stoppable_;
     bool noted_ = false;
   };
@@ -261,7 +259,6 @@ class wait_core {
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
   resume_hook resume_ = nullptr;    // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
-  wait_description what_{};  // written by the waiting thread only, before await()
 };
 
 // A link: one place in one queue of one channel, for one wait_core. Default-constructed, it is a whole
@@ -287,7 +284,7 @@ class waiter {
   std::uint32_t case_index = 0;  // a select's case this link stands for (0 for a plain wait)
 
   // ---- Waker side (through the core)
-  bool try_claim() noexcept { return core_->try_claim(case_index); }
+  bool try_claim(const channel_info* owner = nullptr) noexcept { return core_->try_claim(owner); }
   // Deliver `r` through this link (its slot already filled); the core and this link may vanish at once.
   void complete(status r) noexcept {
     result = r;
@@ -296,9 +293,9 @@ class waiter {
   // Only a link that owns its core may be unclaimed and relinked (see Invariants); a select link is completed
   // with the primitive's retry status instead.
   bool may_unclaim() const noexcept { return core_ == &own_core_; }
-  void unclaim() noexcept {
+  void unclaim(const channel_info* owner = nullptr) noexcept {
     HANDOFF_PRECONDITION(may_unclaim(), "handoff internal: a select link cannot be unclaimed");
-    core_->unclaim(case_index);
+    core_->unclaim(owner);
   }
   // Whether two links belong to one waiting thread (a select must not meet itself: rendezvous self-match).
   bool same_waiter(const waiter& other) const noexcept { return core_ == other.core_; }
@@ -340,10 +337,11 @@ class stop_interrupt {
 // await() watching an optional stop token: the one "wait" step of every blocking operation.
 template <class Sync>
 typename wait_core<Sync>::outcome await_with_stop(wait_core<Sync>& c, const deadline& d,
-                                                  const std::stop_token* st) noexcept {
-  if (!st) return c.await(d);
+                                                  const std::stop_token* st,
+                                                  wait_description what = {}) noexcept {
+  if (!st) return c.await(d, false, what);
   stop_interrupt<Sync> interrupt(*st, c);
-  return c.await(d, true);
+  return c.await(d, true, what);
 }
 
 }  // namespace handoff::detail

@@ -68,11 +68,12 @@ class waiter_queue {
   }
 
   // Unlink waiters from the front until one is claimed; nullptr when none is left. The caller must complete()
-  // or unclaim() the node it gets.
-  node* claim_oldest() noexcept {
+  // or unclaim() the node it gets. `owner`: the primitive this queue belongs to (wait_core::try_claim pins
+  // it for a waiter that parked with a record); the same channel_info its waits name in wait_linked.
+  node* claim_oldest(const channel_info* owner) noexcept {
     while (node* w = head_) {
       remove(w);
-      if (w->try_claim()) {
+      if (w->try_claim(owner)) {
         ++counts_.served;
         return w;
       }
@@ -80,8 +81,8 @@ class waiter_queue {
     return nullptr;
   }
   // The same for close(), which ends the waiter instead of serving it (counted as closed).
-  node* claim_oldest_to_close() noexcept {
-    node* w = claim_oldest();
+  node* claim_oldest_to_close(const channel_info* owner) noexcept {
+    node* w = claim_oldest(owner);
     if (w) {
       --counts_.served;
       ++counts_.closed;
@@ -114,14 +115,14 @@ class waiter_queue {
   // registered (its flag is set, so every server will look in this queue). Links `w`, releases the lock and
   // waits (detail/waiter.hpp). Returns the status the server set (`w.result`), or timeout / cancelled after
   // leaving the queue again under `lock` (on_empty as in leave). Returns with `lock` released. `site` is
-  // what the thread's blocked-thread record names while it is parked (detail/blocked_record.hpp).
+  // what the thread's blocked-thread record names while it is parked (detail/blocked_record.hpp): its
+  // channel must be the `owner` this queue's claims name.
   template <class Lock, class OnEmpty>
   status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, wait_site site,
                      OnEmpty&& on_empty) {
-    w.core().describe_wait(&site, 1);  // before the node is visible (waiter.hpp, describe_wait)
     push_back(&w);
     lock.unlock();
-    const auto o = await_with_stop(w.core(), d, st);
+    const auto o = await_with_stop(w.core(), d, st, {&site, 1});
     if (o == node::outcome::completed) return w.result;
     const status why = o == node::outcome::timed_out ? status::timeout : status::cancelled;
     lock.lock();
