@@ -250,7 +250,7 @@ class condition {
       node w;
       w.slot = &in;
       core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
-      detail::release_caller_lock(lock);
+      detail::release_caller_lock(lock, core_.info());
       detail::relock_on_exit<Lock> relock(lock);
       o = core_.await(w, d, st);
     }
@@ -418,7 +418,7 @@ class condition<void, Sync> {
       node w;
       w.slot = &error;
       core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
-      detail::release_caller_lock(lock);
+      detail::release_caller_lock(lock, core_.info());
       detail::relock_on_exit<Lock> relock(lock);
       o = core_.await(w, d, st);
     }

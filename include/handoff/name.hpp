@@ -6,7 +6,8 @@
 //
 // The name is copied once, at construction (one allocation; none when no name is given), and shows in every
 // report of handoff/debug.hpp (the blocked-thread dump, the deadlock report), in the primitive's name(), and
-// in the messages of checked preconditions (G-9). It never changes and costs nothing on any operation.
+// in the messages of checked preconditions (G-9, CO-6, a pop iterator at end-of-stream). It never changes and
+// costs nothing on any operation.
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 

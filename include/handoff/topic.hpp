@@ -225,7 +225,8 @@ class topic {
   topic& operator=(const topic&) = delete;
 
   ~topic() {
-    HANDOFF_PRECONDITION(!publish_token_.is_empty(), "topic destroyed while a publish is in progress (G-9)");
+    HANDOFF_PRECONDITION_ON((detail::precondition_subject{"topic", name_}), !publish_token_.is_empty(),
+                            "destroyed while a publish is in progress (G-9)");
     close();
   }
 

@@ -16,6 +16,7 @@
 #include <csignal>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -428,6 +429,31 @@ TEST(NamesDeathTest, APreconditionMessageNamesThePrimitive) {
         delete s;
       },
       "precondition violated: stream \"doomed\" destroyed while threads wait on it");
+}
+
+// OB-1: CO-6 (a wait(lock) without the lock held) names the condition.
+TEST(NamesDeathTest, AWaitWithoutTheLockNamesTheCondition) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        handoff::condition<> cv(handoff::name("cv"));
+        std::mutex m;
+        std::unique_lock<std::mutex> not_held(m, std::defer_lock);
+        (void)cv.wait(not_held);
+      },
+      "precondition violated: condition \"cv\" wait\\(lock\\) called without holding the lock \\(CO-6\\)");
+}
+
+// OB-1: dereferencing a stream's pop iterator at end-of-stream names the stream.
+TEST(NamesDeathTest, AnIteratorAtEndOfStreamNamesTheStream) {
+  EXPECT_DEATH(
+      {
+        handoff::stream<int> s(1, handoff::name("rx"));
+        s.close();
+        auto values = s.values();
+        (void)*values.begin();
+      },
+      "precondition violated: pop_iterator \"rx\" dereferenced at end-of-stream");
 }
 #endif
 

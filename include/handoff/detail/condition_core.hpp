@@ -66,10 +66,11 @@ concept basic_lockable = requires(L& l) {
 
 // The caller's lock, released after registration (CO-6). noexcept: BasicLockable's unlock() does not throw,
 // and a node already linked cannot be abandoned safely, so one that throws ends the program.
+// `info`: the condition's, for the message (OB-1).
 template <class Lock>
-void release_caller_lock(Lock& lock) noexcept {
+void release_caller_lock(Lock& lock, [[maybe_unused]] const channel_info& info) noexcept {
   if constexpr (requires { lock.owns_lock(); }) {
-    HANDOFF_PRECONDITION(lock.owns_lock(), "condition::wait(lock) called without holding the lock (CO-6)");
+    HANDOFF_PRECONDITION_ON(info, lock.owns_lock(), "wait(lock) called without holding the lock (CO-6)");
   }
   lock.unlock();
 }

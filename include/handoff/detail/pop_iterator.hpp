@@ -45,6 +45,7 @@
 #include <new>
 #include <ranges>
 #include <stop_token>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -137,12 +138,12 @@ class pop_iterator {
   // Fetches (pops, waiting) if unfetched. Precondition: not at end.
   reference operator*() const {
     fetch();
-    HANDOFF_PRECONDITION(cache_.get().has_value(), "pop_iterator dereferenced at end-of-stream");
+    HANDOFF_PRECONDITION_ON(subject(), cache_.get().has_value(), "dereferenced at end-of-stream");
     return std::move(*cache_.get());
   }
   value_type* operator->() const {
     fetch();
-    HANDOFF_PRECONDITION(cache_.get().has_value(), "pop_iterator dereferenced at end-of-stream");
+    HANDOFF_PRECONDITION_ON(subject(), cache_.get().has_value(), "dereferenced at end-of-stream");
     return std::addressof(*cache_.get());
   }
 
@@ -162,6 +163,14 @@ class pop_iterator {
   }
 
  private:
+  // For a precondition message: "pop_iterator \"rx\" ..." when the source has a name (OB-1).
+  precondition_subject subject() const noexcept {
+    if constexpr (requires(const Source& s) { std::string_view(s.name()); }) {
+      if (source_) return {"pop_iterator", std::string_view(source_->name())};
+    }
+    return {"pop_iterator", {}};
+  }
+
   void fetch() const {
     if (cache_.live()) return;
     if (!source_) {

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #if !defined(HANDOFF_CHECKED)
 #if defined(NDEBUG)
@@ -38,6 +39,15 @@ template <class Info>
   std::fflush(stderr);
   std::abort();
 }
+
+// A subject for precondition_failed_on that is not a channel_info: a kind and an optional name (OB-1), e.g.
+// a topic, or an iterator over a named stream.
+struct precondition_subject {
+  const char* kind_text;
+  std::string_view name_text;
+  const char* kind() const noexcept { return kind_text; }
+  std::string_view name() const noexcept { return name_text; }
+};
 
 }  // namespace handoff::detail
 
