@@ -267,8 +267,8 @@ class condition_core {
       slow_guard<Sync> guard(lock_);
       while (reversed) {
         node* next = reversed->next;
-        reversed->unclaim(
-            &info_);  // a waiter whose deadline passed meanwhile now leaves, needs lock_ to unlink
+        // A waiter whose deadline passed meanwhile now leaves, and needs lock_ to unlink.
+        reversed->unclaim(&info_);
         queue_.push_front(reversed);
         reversed = next;
       }
