@@ -90,8 +90,9 @@ class wait_core {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       if ((s & phase_mask) != waiting) return false;
-      // acquire: pairs with the waiter's release CAS in await() (setting `sleeping`) only for tidiness; the
-      // fields the claimer reads were published by the slow_lock when the link was linked.
+      // acquire: stronger than needed and kept (a weaker claim owes a Relacy/det round): no store of the
+      // waiter's to this word publishes data (mark_sleeping's and `recorded`'s CASes are relaxed); the fields
+      // the claimer reads were published by the slow_lock when the link was linked.
       if (state_.compare_exchange_weak(s, (s & ~phase_mask) | claimed, std::memory_order_acquire,
                                        std::memory_order_relaxed)) {
         // A waiter that parked names this channel in its record: keep the channel alive until it has
