@@ -1,6 +1,9 @@
 // The README's quick tour: each primitive in a few lines. The README quotes the parts between the
 // "// --" marker lines of each function; CI compiles and runs this file (ctest snippet_readme_tour).
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <handoff/condition.hpp>
+#include <handoff/eventfd_notifier.hpp>
 #include <handoff/mvar.hpp>
 #include <handoff/select.hpp>
 #include <handoff/stream.hpp>
@@ -97,10 +100,45 @@ bool select_tour() {
   return served == 6 && stop.value == std::optional<std::string>("bye");
 }
 
+bool event_loop_tour() {
+  handoff::stream<int> jobs{128};
+  std::jthread producer([&] {
+    for (int job = 1; job <= 1000; ++job) jobs.push(job);
+    jobs.close();
+  });
+  long sum = 0;
+  auto process = [&](int job) { sum += job; };
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  // -- event loop
+  handoff::eventfd_notifier wake;  // a descriptor in the loop's epoll set, beside its sockets and timers
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, wake.fd(), &ev);
+  auto watch = jobs.watch(wake.notifier());
+  for (bool open = true; open;) {
+    for (;;) {  // drain without blocking
+      handoff::result<int> job = jobs.try_pop();
+      if (!job) {
+        open = job.status() != handoff::status::closed;
+        break;
+      }
+      process(*job);
+    }
+    if (open && watch.arm() == handoff::readiness::armed) {  // empty: wake me after the next push or close
+      epoll_wait(epfd, &ev, 1, -1);
+      wake.consume();
+    }
+  }
+  // -- end
+  close(epfd);
+  return sum == 500500;
+}
+
 }  // namespace
 
 int main() {
-  const bool ok = mvar_tour() && condition_tour() && stream_tour() && forms_tour() && select_tour();
+  const bool ok =
+      mvar_tour() && condition_tour() && stream_tour() && forms_tour() && select_tour() && event_loop_tour();
   std::puts(ok ? "readme tour: ok" : "readme tour: FAILED");
   return ok ? 0 : 1;
 }

@@ -7,7 +7,8 @@
 // rule G-3). Beyond Lwt (Haskell's MVar): read() copies without emptying; swap() takes and puts in one step.
 //
 // State word (one Sync::atomic<uint32_t>): FULL (the storage holds a value), BUSY (one thread owns the
-// storage), TAKERS / PUTTERS / READERS (that waiter queue is non-empty).
+// storage), TAKERS / PUTTERS / READERS (that waiter queue is non-empty), WATCHED (a readiness watcher is
+// armed: invariant 9).
 //
 // Invariants:
 // 1. The storage is touched only by the thread that set BUSY (a CAS from a state without BUSY).
@@ -46,6 +47,14 @@
 //    may throw, the server instead hands the waiter BUSY on the full box (hand_over) and the waiter moves the
 //    value out itself, once, and releases, so the box is busy while that thread wakes up. Readers are always
 //    served a copy: a copy or move that throws on their side leaves the box as it was.
+// 9. Readiness watchers (handoff/readiness.hpp, WA-1..WA-7): arm() (a take would not block: full and not
+//    BUSY) and arm_writable() (a put would not block: empty and not BUSY) decide under lock_ and, when the
+//    answer is "armed", set WATCHED with flag_locked, as a waiter registers. WATCHED is one of the flags, so
+//    while it is set every uncontended take and put misses its one-CAS paths and every release goes through
+//    serve_waiters, which, once nothing more can be served, takes the watchers of the side the box ended on
+//    (full: readable, empty: writable) and runs their notifiers after the state is published and lock_ is
+//    released; WATCHED stays while watchers of the other side remain. A put handed straight to a waiting
+//    taker leaves the box empty: readable watchers stay armed. A BUSY box is not ready: its release decides.
 //
 // Exceptions (G-8): if moving or copying a T throws, the exception reaches the thread whose operation was in
 // progress and the box is unchanged: a failed put leaves the value with the caller; a failed take leaves the
@@ -86,6 +95,7 @@
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
 #include "name.hpp"
+#include "readiness.hpp"
 #include "result.hpp"
 #include "stats.hpp"
 #include "status.hpp"
@@ -123,6 +133,8 @@ class mvar {
   ~mvar() {
     HANDOFF_PRECONDITION_ON(info_, takers_.empty() && putters_.empty() && readers_.empty(),
                             "destroyed while threads wait on it (G-9)");
+    HANDOFF_PRECONDITION_ON(info_, readable_watches_.empty() && writable_watches_.empty(),
+                            "destroyed while a watcher is armed on it (G-9, WA-5)");
     if constexpr (!kStateless) {  // invariant 7: a stateless T's object is trivially destructible
       if (state_.load(std::memory_order_acquire) & kFull) storage()->~T();
     }
@@ -191,6 +203,12 @@ class mvar {
     // acquire: a snapshot; pairs with the release that last cleared BUSY, for callers that act on it.
     return (state_.load(std::memory_order_acquire) & kFull) == 0;
   }
+
+  // ---- readiness for event loops (WA-1..WA-7, handoff/readiness.hpp; invariant 9): arm() answers whether a
+  // take would block and, if it would, runs `n` once after the box next ends an operation full;
+  // arm_writable(), whether a put would block (once after it next ends empty).
+  using sync_type = Sync;
+  [[nodiscard]] watcher<mvar> watch(notifier n) noexcept { return watcher<mvar>(*this, n); }
 
   // Diagnostic snapshot of how many threads wait, by operation (takes the slow-path lock; not for hot paths).
   struct waiting_counts {
@@ -281,8 +299,8 @@ class mvar {
   // Invariant 7: a T with nothing to move.
   static constexpr bool kStateless =
       std::is_empty_v<T> && std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>;
-  static constexpr word kFull = 1, kBusy = 2, kTakers = 4, kPutters = 8, kReaders = 16;
-  static constexpr word kFlags = kTakers | kPutters | kReaders;
+  static constexpr word kFull = 1, kBusy = 2, kTakers = 4, kPutters = 8, kReaders = 16, kWatched = 32;
+  static constexpr word kFlags = kTakers | kPutters | kReaders | kWatched;
 
   enum class mode { try_only, wait };
   enum class op : std::uint32_t { take, read, swap };
@@ -379,8 +397,11 @@ class mvar {
     reject_tries(readers_, rejected, status::empty);
     reject_tries(takers_, rejected, status::empty);
     reject_tries(putters_, rejected, status::full);
+    // Invariant 9: the watchers of the side the box ends on, fired once the state is published.
+    detail::watch_firing<Sync> fire;
+    (full ? readable_watches_ : writable_watches_).take_all(fire.chain());
     const word next = (full ? kFull : 0) | (takers_.empty() ? 0 : kTakers) |
-                      (putters_.empty() ? 0 : kPutters) | (readers_.empty() ? 0 : kReaders);
+                      (putters_.empty() ? 0 : kPutters) | (readers_.empty() ? 0 : kReaders) | watched_flag();
     // release: publishes the storage; pairs with the acquire CAS in claim(). A plain store is enough: while
     // BUSY is set nobody else writes the word except flag updates, which need lock_ (held here); the one-CAS
     // take and put of invariant 7 expect a word without BUSY, so they fail and write nothing.
@@ -399,7 +420,7 @@ class mvar {
   // releases BUSY. Try waiters stay queued: the owner's release answers them (invariant 6).
   void hand_over(waiter_t* owner, waiter_t* served) noexcept {
     const word next = kFull | kBusy | (takers_.empty() ? 0 : kTakers) | (putters_.empty() ? 0 : kPutters) |
-                      (readers_.empty() ? 0 : kReaders);
+                      (readers_.empty() ? 0 : kReaders) | watched_flag();
     // relaxed: BUSY stays set, so no fast path reads the storage through this store; the owner acquires the
     // storage through waiter::complete (release) and await (acquire), and lock_ orders the flags.
     state_.store(next, std::memory_order_relaxed);
@@ -537,6 +558,42 @@ class mvar {
     if (slot.error) std::rethrow_exception(slot.error);
     s = status::ok;
     return true;
+  }
+
+  // ---- readiness (invariant 9): the steps of a watcher (detail::watch_access)
+  friend struct detail::watch_access;
+  using watch_link = detail::watch_link<Sync>;
+
+  // Under lock_: WATCHED while any watcher is armed.
+  word watched_flag() const noexcept {
+    return readable_watches_.empty() && writable_watches_.empty() ? 0 : kWatched;
+  }
+
+  // WA-1 (readable: `full` true) and WA-4: under lock_, ready if the operation would not block (the box idle
+  // and full, or idle and empty); else link l and set WATCHED with flag_locked (valid only if the word is
+  // unchanged: no operation slipped between the decision and the flag).
+  readiness watch_arm(watch_link& l, bool full) {
+    detail::slow_guard<Sync> guard(lock_);
+    if (l.armed_or_pending()) return readiness::armed;  // a call is still to come (watch_list.hpp)
+    for (;;) {
+      const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
+      if (!(s & kBusy) && ((s & kFull) != 0) == full) return readiness::ready;
+      if ((s & kWatched) || flag_locked(s, kWatched)) break;
+    }
+    (full ? readable_watches_ : writable_watches_).push_back(l);
+    return readiness::armed;
+  }
+  readiness watch_arm_readable(watch_link& l) { return watch_arm(l, true); }
+  readiness watch_arm_writable(watch_link& l) { return watch_arm(l, false); }
+
+  // WA-5: under lock_, unlink both links and cancel calls not yet started; WATCHED goes with the last
+  // watcher. The caller then waits for calls in flight (watch_link::wait_unheld).
+  void watch_disarm(watch_link& readable, watch_link& writable) noexcept {
+    detail::slow_guard<Sync> guard(lock_);
+    readable.disarm(readable_watches_);
+    writable.disarm(writable_watches_);
+    // relaxed: as park()'s flag updates (lock_ orders them).
+    if (!watched_flag()) state_.fetch_and(~kWatched, std::memory_order_relaxed);
   }
 
   // ---- registration and waiting (the protocol of detail/waiter.hpp)
@@ -823,9 +880,11 @@ class mvar {
 
   typename Sync::template atomic<word> state_{0};
   mutable detail::slow_lock<Sync> lock_;
-  queue_t takers_;   // takers and swappers, FIFO (MV-6)
-  queue_t putters_;  // FIFO (MV-4)
-  queue_t readers_;  // read(): all served, with copies, whenever a value is present
+  queue_t takers_;                             // takers and swappers, FIFO (MV-6)
+  queue_t putters_;                            // FIFO (MV-4)
+  queue_t readers_;                            // read(): all served, with copies, whenever a value is present
+  detail::watch_list<Sync> readable_watches_;  // guarded by lock_ (invariant 9)
+  detail::watch_list<Sync> writable_watches_;  // guarded by lock_
   alignas(T) unsigned char storage_[sizeof(T)];
   detail::channel_info info_{kind_name, this, &mvar::describe};  // OB-1: kind, name, facts for reports
 };

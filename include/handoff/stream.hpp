@@ -28,6 +28,7 @@
 //   close: void close(); bool is_closed(); void wait_closed(); status wait_closed_for(d [, stop]),
 //          wait_closed_until(t [, stop]), wait_closed(stop)   (ok = closed; waits without consuming)
 //   range: for (T v : s), s.values(), s.values(stop)   lazy: pops only values the loop receives (ST-7)
+//   watch: s.watch(notifier) -> watcher: arm(), arm_writable(), unwatch()   readiness for event loops (WA-*)
 //   size() (snapshot), capacity(), waiting() (diagnostic).
 //
 // Memory: a bounded stream allocates its whole ring at construction: the capacity rounded up to a power of
@@ -40,10 +41,11 @@
 // Two words, each on its own cache line so that producers and consumers do not contend (indices are 29 bits,
 // modulo 2^29; count = tail - head):
 //   tail word: tail index (next index to push) and the flags a pusher obeys: POPPERS (poppers wait), PUSHERS
-//              (pushers wait), OVERFLOW (unbounded: values beyond the ring wait in a list), CLOSED.
+//              (pushers wait), OVERFLOW (unbounded: values beyond the ring wait in a list), CLOSED, WATCHED
+//              (readable watchers are armed: invariant 11).
 //   head word: head index (next index to pop) and the flags a popper obeys: PUSHERS (the same fact, mirrored)
-//              and HELD (a push whose move threw is deciding whether to give its index back), plus an
-//              epoch that every such decision advances.
+//              and HELD (a push whose move threw is deciding whether to give its index back), WATCHED
+//              (writable watchers are armed), plus an epoch that every such decision advances.
 // The ring has the capacity rounded up to a power of two slots (capacity 1: capacity_one_ring_slots, 64, when
 // they fit in 4 KiB, else 2). Pushers read the head word only when the slot at the tail is not free yet (or
 // the ring is larger than the capacity: see has_room); poppers read the tail word only when the slot at the
@@ -118,6 +120,17 @@
 //      possible (a std::back_inserter may allocate) values are popped one claim at a time, as try_pop does.
 //      The rest of each batch call (flags, holes, overflow values, waiting pushers, a push in flight at the
 //      head) goes through the ordinary try_pop path, one value at a time.
+//  11. Readiness watchers (handoff/readiness.hpp, WA-1..WA-7) wait like waiters but take nothing: a readable
+//      watcher arms only on an empty stream (or capacity 0 without a waiting pusher) by setting WATCHED on
+//      the tail word under lock_, validated as a popper's registration (invariant 2); a writable one only on
+//      a full bounded stream (or capacity 0 without a waiting popper) by setting WATCHED on the head word,
+//      valid only while the head is unchanged. While the flag is set, pushes (pops) divert to lock_; the one
+//      that makes the stream non-empty (makes room) clears the flag and takes every armed watcher with its
+//      claim, and runs their notifiers once lock_ is released and its value is published (its slot freed);
+//      at capacity 0 a pusher (popper) that registers does so before it waits, and close() does for both
+//      sides. A push handed to a waiting popper leaves the stream empty, so readable watchers stay armed.
+//      While nothing is armed the flags are clear and no fast path changes (the flag is one more bit in the
+//      masks they already test).
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -184,6 +197,7 @@
 #include "detail/waiter.hpp"
 #include "detail/waiter_queue.hpp"
 #include "name.hpp"
+#include "readiness.hpp"
 #include "result.hpp"
 #include "stats.hpp"
 #include "status.hpp"
@@ -240,6 +254,8 @@ class stream {
   ~stream() {
     HANDOFF_PRECONDITION_ON(info_, poppers_.empty() && pushers_.empty() && close_waiters_.empty(),
                             "destroyed while threads wait on it (G-9)");
+    HANDOFF_PRECONDITION_ON(info_, readable_watches_.empty() && writable_watches_.empty(),
+                            "destroyed while a watcher is armed on it (G-9, WA-5)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
@@ -410,6 +426,7 @@ class stream {
 
   // ---- close: ST-5
   void close() noexcept {
+    detail::watch_firing<Sync> fire;  // WA-2: every armed watcher, after the waiters are completed
     node* chain = nullptr;  // claimed, through `next`; completed after lock_ is released (waiter.hpp)
     {
       detail::slow_guard<Sync> guard(lock_);
@@ -428,6 +445,8 @@ class stream {
       // The queues are empty, so the flags go.
       set_tail_flag(kPoppers, false);
       clear_pushers();
+      take_readable_watches(fire);
+      take_writable_watches(fire);
     }
     while (node* w = chain) {
       chain = w->next;  // read before complete(): the node may vanish after it
@@ -468,6 +487,13 @@ class stream {
     return {poppers_.size(), pushers_.size(), close_waiters_.size()};
   }
 
+  // ---- readiness for event loops (WA-1..WA-7, handoff/readiness.hpp): a watcher whose arm() answers whether
+  // a pop would block and, if it would, runs `n` once after the next push or close (arm_writable: room).
+  // Nothing is armed until arm() is called; while nothing is armed, pushes and pops cost what they cost
+  // without watchers (the flag a watcher sets diverts them to the slow path only while it is armed).
+  using sync_type = Sync;
+  [[nodiscard]] watcher<stream> watch(notifier n) noexcept { return watcher<stream>(*this, n); }
+
   // ---- ST-7: `for (T v : s)` pops until end-of-stream, lazily (detail/pop_iterator.hpp): begin() pops
   // nothing; comparing the iterator with end() or dereferencing it pops the next value into the iterator; ++
   // drops it. So a loop consumes exactly the values its body receives: `s | std::views::take(n)` after n
@@ -495,6 +521,9 @@ class stream {
   static constexpr std::uint64_t kOverflow = std::uint64_t{1} << 60;  // tail word
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 61;    // tail word
   static constexpr std::uint64_t kHeld = std::uint64_t{1} << 62;      // head word
+  // Readiness watchers are armed (invariant 11): on the tail word, readable ones (the stream is empty); on
+  // the head word, writable ones (bounded and full, or capacity 0 without a popper).
+  static constexpr std::uint64_t kWatched = std::uint64_t{1} << 63;  // tail and head words
   // Result a server gives a waiter whose value could not be handed over (T's move threw): start again.
   static constexpr status kRetry = status::empty;
 
@@ -541,7 +570,7 @@ class stream {
     std::uint64_t t = tail_.load(std::memory_order_acquire);
     for (;;) {
       if (t & kClosed) return fast::closed;
-      if (t & (kPoppers | kPushers | kOverflow)) return fast::slow;
+      if (t & (kPoppers | kPushers | kOverflow | kWatched)) return fast::slow;
       const std::uint32_t i = index_of(t);
       if (!has_room(i)) {
         // Full at the head load, if the tail did not move meanwhile (else look again).
@@ -578,8 +607,8 @@ class stream {
     // acquire: see the latest flags; the CAS below decides.
     std::uint64_t h = head_.load(std::memory_order_acquire);
     for (;;) {
-      if (h & (kPushers | kHeld))
-        return fast::slow;  // the freed slot goes to the oldest pusher / a give-back
+      if (h & (kPushers | kHeld | kWatched))
+        return fast::slow;  // the freed slot goes to the oldest pusher / a give-back / writable watchers
       const std::uint32_t i = index_of(h);
       if (!ring_.ready(i)) {
         // acquire: CLOSED (close() happens-before our end-of-stream) and OVERFLOW.
@@ -648,6 +677,7 @@ class stream {
   void give_back_claim(std::uint32_t i) noexcept {
     node* w = nullptr;
     bool given_back = false;
+    detail::watch_firing<Sync> fire;  // writable watchers, when the index given back makes room
     {
       detail::slow_guard<Sync> guard(lock_);
       // acq_rel: as in try_fast_pop; from here no pop claims an index until HELD goes.
@@ -673,6 +703,8 @@ class stream {
           break;
         }
       }
+      // A writable watcher armed while the claim made the stream look full: the room is back (WA-4).
+      if (given_back) take_writable_watches(fire);
       // HELD goes and the epoch moves on (the head word is frozen while HELD: fast pops fail their CAS, slow
       // ones wait for lock_). Without the new epoch the word would be as before, and a fast pop that read it
       // before HELD (and the tail before the give-back) could claim index i although the tail is i again.
@@ -791,12 +823,18 @@ class stream {
 
   // Link `w` into q (lock_ held), unlock, and wait (waiter_queue::wait_linked). Returns the status the
   // server set, or timeout/cancelled (the node is then unlinked and q's flag cleared if q became empty).
+  // `fire`: readiness watchers this registration made ready (capacity 0), fired once lock_ is released.
   status wait_in(detail::relockable_guard<Sync>& guard, detail::waiter_queue<Sync>& q, node& w,
-                 const detail::deadline& d, const std::stop_token* st) {
+                 const detail::deadline& d, const std::stop_token* st,
+                 detail::watch_firing<Sync>* fire = nullptr) {
     const detail::wait_op op = &q == &poppers_   ? detail::wait_op::pop
                                : &q == &pushers_ ? detail::wait_op::push
                                                  : detail::wait_op::wait_closed;
-    return q.wait_linked(guard, w, d, st, {&info_, op}, [&] { clear_flag_of(q); });
+    return q.wait_linked(
+        guard, w, d, st, {&info_, op}, [&] { clear_flag_of(q); },
+        [fire] {
+          if (fire) fire->run();
+        });
   }
 
   // Under lock_, queue q empty: its waiter flag goes (close_waiters_ has none).
@@ -831,6 +869,7 @@ class stream {
     if (f == fast::closed) return status::closed;
     // Unbounded: a block allocated outside lock_ when the tail block is full.
     std::unique_ptr<typename overflow_type::block> spare;
+    detail::watch_firing<Sync> fire;  // readable watchers (invariant 11), fired once v is published
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and the tail under lock_ (fast pushes may still move the tail).
@@ -843,11 +882,11 @@ class stream {
         const room k = ring_room(t);
         if (k == room::moved) continue;
         if (k == room::free)
-          r = push_into_ring(guard, t, v);
+          r = push_into_ring(guard, t, v, fire);
         else if (is_unbounded())
-          r = push_into_overflow(guard, v, spare);  // invariant 4: push never waits
+          r = push_into_overflow(guard, v, spare, fire);  // invariant 4: push never waits
         else
-          r = register_pusher(guard, t, v, m, d, st);
+          r = register_pusher(guard, t, v, m, d, st, fire);
       }
       if (r) return *r;
     }
@@ -909,10 +948,14 @@ class stream {
   }
 
   // The ring has room at tail word t: claim its index as a fast push does and fill it outside lock_.
-  step push_into_ring(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v) {
+  // Readable watchers go with the claim (invariant 11) and fire once the value is in (the caller's `fire`).
+  step push_into_ring(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
+                      detail::watch_firing<Sync>& fire) {
     // acq_rel: as in try_fast_push.
-    if (!tail_.compare_exchange_strong(t, advanced(t), std::memory_order_acq_rel, std::memory_order_acquire))
+    if (!tail_.compare_exchange_strong(t, advanced(t) & ~kWatched, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
       return again;
+    if (t & kWatched) readable_watches_.take_all(fire.chain());
     guard.unlock();
     fill_claimed(index_of(t), v);
     return status::ok;
@@ -922,7 +965,8 @@ class stream {
   // cell is claimed under lock_ (a new block, if needed, is allocated outside it first) and filled outside it
   // (invariant 6). A spare block we did not need is freed by the caller.
   step push_into_overflow(detail::relockable_guard<Sync>& guard, T& v,
-                          std::unique_ptr<typename overflow_type::block>& spare) {
+                          std::unique_ptr<typename overflow_type::block>& spare,
+                          detail::watch_firing<Sync>& fire) {
     if (overflow_.needs_block() && !spare) {
       guard.unlock();
       spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
@@ -930,6 +974,7 @@ class stream {
     }
     const typename overflow_type::push_claim c = overflow_.claim_push(spare);
     set_tail_flag(kOverflow, true);
+    take_readable_watches(fire);
     guard.unlock();
     try {
       overflow_type::fill(c, v);  // outside lock_ (invariant 6)
@@ -943,7 +988,8 @@ class stream {
   // A bounded stream is full (or pushers wait already): answer a try_, a stop or a passed deadline now, else
   // register and wait until a popper takes v (PUSHERS branch of take_with_pusher_refill, or a rendezvous).
   step register_pusher(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v, mode m,
-                       const detail::deadline& d, const std::stop_token* st) {
+                       const detail::deadline& d, const std::stop_token* st,
+                       detail::watch_firing<Sync>& fire) {
     ++full_events_;  // OB-2, under lock_
     if (m == mode::try_only) return status::full;
     if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
@@ -954,9 +1000,10 @@ class stream {
     // pop or push that came first makes a CAS fail: look again); later ones find both words already frozen,
     // so every pop that could make room goes to lock_ and finds this waiter.
     if (!(t & kPushers) && !register_first_pusher(t)) return again;
+    take_readable_watches(fire);  // capacity 0: a waiting pusher makes a pop not block (WA-1)
     node w;
     w.slot = &v;
-    const status r = wait_in(guard, pushers_, w, d, st);
+    const status r = wait_in(guard, pushers_, w, d, st, &fire);
     if (r != kRetry) return r;  // ok: a popper moved v; closed / timeout / cancelled: v is still ours
     return again;
   }
@@ -1040,7 +1087,8 @@ class stream {
     std::uint64_t h = head_.load(std::memory_order_acquire);
     const std::uint32_t limit = static_cast<std::uint32_t>((std::min)(max, ring_.size()));
     for (;;) {
-      if (h & (kPushers | kHeld)) return 0;  // the freed slots go to the oldest pusher / a give-back
+      if (h & (kPushers | kHeld | kWatched))
+        return 0;  // the freed slots go to a pusher / give-back / watchers
       const std::uint32_t i = index_of(h);
       // A published index was claimed by its push (it is below the tail), and it stays published until a pop
       // claims it, which moves the head: if the CAS below succeeds, the whole prefix is still ours to take.
@@ -1099,6 +1147,7 @@ class stream {
     }
     if (f == fast::done) return status::ok;
     if (f == fast::closed) return status::closed;
+    detail::watch_firing<Sync> fire;  // writable watchers (invariant 11), fired once the slot is free
     for (;;) {
       detail::relockable_guard<Sync> guard(lock_);
       // acquire: the flags and indices under lock_ (fast paths may still move them). The head is read
@@ -1109,7 +1158,7 @@ class stream {
       const std::uint32_t count = distance(index_of(h), index_of(t));
       step r;
       if (count > 0 && !(h & kPushers))
-        r = take_from_ring(guard, h, out);
+        r = take_from_ring(guard, h, out, fire);
       else if (count > 0)
         r = take_with_pusher_refill(guard, h, t, out);  // PUSHERS: bounded and full (ST-2)
       else if (t & kPushers)
@@ -1120,17 +1169,21 @@ class stream {
       else if (t & kClosed)
         return status::closed;  // ST-5: drained
       else
-        r = register_popper(guard, t, out, m, d, st);
+        r = register_popper(guard, t, out, m, d, st, fire);
       if (r) return *r;
     }
   }
 
   // Values in the ring and no pusher waits: claim the head index as a fast pop does and take it outside
   // lock_.
-  step take_from_ring(detail::relockable_guard<Sync>& guard, std::uint64_t h, std::optional<T>& out) {
+  // Writable watchers go with the claim (invariant 11) and fire once the slot is free (the caller's `fire`).
+  step take_from_ring(detail::relockable_guard<Sync>& guard, std::uint64_t h, std::optional<T>& out,
+                      detail::watch_firing<Sync>& fire) {
     // acq_rel: as in try_fast_pop.
-    if (!head_.compare_exchange_strong(h, advanced(h), std::memory_order_acq_rel, std::memory_order_acquire))
+    if (!head_.compare_exchange_strong(h, advanced(h) & ~kWatched, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
       return again;
+    if (h & kWatched) writable_watches_.take_all(fire.chain());
     guard.unlock();
     if (ring_.take(index_of(h), out)) return status::ok;
     return again;  // a hole
@@ -1215,7 +1268,8 @@ class stream {
   // Empty and open (no pusher, no overflow value): answer a try_, a stop or a passed deadline now, else
   // register and wait until a pusher hands a value over (hand_to_popper) or close() ends the stream.
   step register_popper(detail::relockable_guard<Sync>& guard, std::uint64_t t, std::optional<T>& out, mode m,
-                       const detail::deadline& d, const std::stop_token* st) {
+                       const detail::deadline& d, const std::stop_token* st,
+                       detail::watch_firing<Sync>& fire) {
     ++empty_events_;  // OB-2, under lock_
     if (m == mode::try_only) return status::empty;
     if (would_stop(st)) return status::cancelled;  // cancelled when both, as waiter::await
@@ -1228,9 +1282,10 @@ class stream {
     // acq_rel: as in try_fast_push.
     if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel, std::memory_order_acquire))
       return again;
+    take_writable_watches(fire);  // capacity 0: a waiting popper makes a push not block (WA-4)
     node w;
     w.slot = &out;
-    const status r = wait_in(guard, poppers_, w, d, st);
+    const status r = wait_in(guard, poppers_, w, d, st, &fire);
     if (r != kRetry) return r;  // ok: a pusher put the value in `out`; closed: end-of-stream
     return again;
   }
@@ -1259,6 +1314,7 @@ class stream {
   // link w (slot: its std::optional<T>), without popping: false, registering nothing, when a pop would not
   // wait (values, an overflow value, a waiting pusher of another thread, closed).
   bool select_enlist_pop(node& w) {
+    detail::watch_firing<Sync> fire;  // after lock_ (declared first: destroyed last)
     for (;;) {
       detail::slow_guard<Sync> guard(lock_);
       // acquire: as in pop_after_fast (the head first).
@@ -1273,6 +1329,7 @@ class stream {
                                          std::memory_order_acquire))
         continue;
       poppers_.push_back(&w);
+      take_writable_watches(fire);  // as register_popper
       return true;
     }
   }
@@ -1281,6 +1338,7 @@ class stream {
   // caller's T): false when a push would not wait (room, unbounded, a popper of another thread, closed). A
   // capacity-0 stream whose only poppers are this select's own links registers the push beside them (SE-5).
   bool select_enlist_push(node& w) {
+    detail::watch_firing<Sync> fire;  // after lock_ (declared first: destroyed last)
     for (;;) {
       detail::slow_guard<Sync> guard(lock_);
       // acquire: the flags and the tail under lock_, as in push_impl.
@@ -1296,6 +1354,7 @@ class stream {
       }
       if (!(t & kPushers) && !register_first_pusher(t)) continue;
       pushers_.push_back(&w);
+      take_readable_watches(fire);  // as register_pusher
       return true;
     }
   }
@@ -1311,6 +1370,83 @@ class stream {
   static bool select_finish(const node& w, status& s) noexcept {
     s = w.result;
     return s != kRetry;
+  }
+
+  // ---- readiness (invariant 11; handoff/readiness.hpp): the steps of a watcher (detail::watch_access)
+  friend struct detail::watch_access;
+  using watch_link = detail::watch_link<Sync>;
+
+  // WA-1: under lock_, ready if a pop would not block; else link l and set kWatched on the tail word, valid
+  // only while the tail still equals the head read before it (the stream was empty at the CAS: the
+  // registration step of register_popper).
+  readiness watch_arm_readable(watch_link& l) {
+    detail::slow_guard<Sync> guard(lock_);
+    if (l.armed_or_pending()) return readiness::armed;  // a call is still to come (watch_list.hpp)
+    for (;;) {
+      // acquire: as in pop_after_fast (the head first, so a count of 0 means empty at the tail load).
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      std::uint64_t t = tail_.load(std::memory_order_acquire);
+      if (distance(index_of(h), index_of(t)) > 0 || (t & (kClosed | kPushers)) || overflow_.size() > 0)
+        return readiness::ready;  // a value, a rendezvous pusher, an overflow value, or end-of-stream
+      // acq_rel: registration on the tail word (invariant 2), as register_popper's.
+      if (!(t & kWatched) && !tail_.compare_exchange_strong(t, t | kWatched, std::memory_order_acq_rel,
+                                                            std::memory_order_acquire))
+        continue;
+      readable_watches_.push_back(l);
+      return readiness::armed;
+    }
+  }
+
+  // WA-4: under lock_, ready if a push would not block; else link l and set kWatched on the head word,
+  // valid only while the head is unchanged (the stream is still full: no pop since the head load, and the
+  // tail read before it cannot have moved past a full stream).
+  readiness watch_arm_writable(watch_link& l) {
+    detail::slow_guard<Sync> guard(lock_);
+    if (l.armed_or_pending()) return readiness::armed;
+    if (is_unbounded()) return readiness::ready;
+    for (;;) {
+      // acquire: the tail first (as in has_room's reading of the pair, the count is then at most the true
+      // count at the head load, so "full" held at that load).
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);
+      std::uint64_t h = head_.load(std::memory_order_acquire);
+      if (t & kClosed) return readiness::ready;  // a push fails at once
+      if (fast_limit_ == 0) {
+        if (t & kPoppers) return readiness::ready;  // capacity 0: a popper waits
+      } else if (!(t & kPushers) && distance(index_of(h), index_of(t)) < fast_limit_) {
+        return readiness::ready;
+      }
+      // acq_rel: registration on the head word (invariant 2), as register_first_pusher's.
+      if (!(h & kWatched) && !head_.compare_exchange_strong(h, h | kWatched, std::memory_order_acq_rel,
+                                                            std::memory_order_acquire))
+        continue;
+      writable_watches_.push_back(l);
+      return readiness::armed;
+    }
+  }
+
+  // WA-5: under lock_, unlink both links and cancel calls not yet started; a list left empty drops its flag,
+  // so the fast paths run again. The caller then waits for calls in flight (watch_link::wait_unheld).
+  void watch_disarm(watch_link& readable, watch_link& writable) noexcept {
+    detail::slow_guard<Sync> guard(lock_);
+    readable.disarm(readable_watches_);
+    writable.disarm(writable_watches_);
+    // acq_rel: flags change under lock_ by RMW on the word the fast paths CAS (invariant 2).
+    if (readable_watches_.empty()) tail_.fetch_and(~kWatched, std::memory_order_acq_rel);
+    if (writable_watches_.empty()) head_.fetch_and(~kWatched, std::memory_order_acq_rel);
+  }
+
+  // Under lock_: every armed watcher of one side into `fire`, and that side's flag goes.
+  void take_readable_watches(detail::watch_firing<Sync>& fire) noexcept {
+    if (readable_watches_.empty()) return;
+    readable_watches_.take_all(fire.chain());
+    // acq_rel: as in watch_disarm.
+    tail_.fetch_and(~kWatched, std::memory_order_acq_rel);
+  }
+  void take_writable_watches(detail::watch_firing<Sync>& fire) noexcept {
+    if (writable_watches_.empty()) return;
+    writable_watches_.take_all(fire.chain());
+    // acq_rel: as in watch_disarm.
+    head_.fetch_and(~kWatched, std::memory_order_acq_rel);
   }
 
   bool is_unbounded() const noexcept { return capacity_ == (std::numeric_limits<std::size_t>::max)(); }
@@ -1329,12 +1465,14 @@ class stream {
   alignas(64) typename Sync::template atomic<std::uint64_t> head_{0};
 
   alignas(64) mutable detail::slow_lock<Sync> lock_;
-  detail::waiter_queue<Sync> poppers_;        // guarded by lock_
-  detail::waiter_queue<Sync> pushers_;        // guarded by lock_; slot -> the pusher's T
-  detail::waiter_queue<Sync> close_waiters_;  // guarded by lock_; wait_closed, completed by close()
-  overflow_type overflow_;                    // guarded by lock_ (its size() is also a snapshot outside it)
-  std::uint64_t full_events_ = 0;             // guarded by lock_ (OB-2, stats())
-  std::uint64_t empty_events_ = 0;            // guarded by lock_
+  detail::waiter_queue<Sync> poppers_;         // guarded by lock_
+  detail::waiter_queue<Sync> pushers_;         // guarded by lock_; slot -> the pusher's T
+  detail::waiter_queue<Sync> close_waiters_;   // guarded by lock_; wait_closed, completed by close()
+  detail::watch_list<Sync> readable_watches_;  // guarded by lock_; non-empty <=> kWatched on the tail word
+  detail::watch_list<Sync> writable_watches_;  // guarded by lock_; non-empty <=> kWatched on the head word
+  overflow_type overflow_;                     // guarded by lock_ (its size() is also a snapshot outside it)
+  std::uint64_t full_events_ = 0;              // guarded by lock_ (OB-2, stats())
+  std::uint64_t empty_events_ = 0;             // guarded by lock_
   detail::channel_info info_{kind_name, this, &stream::describe};  // OB-1: kind, name, facts for reports
 };
 

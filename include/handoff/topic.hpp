@@ -528,6 +528,12 @@ class topic<T, Sync>::subscription {
   subscription& operator=(const subscription&) = delete;
   ~subscription() { unsubscribe(); }
 
+  // ---- readiness for event loops (WA-1..WA-7, handoff/readiness.hpp): a watcher over this subscriber's
+  // buffer. arm() answers whether a pop would block and, if it would, runs `n` once after the next publish
+  // reaches this buffer, or the close or unsubscribe that ends it. The watcher must be destroyed (or
+  // unwatched) before this subscription is, and must not be armed after the subscription was moved from.
+  [[nodiscard]] watcher<buffer_type> watch(notifier n) { return buffer().watch(n); }
+
   // ---- pop family: stream<T>'s (ST-4, ST-5, ST-7, G-7, same names, forms and results), on this subscriber's
   // buffer. nullopt / closed: unsubscribed or topic closed, and the buffer drained. A pop that throws lost
   // its value (T's move; see Exceptions): that value is counted as lag before the exception leaves.

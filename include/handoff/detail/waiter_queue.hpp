@@ -117,11 +117,14 @@ class waiter_queue {
   // leaving the queue again under `lock` (on_empty as in leave). Returns with `lock` released. `site` is
   // what the thread's blocked-thread record names while it is parked (detail/blocked_record.hpp): its
   // channel must be the `owner` this queue's claims name.
-  template <class Lock, class OnEmpty>
+  // `after_unlock` runs once the lock is released, before the wait (a channel fires the readiness watches its
+  // registration made ready: detail/watch_list.hpp).
+  template <class Lock, class OnEmpty, class AfterUnlock>
   status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, wait_site site,
-                     OnEmpty&& on_empty) {
+                     OnEmpty&& on_empty, AfterUnlock&& after_unlock) {
     push_back(&w);
     lock.unlock();
+    after_unlock();
     const auto o = await_with_stop(w.core(), d, st, {&site, 1});
     if (o == node::outcome::completed) return w.result;
     const status why = o == node::outcome::timed_out ? status::timeout : status::cancelled;
@@ -130,6 +133,11 @@ class waiter_queue {
     count_gave_up(why);
     lock.unlock();
     return why;
+  }
+  template <class Lock, class OnEmpty>
+  status wait_linked(Lock& lock, node& w, const deadline& d, const std::stop_token* st, wait_site site,
+                     OnEmpty&& on_empty) {
+    return wait_linked(lock, w, d, st, site, on_empty, [] {});
   }
 
  private:
