@@ -10,7 +10,10 @@
 //                     --seconds at most; --bad-percent of them malformed (truncated, wrong magic, bad
 //                     checksum, id out of range); ids come in bursts of --burst packets for the same id.
 //   receiver thread   reads the socket (bound to 127.0.0.1, port 0), parses every datagram
-//                     (packet_demux/packet.hpp), rejects the bad ones, hands the good ones over.
+//                     (packet_demux/packet.hpp), rejects the bad ones, hands the good ones over. For
+//                     --impl=loop it is an epoll loop over the socket and a control stream through which
+//                     the consumers send their requests (packet_demux/loop_demux.hpp): it never blocks
+//                     but in epoll_wait, and answers each caller itself.
 //   consumer threads  --consumers-per-id for each of --ids ids, each looping want_bytes(id, --timeout-ms),
 //                     then "working" with the bytes for --work-us (a sleep).
 // and reports, per hand-off: datagrams sent and read, kernel drops (sent - read: the socket buffer overflowed
@@ -24,13 +27,14 @@
 // Traffic goes only to 127.0.0.1; each run stops by itself (a watchdog aborts a run that outlives
 // --seconds by 60 s).
 //
-// Usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream] [--ids=64]
+// Usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop] [--ids=64]
 //          [--consumers-per-id=1] [--packets=200000] [--seconds=5] [--rate=50000] [--burst=4]
 //          [--bad-percent=10] [--capacity=8] [--work-us=20] [--timeout-ms=50] [--rcvbuf=0] [--seed=1]
 // ----------------------------------------------------------------------------------------------------------
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -72,6 +76,12 @@
 #else
 #define PACKET_DEMUX_HAVE_STREAM 0
 #endif
+#if __has_include(<handoff/readiness.hpp>) && __has_include(<handoff/eventfd_notifier.hpp>)
+#include "packet_demux/loop_demux.hpp"
+#define PACKET_DEMUX_HAVE_LOOP 1
+#else
+#define PACKET_DEMUX_HAVE_LOOP 0
+#endif
 
 namespace {
 
@@ -96,7 +106,7 @@ struct options {
 };
 
 const char* const kUsage =
-    "usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream] [--ids=N]\n"
+    "usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop] [--ids=N]\n"
     "         [--consumers-per-id=N] [--packets=N] [--seconds=S] [--rate=PER_SECOND (0 = unpaced)]\n"
     "         [--burst=N] [--bad-percent=P] [--capacity=N] [--work-us=US] [--timeout-ms=MS]\n"
     "         [--rcvbuf=BYTES (0 = default)] [--seed=N]\n";
@@ -291,12 +301,53 @@ struct receiver_report {
   std::uint32_t socket_overflow = 0;  // the kernel's own drop counter (SO_RXQ_OVFL), as of the last datagram
 };
 
-template <class Demux>
-void run_receiver(const options& o, const udp_socket& s, Demux& d, const std::atomic<bool>& sender_done,
-                  receiver_report& r) {
+// Reads every datagram queued on the socket without blocking and passes each good one to on_good(packet&&),
+// which returns the hand-off's handoff_outcome. Counts what it read and rejected in `r`.
+template <class OnGood>
+void read_queued(const options& o, const udp_socket& s, receiver_report& r, OnGood&& on_good) {
   std::array<std::byte, demux::max_datagram> buf{};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(std::uint32_t))> control{};
   const demux::parse_limits limits{o.ids, o.packets};
+  for (;;) {
+    iovec iov{buf.data(), buf.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    const ssize_t len = ::recvmsg(s.fd(), &msg, MSG_DONTWAIT | MSG_TRUNC);  // MSG_TRUNC: the real length
+    if (len < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR) continue;
+      throw_errno("recvmsg");
+    }
+    const auto arrival = clock::now();
+    ++r.read;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        std::memcpy(&r.socket_overflow, CMSG_DATA(c), sizeof r.socket_overflow);
+      }
+    }
+    const std::size_t size = static_cast<std::size_t>(len);
+    const demux::parsed_packet p = size > buf.size() ? demux::reject(demux::parse_error::bad_length)
+                                                     : demux::parse(std::span(buf).first(size), limits);
+    if (p.error != demux::parse_error::none) {
+      ++r.rejected[static_cast<std::size_t>(p.error)];
+      continue;
+    }
+    demux::packet good{p.id, p.seq, arrival, demux::payload_bytes(p.payload.begin(), p.payload.end())};
+    const demux::handoff_outcome out = on_good(std::move(good));
+    ++r.handed_over;
+    r.woken += out.woken;
+    r.blocked += out.blocked;
+    r.max_blocked = std::max(r.max_blocked, out.blocked);
+  }
+}
+
+// The threaded hand-offs: the receiver polls the socket and hands each packet to the consumers' channels.
+template <class Demux>
+void run_receiver(const options& o, const udp_socket& s, Demux& d, const std::atomic<bool>& sender_done,
+                  receiver_report& r) {
   pollfd pfd{s.fd(), POLLIN, 0};
   for (;;) {
     const int ready = ::poll(&pfd, 1, 20);
@@ -309,43 +360,49 @@ void run_receiver(const options& o, const udp_socket& s, Demux& d, const std::at
       if (sender_done.load()) break;
       continue;
     }
-    for (;;) {  // read everything queued
-      iovec iov{buf.data(), buf.size()};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      const ssize_t len = ::recvmsg(s.fd(), &msg, MSG_DONTWAIT | MSG_TRUNC);  // MSG_TRUNC: the real length
-      if (len < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        throw_errno("recvmsg");
-      }
-      const auto arrival = clock::now();
-      ++r.read;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-          std::memcpy(&r.socket_overflow, CMSG_DATA(c), sizeof r.socket_overflow);
-        }
-      }
-      const std::size_t size = static_cast<std::size_t>(len);
-      const demux::parsed_packet p = size > buf.size() ? demux::reject(demux::parse_error::bad_length)
-                                                       : demux::parse(std::span(buf).first(size), limits);
-      if (p.error != demux::parse_error::none) {
-        ++r.rejected[static_cast<std::size_t>(p.error)];
-        continue;
-      }
-      demux::packet good{p.id, p.seq, arrival, demux::payload_bytes(p.payload.begin(), p.payload.end())};
-      const demux::handoff_outcome out = d.deliver(std::move(good));
-      ++r.handed_over;
-      r.woken += out.woken;
-      r.blocked += out.blocked;
-      r.max_blocked = std::max(r.max_blocked, out.blocked);
-    }
+    read_queued(o, s, r, [&](demux::packet&& p) { return d.deliver(std::move(p)); });
   }
   d.finish();
 }
+
+#if PACKET_DEMUX_HAVE_LOOP
+// The event-loop hand-off (packet_demux/loop_demux.hpp): one epoll loop over the socket and the control
+// stream's eventfd; it never blocks anywhere but in epoll_wait, and serves callers' requests itself.
+void run_receiver(const options& o, const udp_socket& s, demux::loop_demux& d,
+                  const std::atomic<bool>& sender_done, receiver_report& r) {
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) throw_errno("epoll_create1");
+  for (const int fd : {s.fd(), d.control_fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("epoll_ctl");
+  }
+  bool socket_open = true;  // until 20 ms of silence after the sender's last send
+  bool sleep_ok = d.serve_requests();
+  for (;;) {
+    std::array<epoll_event, 2> events{};
+    const int n = ::epoll_wait(ep, events.data(), 2, sleep_ok ? 20 : 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("epoll_wait");
+    }
+    bool control = !sleep_ok;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == s.fd())
+        read_queued(o, s, r, [&](demux::packet&& p) { return d.on_packet(std::move(p)); });
+      else
+        control = true;
+    }
+    if (control) sleep_ok = d.serve_requests();
+    if (n == 0 && sleep_ok && sender_done.load()) socket_open = false;
+    // Finished once the socket went quiet and every buffered packet was handed to a caller.
+    if (!socket_open && !d.holds_packets()) break;
+  }
+  ::close(ep);
+  d.finish();
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------- consumers
 struct consumer_report {
@@ -599,6 +656,14 @@ std::vector<impl_entry> all_impls() {
                }});
 #else
   v.push_back({"stream", {}});
+#endif
+#if PACKET_DEMUX_HAVE_LOOP
+  v.push_back({"loop", [](const options& o) {
+                 return run_one<demux::loop_demux>(
+                     o, "loop", [&](demux::ledger& l) { return demux::loop_demux(o.ids, o.capacity, l); });
+               }});
+#else
+  v.push_back({"loop", {}});
 #endif
   return v;
 }

@@ -5,6 +5,8 @@
 //                          with a plain blocking popper competing in some rounds (readiness is a hint, WA-3);
 //                          write: the loop pushes with try_push, arming writable when full, into 2 blocking
 //                          consumers (bounded capacities).
+//                          mvar: the loop relays from one mvar (4 putters) to another (2 takers), arming
+//                          the side it waits for.
 //                          Chaos: threads yield at random points, the loop unwatches and watches again at
 //                          random, and every round ends in a close at a random moment of the drain.
 // Every value goes through the ledger (per-producer sequence numbers: none lost, duplicated, invented or
@@ -13,6 +15,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <handoff/eventfd_notifier.hpp>
+#include <handoff/mvar.hpp>
 #include <handoff/readiness.hpp>
 #include <handoff/stream.hpp>
 
@@ -256,13 +259,84 @@ struct readiness_epoll_loop {
     ctx.add_ledger(ledger);
   }
 
+  // mvar: 4 producers put into `in`, the loop relays to `out` without ever blocking (try_take / try_put, then
+  // arm the side it waits for), 2 consumers take from `out`. A sentinel per consumer ends the round (an mvar
+  // has no close).
+  static void mvar_round(stress::context& ctx, unsigned round, std::mt19937_64& rng) {
+    constexpr unsigned producers = 4, consumers = 2;
+    constexpr std::uint64_t kSentinel = ~std::uint64_t{0};
+    const std::uint64_t per = 200 + rng() % 800;
+    const std::string tag = " (round " + std::to_string(round) + ", mvar relay)";
+    handoff::mvar<std::uint64_t, Sync> in, out;
+    stress::ledger ledger(producers, per);
+    handoff::eventfd_notifier wake;
+    epoll_sleep sleep(wake);
+    if (!sleep.ok()) return ctx.fail("epoll setup failed" + tag);
+    std::vector<std::jthread> threads;
+    for (unsigned p = 0; p < producers; ++p) {
+      auto& hb = ctx.new_heartbeat("mvar producer " + std::to_string(p) + tag);
+      threads.emplace_back([&, p, &hb = hb] {
+        auto prng = ctx.rng(round * 1000 + p);
+        for (std::uint64_t i = 0; i < per; ++i) {
+          const std::uint64_t v = stress::ledger::encode(p, i);
+          if (prng() % 8 == 0) std::this_thread::yield();  // chaos
+          stress::in_call beat(hb, "put");
+          in.put(v);
+          ledger.sent(v);
+          ctx.count_operations(1);
+        }
+      });
+    }
+    for (unsigned c = 0; c < consumers; ++c) {
+      auto& hb = ctx.new_heartbeat("mvar consumer " + std::to_string(c) + tag);
+      threads.emplace_back([&, &hb = hb] {
+        auto seen = ledger.consumer_state();
+        for (;;) {
+          std::uint64_t v = 0;
+          {
+            stress::in_call beat(hb, "take");
+            v = out.take();
+          }
+          if (v == kSentinel) return;
+          ledger.received(v, seen);
+        }
+      });
+    }
+    auto& hb = ctx.new_heartbeat("epoll loop (mvar relay)" + tag);
+    auto watch_in = in.watch(wake.notifier());
+    auto watch_out = out.watch(wake.notifier());
+    std::optional<std::uint64_t> held;
+    std::uint64_t relayed = 0, sentinels = 0;
+    while (sentinels < consumers) {
+      if (!held) {
+        if (relayed == producers * per) {
+          held = kSentinel;
+        } else if (auto v = in.try_take()) {
+          held = *v;
+        }
+      }
+      if (held && out.try_put(std::uint64_t{*held}) == status::ok) {
+        (*held == kSentinel ? sentinels : relayed) += 1;
+        held.reset();
+        continue;
+      }
+      const readiness r = held ? watch_out.arm_writable() : watch_in.arm();
+      if (r == readiness::armed) sleep.wait(hb);
+    }
+    threads.clear();  // joins
+    ledger.settle();
+    ctx.add_ledger(ledger);
+  }
+
   static void run(stress::context& ctx) {
     static constexpr std::array<std::size_t, 5> kCapacities{0, 1, 64, 1024, kUnbounded};
     auto rng = ctx.rng(4242);
     unsigned round = 0;
     do {
       const std::size_t capacity = kCapacities[(round / 2) % kCapacities.size()];
-      if (round % 2 == 0 || capacity == kUnbounded)
+      if (round % 5 == 4)
+        mvar_round(ctx, round, rng);
+      else if (round % 2 == 0 || capacity == kUnbounded)
         read_round(ctx, capacity, round, rng);
       else
         write_round(ctx, capacity, round, rng);
