@@ -165,8 +165,11 @@ struct moodycamel_eventfd {
   std::atomic<std::uint64_t> writes{0};
   void push(std::uint64_t v) {
     q.enqueue(v);
-    // seq_cst: the enqueue and this read against the loop's store of `sleeping` and its second look (a
-    // Dekker pair: one of the two sees the other).
+    // A Dekker pair with the loop's store of `sleeping` and its second look: one of the two sees the other.
+    // The fence is needed: moodycamel publishes with release stores, and a release store followed by a load
+    // may be reordered (x86's store buffer). Without it this row hung in its first run: the producer read
+    // `sleeping` false before its enqueue was visible, and the loop looked, saw nothing and slept.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleeping.load() && sleeping.exchange(false)) {
       loop.wake.signal_now();
       writes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a tally
@@ -176,7 +179,8 @@ struct moodycamel_eventfd {
     for (;;) {
       std::uint64_t v = 0;
       if (q.try_dequeue(v)) return v;
-      sleeping.store(true);  // seq_cst: see push
+      sleeping.store(true);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // see push
       if (q.try_dequeue(v)) {
         sleeping.store(false);
         return v;
