@@ -170,8 +170,7 @@ struct readiness_epoll_loop {
     // The event loop: this thread.
     auto& hb = ctx.new_heartbeat("epoll loop" + tag);
     auto seen = ledger.consumer_state();
-    std::optional<watcher_type> watch;
-    watch.emplace(*s, wake.notifier());
+    auto watch = std::make_unique<watcher_type>(*s, wake.notifier());
     std::vector<std::uint64_t> batch;
     for (;;) {
       bool closed = false;
@@ -195,7 +194,7 @@ struct readiness_epoll_loop {
       if (closed) break;
       if (rng() % 16 == 0) {  // chaos: unwatch and watch again (a notification in flight is waited for)
         watch.reset();
-        watch.emplace(*s, wake.notifier());
+        watch = std::make_unique<watcher_type>(*s, wake.notifier());
         wake.consume();
       }
       if (watch->arm() == readiness::armed) sleep.wait(hb);
@@ -305,22 +304,25 @@ struct readiness_epoll_loop {
     auto& hb = ctx.new_heartbeat("epoll loop (mvar relay)" + tag);
     auto watch_in = in.watch(wake.notifier());
     auto watch_out = out.watch(wake.notifier());
-    std::optional<std::uint64_t> held;
+    std::uint64_t held = 0;  // the value in the loop's hands, when `holding`
+    bool holding = false;
     std::uint64_t relayed = 0, sentinels = 0;
     while (sentinels < consumers) {
-      if (!held) {
+      if (!holding) {
         if (relayed == producers * per) {
           held = kSentinel;
+          holding = true;
         } else if (auto v = in.try_take()) {
           held = *v;
+          holding = true;
         }
       }
-      if (held && out.try_put(std::uint64_t{*held}) == status::ok) {
-        (*held == kSentinel ? sentinels : relayed) += 1;
-        held.reset();
+      if (holding && out.try_put(std::uint64_t{held}) == status::ok) {
+        (held == kSentinel ? sentinels : relayed) += 1;
+        holding = false;
         continue;
       }
-      const readiness r = held ? watch_out.arm_writable() : watch_in.arm();
+      const readiness r = holding ? watch_out.arm_writable() : watch_in.arm();
       if (r == readiness::armed) sleep.wait(hb);
     }
     threads.clear();  // joins

@@ -114,17 +114,21 @@ TEST(MvarReadiness, LoopRelaysBetweenTwoMvars_WA2_WA4) {
   });
   auto win = in.watch(n.notifier());
   auto wout = out.watch(n.notifier());
-  std::optional<int> held;
+  int held = 0;  // the value in the loop's hands, when `holding`
+  bool holding = false;
   for (int moved = 0; moved < count;) {
-    if (!held) {
-      if (auto v = in.try_take()) held = *v;
+    if (!holding) {
+      if (auto v = in.try_take()) {
+        held = *v;
+        holding = true;
+      }
     }
-    if (held && out.try_put(*held) == status::ok) {
-      held.reset();
+    if (holding && out.try_put(int{held}) == status::ok) {
+      holding = false;
       ++moved;
       continue;
     }
-    const bool armed = held ? wout.arm_writable() == readiness::armed : win.arm() == readiness::armed;
+    const bool armed = holding ? wout.arm_writable() == readiness::armed : win.arm() == readiness::armed;
     if (!armed) continue;
     pollfd p{n.fd(), POLLIN, 0};  // the loop's sleep
     ASSERT_EQ(::poll(&p, 1, static_cast<int>(handoff_test::hang_bound.count() * 1000)), 1)
