@@ -877,7 +877,7 @@ class stream {
       if (t & kClosed) return status::closed;
       step r;
       if (t & kPoppers) {
-        r = hand_to_popper(guard, v);  // invariant 3
+        r = hand_to_popper(guard, v, fire);  // invariant 3
       } else {
         const room k = ring_room(t);
         if (k == room::moved) continue;
@@ -893,7 +893,8 @@ class stream {
   }
 
   // Invariant 3: a popper waits (POPPERS, so the stream is empty): hand v to the oldest one (ST-4, G-3).
-  step hand_to_popper(detail::relockable_guard<Sync>& guard, T& v) {
+  // `fire`: the push's watchers, for a popper put back (requeue_popper); they run as the exception leaves.
+  step hand_to_popper(detail::relockable_guard<Sync>& guard, T& v, detail::watch_firing<Sync>& fire) {
     node* w = poppers_.claim_oldest(&info_);
     if (poppers_.empty()) set_tail_flag(kPoppers, false);
     if (!w) return again;
@@ -902,7 +903,7 @@ class stream {
       static_cast<std::optional<T>*>(w->slot)->emplace(std::move(v));
     } catch (...) {
       guard.lock();
-      const bool requeued = requeue_popper(w);
+      const bool requeued = requeue_popper(w, fire);
       guard.unlock();
       if (!requeued) w->complete(kRetry);  // after lock_ is released, as every completion (waiter.hpp)
       throw;
@@ -915,7 +916,7 @@ class stream {
   // at the front of the queue if the stream is still empty and open (true); else (false) the caller
   // completes it with kRetry once lock_ is released and it pops again (values arrived meanwhile, or the
   // stream closed, or w is a select's link, which is never unclaimed).
-  bool requeue_popper(node* w) noexcept {
+  bool requeue_popper(node* w, detail::watch_firing<Sync>& fire) noexcept {
     // acquire: as in pop_after_fast (the head first: see there).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     std::uint64_t now = tail_.load(std::memory_order_acquire);
@@ -926,6 +927,7 @@ class stream {
                                       std::memory_order_acquire)) {
         poppers_.push_front(w);  // G-3: its place back, at the front
         w->unclaim(&info_);
+        take_writable_watches(fire);  // capacity 0: a popper waits again (WA-4), as in register_popper
         return true;
       }
     }
@@ -1398,17 +1400,19 @@ class stream {
   }
 
   // WA-4: under lock_, ready if a push would not block; else link l and set kWatched on the head word,
-  // valid only while the head is unchanged (the stream is still full: no pop since the head load, and the
-  // tail read before it cannot have moved past a full stream).
+  // valid only while the head is unchanged (the stream is still full: no pop since the head load, and a full
+  // stream's tail cannot move).
   readiness watch_arm_writable(watch_link& l) {
     detail::slow_guard<Sync> guard(lock_);
     if (l.armed_or_pending()) return readiness::armed;
     if (is_unbounded()) return readiness::ready;
     for (;;) {
-      // acquire: the tail first (as in has_room's reading of the pair, the count is then at most the true
-      // count at the head load, so "full" held at that load).
+      // acquire: as in ring_room. The pair is a snapshot only if the tail did not move across the head load:
+      // fast pushes and pops move both words while we hold lock_, and a head that passed a stale tail would
+      // make the distance wrap and read as "full" (found by review: an empty stream armed as full).
       const std::uint64_t t = tail_.load(std::memory_order_acquire);
       std::uint64_t h = head_.load(std::memory_order_acquire);
+      if (tail_.load(std::memory_order_acquire) != t) continue;
       if (t & kClosed) return readiness::ready;  // a push fails at once
       if (fast_limit_ == 0) {
         if (t & kPoppers) return readiness::ready;  // capacity 0: a popper waits

@@ -755,4 +755,25 @@ inline det_sweep_result det_expect_clean(const std::function<void()>& body, det_
   return r;
 }
 
+// A planted-bug self-check inside a GoogleTest whose ctest entry is WILL_FAIL (a file whose stem contains
+// "planted": tests/CMakeLists.txt). It sweeps `seeds` seeds in full (never scaled down by a preset): when the
+// bug is caught, the test fails, as expected, with the failing seed's report and its replay line; when the
+// checker is blind, the test passes, and WILL_FAIL turns that into a CI failure. Prints what it took.
+inline det_sweep_result det_expect_caught(const char* what, const std::function<void()>& body,
+                                          std::uint64_t seeds = det_default_seeds) {
+  det_sweep_result r = det_sweep(body, {}, seeds);
+  if (r.failure.empty()) {
+    std::printf("[ planted  ] %s: NOT caught in %llu seeds (%.2f s): the checker is blind\n", what,
+                static_cast<unsigned long long>(r.seeds_run), r.seconds);
+    return r;
+  }
+  std::printf("[ planted  ] %s: caught at seed %llu, after %llu seed(s), %.2f s\n", what,
+              static_cast<unsigned long long>(r.failing_seed), static_cast<unsigned long long>(r.seeds_run),
+              r.seconds);
+  ADD_FAILURE() << "planted bug caught (expected): " << what << "\n"
+                << r.failure << "\n"
+                << det_replay_line(r.failing_seed);
+  return r;
+}
+
 }  // namespace handoff_test

@@ -11,6 +11,10 @@
 //   check_then_arm           arm looks at the box under the lock, releases it, and links the watcher under a
 //                            second lock: a push in between sees no watcher, and the loop sleeps forever
 //                            (a lost notification: DEADLOCK).
+//   writable_check_then_arm  arm_writable decides "full" under the lock and links the watcher under a second
+//                            one: a pop in between made room and fired nobody (stream's arm_writable had the
+//                            same flaw in another form, reading the tail and head at two instants: DEADLOCK
+//                            of a writing loop).
 //   fire_before_publish      a push takes and fires its watchers before the value is in: the loop wakes,
 //                            finds the box empty, arms again, and the value then arrives with nobody taking
 //                            the new arm (DEADLOCK).
@@ -41,6 +45,7 @@ namespace handoff_test {
 enum class watch_bug {
   none,
   check_then_arm,
+  writable_check_then_arm,
   fire_before_publish,
   room_not_fired,
   close_forgets_writable,
@@ -174,11 +179,21 @@ class watch_box {
     }
   }
   handoff::readiness arm_writable(link& l) {
-    guard g(lock_);
-    if (l.armed_or_pending()) return handoff::readiness::armed;
-    if (items_.size() < Capacity || closed_) return handoff::readiness::ready;
-    writable_.push_back(l);
-    return handoff::readiness::armed;
+    if constexpr (Bug == watch_bug::writable_check_then_arm) {
+      {
+        guard g(lock_);
+        if (items_.size() < Capacity || closed_) return handoff::readiness::ready;
+      }
+      guard g(lock_);  // BUG: "full" was true at the check, not now; a pop since then fired nobody
+      if (!l.armed_or_pending()) writable_.push_back(l);
+      return handoff::readiness::armed;
+    } else {
+      guard g(lock_);
+      if (l.armed_or_pending()) return handoff::readiness::armed;
+      if (items_.size() < Capacity || closed_) return handoff::readiness::ready;
+      writable_.push_back(l);
+      return handoff::readiness::armed;
+    }
   }
   void disarm(link& r, link& w, handoff::notifier n) {
     guard g(lock_);
@@ -200,6 +215,19 @@ class watch_box {
   list writable_;                         // guarded by lock_
   std::vector<handoff::notifier> level_;  // guarded by lock_ (notify_every_push only)
   det_sync::atomic<std::uint32_t> version_{0};
+};
+
+// The readiness scenarios' adapter (readiness_det_scenarios.hpp) over a watch_box of any form.
+template <class Box>
+struct watch_box_adapter {
+  using channel = Box;
+  using watcher = typename Box::watcher;
+  static constexpr std::size_t capacity = Box::capacity;
+  static handoff::status try_push(channel& c, std::uint64_t v) { return c.try_push(v); }
+  static handoff::status try_pop(channel& c, std::uint64_t& out) { return c.try_pop(out); }
+  static bool push(channel& c, std::uint64_t v) { return c.push(v); }
+  static std::optional<std::uint64_t> pop(channel& c) { return c.pop(); }
+  static void close(channel& c) { c.close(); }
 };
 
 }  // namespace handoff_test

@@ -256,4 +256,48 @@ void loop_writes_to_a_consumer(std::uint64_t count, std::uint64_t close_after = 
   }
 }
 
+// WA-4, WA-1: two loops that never block, a writer (try_push, arm_writable) and a reader (try_pop, arm), with
+// a third thread pushing with the blocking push: while the writer arms, that pusher and the reader may move
+// both words (an arm that reads them at two instants can see a full stream that is empty). Bounded channels
+// of capacity 1 or more (at capacity 0 two sides that never wait never meet).
+template <class A>
+void two_loops_and_a_pusher(std::uint64_t from_loop, std::uint64_t from_pusher) {
+  typename A::channel ch;
+  det_notification nw, nr;
+  typename A::watcher ww(ch, nw.notifier());
+  typename A::watcher wr(ch, nr.notifier());
+  std::vector<std::uint64_t> got;
+  det_thread reader([&] { got = reading_loop<A>(ch, wr, nr, from_loop + from_pusher); }, "reading loop");
+  det_thread pusher(
+      [&] {
+        for (std::uint64_t i = 0; i < from_pusher; ++i) DET_CHECK(A::push(ch, tagged(1, i)));
+      },
+      "pusher");
+  std::uint32_t armed = 0;
+  for (std::uint64_t pushed = 0; pushed < from_loop;) {
+    const status s = A::try_push(ch, tagged(0, pushed));
+    if (s == status::ok) {
+      ++pushed;
+      continue;
+    }
+    const std::uint32_t seen = nw.calls.load();
+    if (ww.arm_writable() == readiness::armed) {
+      ++armed;
+      nw.wait_past(seen);
+    }
+  }
+  reader.join();
+  pusher.join();
+  ww.unwatch();
+  wr.unwatch();
+  DET_CHECK_MSG(nw.calls.load() == armed, "writer's notifier calls " + std::to_string(nw.calls.load()) +
+                                              " != armed " + std::to_string(armed) + " (WA-2)");
+  std::vector<std::uint64_t> mine, theirs;
+  for (std::uint64_t v : got) ((v >> 32) == 0 ? mine : theirs).push_back(v);
+  check_per_producer(mine, 1, from_loop);
+  std::vector<std::uint64_t> shifted;
+  for (std::uint64_t v : theirs) shifted.push_back(v - (std::uint64_t{1} << 32));
+  check_per_producer(shifted, 1, from_pusher);
+}
+
 }  // namespace handoff_test::readiness_scenarios

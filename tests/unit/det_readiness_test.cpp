@@ -53,18 +53,6 @@ struct stream_adapter {
   static void close(channel& c) { c.close(); }
 };
 
-template <class Box>
-struct box_adapter {
-  using channel = Box;
-  using watcher = typename Box::watcher;
-  static constexpr std::size_t capacity = Box::capacity;
-  static status try_push(channel& c, std::uint64_t v) { return c.try_push(v); }
-  static status try_pop(channel& c, std::uint64_t& out) { return c.try_pop(out); }
-  static bool push(channel& c, std::uint64_t v) { return c.push(v); }
-  static std::optional<std::uint64_t> pop(channel& c) { return c.pop(); }
-  static void close(channel& c) { c.close(); }
-};
-
 // mvar<T>: a box of one (capacity 1). It has no close, so it runs the scenarios without one.
 struct mvar_adapter {
   using channel = handoff::mvar<std::uint64_t, det_sync>;
@@ -89,7 +77,7 @@ using cap1 = stream_adapter<1>;
 using cap3 = stream_adapter<3>;
 using cap4 = stream_adapter<4>;
 using unbounded = stream_adapter<unbounded_cap>;
-using box = box_adapter<handoff_test::watch_box<>>;
+using box = handoff_test::watch_box_adapter<handoff_test::watch_box<>>;
 
 #define DET_READINESS_ONE(Name, Channel, Adapter, Rules, ...)   \
   TEST(DetReadiness, Name##_##Channel##_##Rules) {              \
@@ -114,6 +102,12 @@ DET_READINESS_ONE(LoopReadsOneProducer, Mvar, mvar_adapter, WA1_WA2, rs::loop_re
 DET_READINESS_ONE(LoopReadsTwoProducers, Mvar, mvar_adapter, WA1_WA2_G2, rs::loop_reads_pushes<A>(2, 2))
 DET_READINESS_ONE(UnwatchRacingAPush, Mvar, mvar_adapter, WA5, rs::unwatch_racing_a_push<A>())
 DET_READINESS_ONE(LoopWritesToAConsumer, Mvar, mvar_adapter, WA4_WA2, rs::loop_writes_to_a_consumer<A>(4))
+// A writing loop, a reading loop and a blocking pusher (bounded, capacity >= 1).
+DET_READINESS_ONE(TwoLoopsAndAPusher, Cap1, cap1, WA4_WA1, rs::two_loops_and_a_pusher<A>(3, 2))
+DET_READINESS_ONE(TwoLoopsAndAPusher, Cap3, cap3, WA4_WA1, rs::two_loops_and_a_pusher<A>(3, 2))
+DET_READINESS_ONE(TwoLoopsAndAPusher, Cap4, cap4, WA4_WA1, rs::two_loops_and_a_pusher<A>(4, 3))
+DET_READINESS_ONE(TwoLoopsAndAPusher, Box, box, WA4_WA1, rs::two_loops_and_a_pusher<A>(3, 2))
+DET_READINESS_ONE(TwoLoopsAndAPusher, Mvar, mvar_adapter, WA4_WA1, rs::two_loops_and_a_pusher<A>(3, 2))
 // Arm racing close.
 DET_READINESS_ALL(CloseWakesTheLoop, WA2_ST5, rs::close_wakes_the_loop<A>())
 // Two watchers on one channel.

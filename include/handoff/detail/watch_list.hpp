@@ -26,10 +26,11 @@
 //   in
 //      flight and no firer will read the link again, so the watcher may be destroyed (WA-5).
 // Memory ordering: a firer releases its hold with release, unwatch reads the count with acquire, so the
-// notifier's effects happen-before unwatch returns. The event itself (the value pushed, the room made) is
-// published by the channel before its firer runs, in the same thread, so a pop or push that the notified loop
-// makes afterwards sees it through the channel's own acquire loads.
-// Lifetime: the notifier's context must outlive the watcher (or the watcher's unwatch()).
+// notifier's effects happen-before unwatch returns. A firer clears kPending with release and arm reads it
+// with acquire, so a chain's fire_next_ is read before an arm relinks the link (Invariant 2). The event
+// itself (the value pushed, the room made) is published by the channel before its firer runs, in the same
+// thread, so a pop or push that the notified loop makes afterwards sees it through the channel's own acquire
+// loads. Lifetime: the notifier's context must outlive the watcher (or the watcher's unwatch()).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
@@ -65,9 +66,11 @@ class watch_link {
 
   // Under the channel's lock: armed (linked) or pending (a call is still to start), so arm need not link.
   bool armed_or_pending() const noexcept {
-    // relaxed: kPending is set under the lock we hold; a firer clearing it concurrently is fine either way
-    // (a pending link seen as idle is relinked: one more call, never one less).
-    return linked_ || (state_.load(std::memory_order_relaxed) & kPending) != 0;
+    // acquire: pairs with the release CAS in fire_one. A link seen not pending is relinked, and a later
+    // take_all rewrites fire_next_: the firer's read of fire_next_ must happen-before that (Invariant 2;
+    // found by review: with relaxed orders nothing ordered the two). A firer clearing kPending concurrently
+    // is fine either way: a pending link seen as idle is relinked (one more call, never one less).
+    return linked_ || (state_.load(std::memory_order_acquire) & kPending) != 0;
   }
 
   // Under the channel's lock: take the link out of `list` if linked, and cancel a call not yet started.
@@ -104,10 +107,13 @@ class watch_link {
     const notifier n = notifier_;
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     bool call = false;
-    // relaxed: the CAS only decides between this firer and unwatch (which holds the channel's lock); the
-    // event the notifier reports was published by this thread before it.
+    // release: the read of fire_next_ above happens-before an arm that sees kPending clear (acquire in
+    // armed_or_pending) and so before the take_all that may rewrite it. The CAS decides between this firer
+    // and unwatch (which holds the channel's lock); the event the notifier reports was published by this
+    // thread before it.
     while (s & kPending) {
-      if (state_.compare_exchange_weak(s, s & ~kPending, std::memory_order_relaxed)) {
+      if (state_.compare_exchange_weak(s, s & ~kPending, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
         call = true;
         break;
       }

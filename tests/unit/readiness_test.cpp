@@ -1,11 +1,14 @@
-// Readiness for event loops on stream<T> (rules WA-1..WA-7 of docs/semantics.md; handoff/readiness.hpp,
-// handoff/eventfd_notifier.hpp), on real threads: what arm() and arm_writable() answer at every capacity,
-// exactly one notifier call per armed arm, close, unwatch waiting for a call in flight, and an epoll loop fed
-// by several producers through an eventfd. The interleavings are explored in det_readiness_test.cpp.
+// Readiness for event loops (rules WA-1..WA-7 of docs/semantics.md; handoff/readiness.hpp,
+// handoff/eventfd_notifier.hpp), on real threads. stream<T>: what arm() and arm_writable() answer at every
+// capacity, exactly one notifier call per armed arm, close, unwatch waiting for a call in flight, a topic
+// subscription, and an epoll loop fed by several producers through an eventfd. mvar<T> (invariant 9):
+// readable when full, writable when empty, a put to a waiting taker, a stateless T, and a loop relaying
+// between two mvars. The interleavings are explored in det_readiness_test.cpp.
 #include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <handoff/eventfd_notifier.hpp>
+#include <handoff/mvar.hpp>
 #include <handoff/readiness.hpp>
 #include <handoff/stream.hpp>
 #include <handoff/topic.hpp>
@@ -14,7 +17,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <future>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -145,6 +151,41 @@ TEST(StreamReadiness, HandOffToAPopperKeepsTheWatchArmed_WA3) {
   EXPECT_EQ(c.calls.load(), 0);
   EXPECT_TRUE(s.push(2));
   EXPECT_EQ(c.calls.load(), 1);
+}
+
+// WA-4 at capacity 0: a hand-off whose move throws puts the claimed popper back in the queue; a writable
+// watcher armed while it was claimed (no popper waiting then) is called, since a popper waits again.
+struct move_hook_value {
+  static inline std::function<void()> hook;  // run once, by the next move, which then throws
+  int v = 0;
+  explicit move_hook_value(int x) : v(x) {}
+  move_hook_value(move_hook_value&& o) : v(o.v) {
+    if (hook) {
+      auto h = std::move(hook);
+      hook = nullptr;
+      h();
+      throw std::runtime_error("move_hook_value: planned throw");
+    }
+  }
+  move_hook_value& operator=(move_hook_value&&) = default;
+};
+
+TEST(StreamReadiness, PopperPutBackAfterAThrowingHandOff_WA4) {
+  handoff::stream<move_hook_value> s(0);
+  counter c;
+  auto w = s.watch(c.notifier());
+  auto popper = std::async(std::launch::async, [&] { return s.pop(); });
+  handoff_test::until([&] { return s.waiting().poppers == 1; }, "popper registered");
+  readiness during = readiness::ready;
+  move_hook_value::hook = [&] { during = w.arm_writable(); };  // the popper is claimed: nobody waits now
+  EXPECT_THROW((void)s.push(move_hook_value(1)), std::runtime_error);
+  EXPECT_EQ(during, readiness::armed);
+  EXPECT_EQ(c.calls.load(), 1);  // the popper waits again
+  EXPECT_EQ(w.arm_writable(), readiness::ready);
+  EXPECT_TRUE(s.push(move_hook_value(2)));
+  auto got = handoff_test::get_or_abort(std::move(popper), "pop");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->v, 2);
 }
 
 // WA-5: after unwatch() no call starts; two watchers each get their call.
@@ -283,6 +324,117 @@ TEST(EventfdNotifier, EpollLoopDrainsProducers_WA7) {
   EXPECT_LE(wakeups, received);
   std::printf("[ readiness] %llu values, %llu loop wakeups\n", static_cast<unsigned long long>(received),
               static_cast<unsigned long long>(wakeups));
+}
+
+// ---- mvar<T> (mvar.hpp invariant 9): readable = full and idle, writable = empty and idle
+
+// WA-1, WA-2: readable = full; the put that fills the box calls once.
+TEST(MvarReadiness, ReadableWhenFull_WA1_WA2) {
+  handoff::mvar<std::string> m;
+  counter c;
+  auto w = m.watch(c.notifier());
+  EXPECT_EQ(w.arm(), readiness::armed);
+  EXPECT_EQ(w.arm(), readiness::armed);
+  EXPECT_EQ(m.try_put("a"), status::ok);
+  EXPECT_EQ(c.calls.load(), 1);
+  EXPECT_EQ(w.arm(), readiness::ready);
+  EXPECT_EQ(*m.try_take(), "a");
+  EXPECT_EQ(w.arm(), readiness::armed);
+  m.put("b");
+  EXPECT_EQ(c.calls.load(), 2);
+  EXPECT_EQ(m.take(), "b");
+  EXPECT_EQ(c.calls.load(), 2);  // not armed any more: the take calls nobody
+}
+
+// WA-4: writable = empty; the take that empties the box calls once; a take refilled by a waiting putter
+// leaves the box full (no call).
+TEST(MvarReadiness, WritableWhenEmpty_WA4) {
+  handoff::mvar<int> m(1);
+  counter c;
+  auto w = m.watch(c.notifier());
+  EXPECT_EQ(w.arm_writable(), readiness::armed);
+  auto putter = std::async(std::launch::async, [&] { m.put(2); });
+  handoff_test::until([&] { return m.waiting().putters == 1; }, "putter queued");
+  EXPECT_EQ(m.take(), 1);  // the putter's 2 moves in: still full
+  handoff_test::get_or_abort(std::move(putter), "put");
+  EXPECT_EQ(c.calls.load(), 0);
+  EXPECT_EQ(m.take(), 2);  // now empty
+  EXPECT_EQ(c.calls.load(), 1);
+  EXPECT_EQ(w.arm_writable(), readiness::ready);
+}
+
+// WA-3: a put handed straight to a waiting taker leaves the box empty: the readable watcher stays armed.
+TEST(MvarReadiness, PutToAWaitingTakerKeepsTheWatchArmed_WA3) {
+  handoff::mvar<int> m;
+  counter c;
+  auto w = m.watch(c.notifier());
+  auto taker = std::async(std::launch::async, [&] { return m.take(); });
+  handoff_test::until([&] { return m.waiting().takers == 1; }, "taker queued");
+  EXPECT_EQ(w.arm(), readiness::armed);
+  m.put(7);
+  EXPECT_EQ(handoff_test::get_or_abort(std::move(taker), "take"), 7);
+  EXPECT_EQ(c.calls.load(), 0);
+  m.put(8);
+  EXPECT_EQ(c.calls.load(), 1);
+}
+
+// Invariant 7's one-CAS paths of a stateless T give way to the general path while a watcher is armed.
+TEST(MvarReadiness, StatelessTokenMvar_WA1_WA4) {
+  struct token {};
+  handoff::mvar<token> m;
+  counter c;
+  auto w = m.watch(c.notifier());
+  EXPECT_EQ(w.arm_writable(), readiness::ready);
+  EXPECT_EQ(w.arm(), readiness::armed);
+  m.put(token{});
+  EXPECT_EQ(c.calls.load(), 1);
+  EXPECT_EQ(w.arm_writable(), readiness::armed);
+  (void)m.take();
+  EXPECT_EQ(c.calls.load(), 2);
+  w.unwatch();
+  m.put(token{});  // nothing armed: the one-CAS path again, no call
+  EXPECT_EQ(c.calls.load(), 2);
+}
+
+// WA-2, WA-4: a loop that never blocks passes values from one mvar to another, both watched; 2 threads
+// feed and drain with blocking calls. Every value arrives once and in order.
+TEST(MvarReadiness, LoopRelaysBetweenTwoMvars_WA2_WA4) {
+  constexpr int count = 20000;
+  handoff::mvar<int> in, out;
+  handoff::eventfd_notifier n;
+  auto feeder = std::async(std::launch::async, [&] {
+    for (int i = 0; i < count; ++i) in.put(i);
+  });
+  auto drainer = std::async(std::launch::async, [&] {
+    for (int i = 0; i < count; ++i)
+      if (out.take() != i) return false;
+    return true;
+  });
+  auto win = in.watch(n.notifier());
+  auto wout = out.watch(n.notifier());
+  int held = 0;  // the value in the loop's hands, when `holding`
+  bool holding = false;
+  for (int moved = 0; moved < count;) {
+    if (!holding) {
+      if (auto v = in.try_take()) {
+        held = *v;
+        holding = true;
+      }
+    }
+    if (holding && out.try_put(int{held}) == status::ok) {
+      holding = false;
+      ++moved;
+      continue;
+    }
+    const bool armed = holding ? wout.arm_writable() == readiness::armed : win.arm() == readiness::armed;
+    if (!armed) continue;
+    pollfd p{n.fd(), POLLIN, 0};  // the loop's sleep
+    ASSERT_EQ(::poll(&p, 1, static_cast<int>(handoff_test::hang_bound.count() * 1000)), 1)
+        << "WATCHDOG: no notification after " << moved << " values (lost notification?)";
+    n.consume();
+  }
+  handoff_test::get_or_abort(std::move(feeder), "feeder");
+  EXPECT_TRUE(handoff_test::get_or_abort(std::move(drainer), "drainer"));
 }
 
 }  // namespace
