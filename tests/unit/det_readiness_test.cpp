@@ -26,9 +26,9 @@ using handoff_test::det_expect_clean;
 using handoff_test::det_sync;
 namespace rs = handoff_test::readiness_scenarios;
 
-// Seeds per scenario and channel in CI: 1,000 (det_expect_clean scales it by the preset's seed share). The 40
-// cases cost ~20 s of CPU per 1,000 seeds on the 2-core VM, so the 10^4-seed sweep of issue 18 runs by hand
-// (HANDOFF_DET_SEEDS=10000 build/dev/tests/det_readiness_test: ~200 s), before a change to the readiness
+// Seeds per scenario and channel in CI: 1,000 (det_expect_clean scales it by the preset's seed share). The 49
+// cases cost ~25 s of CPU per 1,000 seeds on the 2-core VM, so the 10^4-seed sweep of issue 18 runs by hand
+// (HANDOFF_DET_SEEDS=10000 build/dev/tests/det_readiness_test: ~190 s), before a change to the readiness
 // protocol lands (docs/reliability.md, "CI budget").
 inline constexpr std::uint64_t readiness_seeds = 1'000;
 inline constexpr std::size_t unbounded_cap = std::numeric_limits<std::size_t>::max();
