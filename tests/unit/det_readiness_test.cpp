@@ -57,7 +57,6 @@ struct stream_adapter {
 struct mvar_adapter {
   using channel = handoff::mvar<std::uint64_t, det_sync>;
   using watcher = handoff::watcher<channel>;
-  static constexpr std::size_t capacity = 1;
   static status try_push(channel& c, std::uint64_t v) { return c.try_put(std::move(v)); }
   static status try_pop(channel& c, std::uint64_t& out) {
     auto r = c.try_take();
