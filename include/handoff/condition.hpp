@@ -94,6 +94,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/async_forward.hpp"
 #include "detail/condition_core.hpp"
 #include "detail/deadline.hpp"
 #include "detail/sync.hpp"
@@ -184,6 +185,14 @@ class condition {
   [[nodiscard]] result<T> wait_until(Lock& lock, std::chrono::time_point<Clock, Duration> t,
                                      std::stop_token st) {
     return receive_locked(lock, detail::deadline::at(t), &st);
+  }
+
+  // ---- coroutines (handoff/coroutine.hpp, CR-1..CR-8): co_await in a coroutine that `ex` resumes; waits in
+  // the same FIFO as blocked threads. -> result<T>: the signalled value (ok) or cancelled.
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_receive_result, wait_case<T, Sync>>
+  async_wait(Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, wait_case<T, Sync>(*this)};
   }
 
   // ---- waking: CO-3, CO-4, CO-5, CO-7
@@ -370,6 +379,13 @@ class condition<void, Sync> {
   [[nodiscard]] result<void> wait_until(Lock& lock, std::chrono::time_point<Clock, Duration> t,
                                         std::stop_token st) {
     return core_t::status_of(run_locked(lock, detail::deadline::at(t), &st));
+  }
+
+  // ---- coroutines (handoff/coroutine.hpp, CR-1..CR-8): as condition<T>'s; -> result<void>: ok or cancelled.
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_void_result, wait_case<void, Sync>>
+  async_wait(Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, wait_case<void, Sync>(*this)};
   }
 
   // ---- waking: CO-3, CO-4, CO-5, CO-7. Each returns how many waiters it woke; with nobody waiting, one

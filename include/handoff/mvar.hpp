@@ -87,6 +87,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/async_forward.hpp"
 #include "detail/channel_info.hpp"
 #include "detail/deadline.hpp"
 #include "detail/precondition.hpp"
@@ -103,7 +104,8 @@
 namespace handoff {
 namespace detail {
 struct select_access;  // handoff/select.hpp
-}
+struct async_access;   // handoff/detail/async_access.hpp (coroutines)
+}  // namespace detail
 
 template <class T, class Sync = default_sync>
 class mvar {
@@ -210,6 +212,20 @@ class mvar {
   using sync_type = Sync;
   [[nodiscard]] watcher<mvar> watch(notifier n) noexcept { return watcher<mvar>(*this, n); }
 
+  // ---- coroutines (handoff/coroutine.hpp, CR-1..CR-8): co_await them in a coroutine that `ex` resumes;
+  // served in the same FIFO as blocked threads. async_take -> result<T>: ok or cancelled (nothing taken).
+  // async_put(v) -> status: ok (v moved from) or cancelled (v untouched).
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_receive_result, take_case<T, Sync>>
+  async_take(Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, take_case<T, Sync>(*this)};
+  }
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_send_result, put_case<T, Sync>> async_put(
+      T& v, Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, put_case<T, Sync>(*this, v)};
+  }
+
   // Diagnostic snapshot of how many threads wait, by operation (takes the slow-path lock; not for hot paths).
   struct waiting_counts {
     std::size_t takers, putters, readers;  // takers includes swappers
@@ -302,7 +318,9 @@ class mvar {
   static constexpr word kFull = 1, kBusy = 2, kTakers = 4, kPutters = 8, kReaders = 16, kWatched = 32;
   static constexpr word kFlags = kTakers | kPutters | kReaders | kWatched;
 
-  enum class mode { try_only, wait };
+  // try_no_wait: a coroutine's try (CR-5), which answers kBusyNow where a try_ would wait for the BUSY
+  // holder.
+  enum class mode { try_only, try_no_wait, wait };
   enum class op : std::uint32_t { take, read, swap };
   // waiter::kind: the operation, plus kTryKind for a try_ that met BUSY (invariant 6).
   static constexpr std::uint32_t kind_take = 0, kind_read = 1, kind_swap = 2, kind_put = 3, kTryKind = 8;
@@ -312,6 +330,9 @@ class mvar {
   // take_impl's answer when the caller now holds BUSY on a full box and must finish the operation itself
   // (finish_into, receive_value); never returned to users.
   static constexpr status kOwned = static_cast<status>(0x4f);
+  // A coroutine's try met BUSY (mode::try_no_wait): it registers as a waiter instead, and the BUSY holder
+  // serves it (invariant 4). Never returned to users.
+  static constexpr status kBusyNow = static_cast<status>(0x4e);
 
   // What a waiter's slot points to. `error` carries an exception thrown while serving it.
   struct receive_slot {
@@ -560,6 +581,22 @@ class mvar {
     return true;
   }
 
+  // ---- coroutines (handoff/coroutine.hpp): the try step of an awaiting take or put (detail::async_access).
+  // Its registration and finish are a select's (above): a coroutine that met BUSY registers as a taker or
+  // putter and the BUSY holder serves it, so no coroutine waits for BUSY by parking (CR-5).
+  friend struct detail::async_access;
+
+  // ok (done), empty / full (register), or kBusyNow (register: the holder will serve it).
+  status async_try_take(std::optional<T>& out) {
+    status s = take_impl(out, op::take, nullptr, mode::try_no_wait, detail::deadline::never(), nullptr);
+    if (s == kOwned) {
+      finish_into(out, op::take, nullptr);
+      s = status::ok;
+    }
+    return s;
+  }
+  status async_try_put(T& v) { return put_impl(v, mode::try_no_wait, detail::deadline::never(), nullptr); }
+
   // ---- readiness (invariant 9): the steps of a watcher (detail::watch_access)
   friend struct detail::watch_access;
   using watch_link = detail::watch_link<Sync>;
@@ -622,7 +659,7 @@ class mvar {
   // including invariant 6's wait for an operation in flight). nullopt: it may wait.
   std::optional<status> give_up_answer(mode m, status try_answer, const detail::deadline& d,
                                        const std::stop_token* st) const noexcept {
-    if (m == mode::try_only) return try_answer;
+    if (m != mode::wait) return try_answer;
     if (st && st->stop_requested()) return status::cancelled;  // cancelled when both, as waiter::await
     if (!d.is_never() && Sync::passed(d)) return status::timeout;
     return std::nullopt;
@@ -665,7 +702,10 @@ class mvar {
       }
       std::uint32_t kind = kind_put;
       const std::optional<status> give_up = give_up_answer(m, status::full, d, st);
-      if (give_up && (s & kBusy)) {
+      if (give_up && (s & kBusy) && m == mode::try_no_wait) {
+        lock_.unlock();
+        return kBusyNow;
+      } else if (give_up && (s & kBusy)) {
         kind |= kTryKind;  // wait for the operation in flight to answer (invariants 4, 6; G-7)
       } else if (give_up) {
         lock_.unlock();
@@ -725,7 +765,10 @@ class mvar {
       }
       std::uint32_t kind = (o == op::read) ? kind_read : (o == op::swap ? kind_swap : kind_take);
       const std::optional<status> give_up = give_up_answer(m, status::empty, d, st);
-      if (give_up && (s & kBusy)) {
+      if (give_up && (s & kBusy) && m == mode::try_no_wait) {
+        lock_.unlock();
+        return kBusyNow;
+      } else if (give_up && (s & kBusy)) {
         kind |= kTryKind;  // wait for the operation in flight to answer (invariants 4, 6; G-7)
       } else if (give_up) {
         lock_.unlock();

@@ -90,6 +90,8 @@ class subscription_pop_case;
 
 namespace detail {
 
+struct async_access;  // detail/async_access.hpp: the coroutine try step of each case
+
 // The one friend of the primitives and the cases: each case's four steps, on the primitive's private hooks.
 //   try_now:  the operation without waiting; true when it completed (s: ok or closed).
 //   enlist:   register link w with the channel's decide-and-register step; false (nothing registered) when
@@ -314,6 +316,7 @@ class pop_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   stream<T, Sync>* channel_;
 };
 
@@ -327,6 +330,7 @@ class push_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   stream<T, Sync>* channel_;
   T* value_;  // the caller's object: moved from only when this case won with ok
 };
@@ -340,6 +344,7 @@ class take_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   mvar<T, Sync>* channel_;
   typename detail::select_access::mvar_receive_slot<T, Sync> slot_{};
 };
@@ -352,6 +357,7 @@ class put_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   mvar<T, Sync>* channel_;
   T* value_;
   typename detail::select_access::mvar_put_slot<T, Sync> slot_{};
@@ -367,6 +373,7 @@ class wait_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   condition<T, Sync>* channel_;
   typename detail::select_access::condition_inbox<T, Sync> inbox_{value, nullptr};
 };
@@ -379,6 +386,7 @@ class wait_case<void, Sync> {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   condition<void, Sync>* channel_;
   std::exception_ptr error_;  // broadcast_error
 };
@@ -395,6 +403,7 @@ class subscription_pop_case {
 
  private:
   friend struct detail::select_access;
+  friend struct detail::async_access;
   typename topic<T, Sync>::subscription* sub_;
   stream<T, Sync>* buffer_;
 };

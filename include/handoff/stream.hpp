@@ -131,6 +131,17 @@
 //      sides. A push handed to a waiting popper leaves the stream empty, so readable watchers stay armed.
 //      While nothing is armed the flags are clear and no fast path changes (the flag is one more bit in the
 //      masks they already test).
+//  12. A coroutine (handoff/coroutine.hpp, CR-5) never waits for a step in flight by parking its thread: its
+//      try step (async_try_pop / async_try_push) does not claim an index whose slot is not yet published
+//      (pop) or not yet freed (push), nor an overflow cell still being written; it answers "in flight" with
+//      the slot (or cell) and the turn it saw. The coroutine then hooks that turn (ring hooked bit, set
+//      under lock_ by a compare-exchange from the turn it saw) and links a step link into step_waiters_ under
+//      lock_; the thread whose step moves the turn (publish, hole, free, or a claim given back) clears the
+//      bit and runs run_step_hook, which takes lock_ and completes every step link with kRetry once lock_ is
+//      released: the coroutine tries again. Checking a slot before the claim is exact: a published (freed)
+//      slot stays so until the pop (push) that claims its index moves it, and a claim by another thread
+//      makes this one's compare-exchange fail. While no coroutine hooks a turn, the steps pay nothing: the
+//      exchange that moves the turn already returns the bit.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -186,8 +197,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/async_forward.hpp"
 #include "detail/channel_info.hpp"
 #include "detail/deadline.hpp"
+#include "detail/in_flight_step.hpp"
 #include "detail/pop_iterator.hpp"
 #include "detail/precondition.hpp"
 #include "detail/slow_lock.hpp"
@@ -205,7 +218,8 @@
 namespace handoff {
 namespace detail {
 struct select_access;  // handoff/select.hpp
-}
+struct async_access;   // handoff/detail/async_access.hpp (coroutines)
+}  // namespace detail
 
 inline constexpr struct unbounded_t { explicit unbounded_t() = default; } unbounded{};
 
@@ -232,22 +246,30 @@ class stream {
   explicit stream(std::size_t capacity)  // ST-2, ST-3 (0 = rendezvous)
       : ring_(checked_ring_size(capacity)),
         capacity_(capacity),
-        fast_limit_(static_cast<std::uint32_t>(capacity)) {}
+        fast_limit_(static_cast<std::uint32_t>(capacity)) {
+    ring_.set_step_hook(&stream::run_step_hook, this);  // invariant 12
+  }
   explicit stream(unbounded_t)  // ST-1
       : ring_(unbounded_ring_size),
         capacity_((std::numeric_limits<std::size_t>::max)()),
-        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {}
+        fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)) {
+    ring_.set_step_hook(&stream::run_step_hook, this);  // invariant 12
+  }
   // Named (OB-1): the name shows in handoff/debug.hpp's reports and in precondition messages.
   stream(std::size_t capacity, handoff::name n)
       : ring_(checked_ring_size(capacity)),
         capacity_(capacity),
         fast_limit_(static_cast<std::uint32_t>(capacity)),
-        info_(kind_name, this, &stream::describe, n) {}
+        info_(kind_name, this, &stream::describe, n) {
+    ring_.set_step_hook(&stream::run_step_hook, this);  // invariant 12
+  }
   stream(unbounded_t, handoff::name n)
       : ring_(unbounded_ring_size),
         capacity_((std::numeric_limits<std::size_t>::max)()),
         fast_limit_(static_cast<std::uint32_t>(unbounded_ring_size)),
-        info_(kind_name, this, &stream::describe, n) {}
+        info_(kind_name, this, &stream::describe, n) {
+    ring_.set_step_hook(&stream::run_step_hook, this);  // invariant 12
+  }
   stream(const stream&) = delete;
   stream& operator=(const stream&) = delete;
 
@@ -256,6 +278,7 @@ class stream {
                             "destroyed while threads wait on it (G-9)");
     HANDOFF_PRECONDITION_ON(info_, readable_watches_.empty() && writable_watches_.empty(),
                             "destroyed while a watcher is armed on it (G-9, WA-5)");
+    HANDOFF_PRECONDITION_ON(info_, step_waiters_.empty(), "destroyed while a coroutine waits on it (G-9)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
@@ -494,6 +517,21 @@ class stream {
   using sync_type = Sync;
   [[nodiscard]] watcher<stream> watch(notifier n) noexcept { return watcher<stream>(*this, n); }
 
+  // ---- coroutines (handoff/coroutine.hpp, CR-1..CR-8): co_await them in a coroutine that `ex` resumes.
+  // They wait in the same FIFO as blocked threads and are handed values directly. async_pop -> result<T>:
+  // ok, closed (drained), cancelled (nothing consumed). async_push(v) -> status: ok (v moved from), closed or
+  // cancelled (v untouched). Never park the coroutine's thread (CR-5).
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_receive_result, pop_case<T, Sync>> async_pop(
+      Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, pop_case<T, Sync>(*this)};
+  }
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_send_result, push_case<T, Sync>> async_push(
+      T& v, Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, push_case<T, Sync>(*this, v)};
+  }
+
   // ---- ST-7: `for (T v : s)` pops until end-of-stream, lazily (detail/pop_iterator.hpp): begin() pops
   // nothing; comparing the iterator with end() or dereferencing it pops the next value into the iterator; ++
   // drops it. So a loop consumes exactly the values its body receives: `s | std::views::take(n)` after n
@@ -563,9 +601,22 @@ class stream {
   using overflow_type = detail::stream_overflow<T, Sync, overflow_block_values>;
 
   // ---- fast paths (invariant 1)
-  enum class fast { done, closed, blocked, slow };  // blocked: full (push) or empty (pop), no waiters
+  // blocked: full (push) or empty (pop), no waiters; in_flight: a coroutine's try met a step in flight on the
+  // index it would claim (invariant 12).
+  enum class fast { done, closed, blocked, slow, in_flight };
+  // What pop_impl / push_impl answer for in_flight (never a try form's answer: those never time out).
+  static constexpr status kInFlight = status::timeout;
 
-  fast try_fast_push(T& v) {
+  // Invariant 12: record the step in flight on ring index i (turn `seen`) for a coroutine's try.
+  static fast note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen) noexcept {
+    step->overflow = false;
+    step->index = i;
+    step->seen = seen;
+    return fast::in_flight;
+  }
+
+  // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is free.
+  fast try_fast_push(T& v, detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags (CLOSED: the close() happens-before our failure); the CAS below decides.
     std::uint64_t t = tail_.load(std::memory_order_acquire);
     for (;;) {
@@ -579,6 +630,17 @@ class stream {
         if (again == t) return fast::blocked;
         t = again;
         continue;
+      }
+      if (step) {
+        const std::uint32_t seen = ring_.turn_of(i);
+        if (!ring_.free_turn_is(i, seen)) {
+          // A turn past "free for i" means the tail moved on (index i pushed already): look again. Else the
+          // step that frees the slot is in flight (its pop claimed: count < capacity).
+          if (ring_.before_free(i, seen)) return note_in_flight(step, i, seen);
+          // acquire: as above.
+          t = tail_.load(std::memory_order_acquire);
+          continue;
+        }
       }
       // acq_rel: the claim of index i is ordered with close() and with the registrations on this word
       // (invariant 2); the value itself is published by the slot's turn (stream_ring).
@@ -603,7 +665,9 @@ class stream {
 
   // `wait_deadline`: the deadline of a pop that may wait (pop, pop_for, ...; with its stop token `st`), null
   // for try_pop; see invariant 9.
-  fast try_fast_pop(std::optional<T>& out, const detail::deadline* wait_deadline, const std::stop_token* st) {
+  // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is published.
+  fast try_fast_pop(std::optional<T>& out, const detail::deadline* wait_deadline, const std::stop_token* st,
+                    detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags; the CAS below decides.
     std::uint64_t h = head_.load(std::memory_order_acquire);
     for (;;) {
@@ -616,6 +680,17 @@ class stream {
         if (index_of(t) == i) {  // empty at this load (head <= tail, and the head was i before it)
           if (t & (kPushers | kOverflow)) return fast::slow;  // rendezvous pushers, or overflow values
           return (t & kClosed) ? fast::closed : fast::blocked;
+        }
+        if (step) {
+          const std::uint32_t seen = ring_.turn_of(i);
+          if (!ring_.published(i, seen)) {
+            // A turn past i's publication means h is stale (index i popped already): look again. Else the
+            // push of index i (or an earlier step on its slot) is in flight: tail > i, so it was claimed.
+            if (ring_.before_publication(i, seen)) return note_in_flight(step, i, seen);
+            // acquire: as at the top.
+            h = head_.load(std::memory_order_acquire);
+            continue;
+          }
         }
         // Else a push of index i is in flight (or the head moved on): claim i and wait in take() for its
         // publication; but a pop that may wait, finding later pushes claimed after i (that pusher fell
@@ -734,11 +809,13 @@ class stream {
   // claimed it (the stream is then as before the push), else publish it as a hole that its popper skips (a
   // popper may already be waiting on it). OVERFLOW goes when the list is left empty.
   void give_back_or_hole(const typename overflow_type::push_claim& c) noexcept {
+    bool given_back = false;
     {
       detail::slow_guard<Sync> guard(lock_);
-      if (overflow_.give_back(c, [&] { set_tail_flag(kOverflow, false); })) return;
+      given_back = overflow_.give_back(c, [&] { set_tail_flag(kOverflow, false); });
     }
-    overflow_type::publish_hole(c);
+    // A coroutine may have hooked the cell given back (invariant 12): no step will move its turn now.
+    if (given_back || overflow_type::publish_hole(c)) run_step_hook(this);
   }
 
   // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
@@ -852,8 +929,10 @@ class stream {
   static constexpr std::nullopt_t again = std::nullopt;
 
   // ---- push slow path
-  status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st) {
-    fast f = try_fast_push(v);
+  status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st,
+                   detail::inflight_step_ptr in_flight = nullptr) {
+    fast f = try_fast_push(v, in_flight);
+    if (f == fast::in_flight) return kInFlight;
     if (f == fast::blocked && !is_unbounded()) {
       // Full with no waiter to serve: a try_ answers now (linearized at that load), and so does a form whose
       // stop was requested or whose deadline has passed (G-6, G-7: no lock; cancelled when both).
@@ -882,7 +961,7 @@ class stream {
         const room k = ring_room(t);
         if (k == room::moved) continue;
         if (k == room::free)
-          r = push_into_ring(guard, t, v, fire);
+          r = push_into_ring(guard, t, v, fire, in_flight);
         else if (is_unbounded())
           r = push_into_overflow(guard, v, spare, fire);  // invariant 4: push never waits
         else
@@ -952,7 +1031,15 @@ class stream {
   // The ring has room at tail word t: claim its index as a fast push does and fill it outside lock_.
   // Readable watchers go with the claim (invariant 11) and fire once the value is in (the caller's `fire`).
   step push_into_ring(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
-                      detail::watch_firing<Sync>& fire) {
+                      detail::watch_firing<Sync>& fire, detail::inflight_step_ptr in_flight) {
+    if (in_flight) {  // invariant 12
+      const std::uint32_t seen = ring_.turn_of(index_of(t));
+      if (!ring_.free_turn_is(index_of(t), seen)) {
+        if (!ring_.before_free(index_of(t), seen)) return again;  // the tail moved on: look again
+        note_in_flight(in_flight, index_of(t), seen);
+        return kInFlight;
+      }
+    }
     // acq_rel: as in try_fast_push.
     if (!tail_.compare_exchange_strong(t, advanced(t) & ~kWatched, std::memory_order_acq_rel,
                                        std::memory_order_acquire))
@@ -979,7 +1066,7 @@ class stream {
     take_readable_watches(fire);
     guard.unlock();
     try {
-      overflow_type::fill(c, v);  // outside lock_ (invariant 6)
+      if (overflow_type::fill(c, v)) run_step_hook(this);  // outside lock_ (invariants 6, 12)
     } catch (...) {
       give_back_or_hole(c);  // the value stays with us
       throw;
@@ -1129,16 +1216,19 @@ class stream {
     return r == status::closed ? status::ok : r;
   }
 
-  status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st) {
-    const fast f = try_fast_pop(out, m == mode::try_only ? nullptr : &d, st);
+  status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st,
+                  detail::inflight_step_ptr in_flight = nullptr) {
+    const fast f = try_fast_pop(out, m == mode::try_only ? nullptr : &d, st, in_flight);
     if (f == fast::done) return status::ok;
-    return pop_after_fast(out, f, m, d, st);
+    return pop_after_fast(out, f, m, d, st, in_flight);
   }
 
   // The rest of a pop whose first fast attempt answered `f` (not done). Out of line, so that the fast pop
   // inlined into callers stays small (docs/design/stream.md).
   [[gnu::noinline]] status pop_after_fast(std::optional<T>& out, fast f, mode m, const detail::deadline& d,
-                                          const std::stop_token* st) {
+                                          const std::stop_token* st,
+                                          detail::inflight_step_ptr in_flight = nullptr) {
+    if (f == fast::in_flight) return kInFlight;
     if (f == fast::blocked) {
       // Empty with no pusher or overflow: a try_ answers now (linearized at that load), and so does a form
       // whose stop was requested or whose deadline has passed (G-6, G-7: no lock; cancelled when both).
@@ -1159,21 +1249,51 @@ class stream {
       const std::uint64_t t = tail_.load(std::memory_order_acquire);
       const std::uint32_t count = distance(index_of(h), index_of(t));
       step r;
-      if (count > 0 && !(h & kPushers))
+      if (in_flight && count > 0 && head_in_flight(h, t, in_flight))
+        return kInFlight;  // invariant 12
+      else if (count > 0 && !(h & kPushers))
         r = take_from_ring(guard, h, out, fire);
       else if (count > 0)
         r = take_with_pusher_refill(guard, h, t, out);  // PUSHERS: bounded and full (ST-2)
       else if (t & kPushers)
         r = take_from_rendezvous_pusher(guard, out);  // capacity 0 (ST-3)
       // invariant 4: the ring is drained, the overflow list is next (its size() is exact under lock_).
-      else if (overflow_.size() > 0)
+      else if (overflow_.size() > 0) {
+        if (in_flight &&
+            !ring_type::cell_published(overflow_.next_pop_turn().load(std::memory_order_relaxed))) {
+          // invariant 12; relaxed: a hint (a take re-reads the turn with acquire), hooked under lock_.
+          in_flight->overflow = true;
+          in_flight->seen = 0;
+          return kInFlight;
+        }
         r = take_from_overflow(guard, out);
-      else if (t & kClosed)
+      } else if (t & kClosed)
         return status::closed;  // ST-5: drained
       else
         r = register_popper(guard, t, out, m, d, st, fire);
       if (r) return *r;
     }
+  }
+
+  // Under lock_, count > 0, a coroutine's try (invariant 12): whether the pop would wait for a step in flight
+  // (the head index not yet published; with PUSHERS, also the slot the refill writes not yet freed, where the
+  // ring is larger than the capacity). Records that step.
+  bool head_in_flight(std::uint64_t h, std::uint64_t t, detail::inflight_step_ptr step) const noexcept {
+    const std::uint32_t seen = ring_.turn_of(index_of(h));
+    if (!ring_.published(index_of(h), seen)) {
+      // Past i's publication: h is stale (a fast pop moved on); take_from_ring's claim then fails.
+      if (!ring_.before_publication(index_of(h), seen)) return false;
+      note_in_flight(step, index_of(h), seen);
+      return true;
+    }
+    if ((h & kPushers) && ring_.size() != fast_limit_) {
+      const std::uint32_t tail_seen = ring_.turn_of(index_of(t));
+      if (!ring_.free_turn_is(index_of(t), tail_seen)) {
+        note_in_flight(step, index_of(t), tail_seen);
+        return true;
+      }
+    }
+    return false;
   }
 
   // Values in the ring and no pusher waits: claim the head index as a fast pop does and take it outside
@@ -1374,6 +1494,56 @@ class stream {
     return s != kRetry;
   }
 
+  // ---- coroutines (handoff/coroutine.hpp; invariant 12): the steps of an awaiting pop or push
+  // (detail::async_access). A coroutine's registration in poppers_ / pushers_ is a select's (above).
+  friend struct detail::async_access;
+
+  // A try that never waits: ok or closed (done), empty or full (register), kInFlight (hook `step`).
+  status async_try_pop(std::optional<T>& out, detail::in_flight_step& step) {
+    return pop_impl(out, mode::try_only, detail::deadline::never(), nullptr, &step);
+  }
+  status async_try_push(T& v, detail::in_flight_step& step) {
+    return push_impl(v, mode::try_only, detail::deadline::never(), nullptr, &step);
+  }
+
+  // Hook the step a try reported and link w until it is done; false (nothing linked) when it is done
+  // already: the caller tries again.
+  bool async_enlist_step(node& w, const detail::in_flight_step& step) {
+    detail::slow_guard<Sync> guard(lock_);
+    if (step.overflow) {
+      if (overflow_.size() == 0 || !ring_type::hook_turn(overflow_.next_pop_turn(), 0)) return false;
+    } else if (!ring_.hook_step(step.index, step.seen)) {
+      return false;
+    }
+    step_waiters_.push_back(&w);
+    return true;
+  }
+  void async_delist_step(node& w) noexcept {
+    detail::slow_guard<Sync> guard(lock_);
+    step_waiters_.leave(w, [] {});
+  }
+
+  // The ring's step hook (and an overflow cell's, through fill / give_back_or_hole): a hooked step is done;
+  // every step link is completed with kRetry once lock_ is released, oldest first (their coroutines try
+  // again; a link whose coroutine won elsewhere is skipped by the claim).
+  static void run_step_hook(void* self) noexcept { static_cast<stream*>(self)->complete_step_waiters(); }
+  void complete_step_waiters() noexcept {
+    node* first = nullptr;
+    node* last = nullptr;
+    {
+      detail::slow_guard<Sync> guard(lock_);
+      while (node* w = step_waiters_.claim_oldest(&info_)) {
+        (last ? last->next : first) = w;  // claimed: unlinked, its fields are ours until complete()
+        last = w;
+      }
+    }
+    while (first) {
+      node* w = first;
+      first = w->next;  // read before complete(): the link may vanish at once
+      w->complete(kRetry);
+    }
+  }
+
   // ---- readiness (invariant 11; handoff/readiness.hpp): the steps of a watcher (detail::watch_access)
   friend struct detail::watch_access;
   using watch_link = detail::watch_link<Sync>;
@@ -1472,6 +1642,7 @@ class stream {
   detail::waiter_queue<Sync> poppers_;         // guarded by lock_
   detail::waiter_queue<Sync> pushers_;         // guarded by lock_; slot -> the pusher's T
   detail::waiter_queue<Sync> close_waiters_;   // guarded by lock_; wait_closed, completed by close()
+  detail::waiter_queue<Sync> step_waiters_;    // guarded by lock_; coroutines awaiting a step (invariant 12)
   detail::watch_list<Sync> readable_watches_;  // guarded by lock_; non-empty <=> kWatched on the tail word
   detail::watch_list<Sync> writable_watches_;  // guarded by lock_; non-empty <=> kWatched on the head word
   overflow_type overflow_;                     // guarded by lock_ (its size() is also a snapshot outside it)

@@ -534,6 +534,15 @@ class topic<T, Sync>::subscription {
   // unwatched) before this subscription is, and must not be armed after the subscription was moved from.
   [[nodiscard]] watcher<buffer_type> watch(notifier n) { return buffer().watch(n); }
 
+  // ---- coroutines (handoff/coroutine.hpp): co_await sub.async_pop(ex), as stream<T>::async_pop on this
+  // subscriber's buffer (a value lost to a throwing move counts as lag, as in the pops below).
+  template <class Executor>
+  [[nodiscard]] detail::async_operation<Executor, detail::async_receive_result,
+                                        subscription_pop_case<T, Sync>>
+  async_pop(Executor ex, std::stop_token st = {}) {
+    return {std::move(ex), std::move(st), true, subscription_pop_case<T, Sync>(*this)};
+  }
+
   // ---- pop family: stream<T>'s (ST-4, ST-5, ST-7, G-7, same names, forms and results), on this subscriber's
   // buffer. nullopt / closed: unsubscribed or topic closed, and the buffer drained. A pop that throws lost
   // its value (T's move; see Exceptions): that value is counted as lag before the exception leaves.
@@ -693,6 +702,7 @@ class topic<T, Sync>::subscription {
  private:
   friend class topic;
   friend struct detail::select_access;  // handoff/select.hpp: a select's pop case on this subscription
+  friend struct detail::async_access;   // handoff/detail/async_access.hpp: its coroutine try step
   subscription(std::shared_ptr<shared_core> core, std::shared_ptr<subscriber_state> state) noexcept
       : core_(state->buffer.is_closed() ? nullptr : std::move(core)), state_(std::move(state)) {}
 

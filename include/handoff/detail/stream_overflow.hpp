@@ -134,11 +134,12 @@ class stream_overflow {
 
   // Outside the lock (invariant 2): move v into the claimed cell and publish it. If T's move throws, the cell
   // stays unpublished, v is whatever T's constructor left it, and the exception propagates: the caller then
-  // calls give_back (under the lock) or publish_hole.
-  static void fill(const push_claim& c, T& v) {
+  // calls give_back (under the lock) or publish_hole. True when a coroutine hooked the cell's turn (the
+  // stream runs its step hook: stream.hpp invariant 12), as publish_hole's.
+  [[nodiscard]] static bool fill(const push_claim& c, T& v) {
     cell& x = c.b->cells[c.k];
     ::new (static_cast<void*>(x.storage)) T(std::move(v));
-    ring_type::publish(x.turn, 1);
+    return ring_type::publish(x.turn, 1);
   }
 
   // Under the lock (invariant 3): give back the cell of a push whose move threw if it is still the last
@@ -156,10 +157,16 @@ class stream_overflow {
   }
 
   // Outside the lock: publish the claimed cell as a hole (its pop may already be waiting on it).
-  static void publish_hole(const push_claim& c) noexcept {
+  [[nodiscard]] static bool publish_hole(const push_claim& c) noexcept {
     cell& x = c.b->cells[c.k];
     x.hole = true;
-    ring_type::publish(x.turn, 1);
+    return ring_type::publish(x.turn, 1);
+  }
+
+  // Under the lock, size() > 0: the turn word of the cell the next pop would claim (its push may still be
+  // writing it: a coroutine then hooks this turn instead of claiming, stream.hpp invariant 12).
+  typename Sync::template atomic<std::uint32_t>& next_pop_turn() noexcept {
+    return head_->cells[head_->taken].turn;
   }
 
   // ---- pop side

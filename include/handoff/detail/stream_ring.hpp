@@ -10,7 +10,8 @@
 // Slot turn word (one Sync::atomic<uint32_t> per slot, the futex word too):
 //   bits 0..29: 2 * (index mod 2^29) + 1 if the slot holds (or is a hole for) index, 2 * index if it is free
 //               for a pusher of index;  bit 31: a thread sleeps on this word (the waker must make the
-//               syscall).
+//               syscall);  bit 30 (hooked): a coroutine waits for the step in flight on this slot (the
+//               thread that makes the next step runs the ring's step hook: stream.hpp invariant 12).
 // Invariants:
 //   - The slot of index i is written only by the pusher that claimed i, once the popper of i - size() freed
 //     it; it is read only by the popper that claimed i, once that pusher published it. Indices are claimed
@@ -30,6 +31,11 @@
 //     descheduled for 2^29 values between reading the turn and marking itself asleep, find the head word
 //     equal again (same index, same epoch), and read a stale tail on a stream that is empty; a locked
 //     compare-exchange makes that read current on x86. Not guarded further.
+//   - The hooked bit is set only under the owning stream's lock, by a compare-exchange from the turn value a
+//     coroutine saw in flight (so it is set only while that step is still to come); every step (publish(),
+//     wake_unclaimed()) clears it with the same read-modify-write that moves the turn, and the thread that
+//     cleared it runs the step hook, which takes that lock: a coroutine linked under the lock before the step
+//     is found by the hook. No publish runs under the stream's lock.
 // Memory ordering: publish() is a release exchange and await_turn() an acquire load, so the pusher's writes
 // (the value and everything before the push) happen-before the popper's move (rule G-4), and the popper's
 // move-out happens-before the next pusher's construction in the same slot.
@@ -84,32 +90,62 @@ class stream_ring {
     await_turn(s.turn, free_turn(i));
     ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
     s.hole = false;
-    publish(s.turn, full_turn(i));
+    publish_step(s.turn, full_turn(i));
+  }
+
+  // The stream's hook for hooked turns (see Invariants): run, outside every lock, by the thread whose step
+  // cleared a hooked bit. Set once, before the ring is shared.
+  using step_hook = void (*)(void*) noexcept;
+  void set_step_hook(step_hook hook, void* context) noexcept {
+    hook_ = hook;
+    hook_context_ = context;
+  }
+
+  // Under the stream's lock: mark the step in flight on index i's slot, whose turn a coroutine read as
+  // `seen` (flags dropped), as awaited. False when the turn moved on (the step is done: look again).
+  bool hook_step(std::uint32_t i, std::uint32_t seen) noexcept {
+    return slots_ && hook_turn(at(i).turn, seen);
+  }
+  // The same on any turn word of this protocol (an overflow cell's too).
+  static bool hook_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t seen) noexcept {
+    // relaxed: the caller holds the stream's lock, which orders the link with the hook's claim; the
+    // compare-exchange only has to be in the turn's modification order before or after the step's exchange.
+    std::uint32_t t = turn.load(std::memory_order_relaxed);
+    for (;;) {
+      if ((t & ~flag_bits) != seen) return false;
+      if (t & hooked) return true;
+      if (turn.compare_exchange_weak(t, t | hooked, std::memory_order_relaxed)) return true;
+    }
   }
 
   // Whether index i's value (or hole) is published: a hint for the fast pop, which then claims i knowing that
   // take() will not wait. relaxed: take() re-reads the turn with acquire before touching the slot.
   bool ready(std::uint32_t i) const noexcept {
-    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == full_turn(i);
+    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~flag_bits) == full_turn(i);
   }
 
   // The turn of index i's slot, its sleeping bit dropped (no ring: 0), and whether a turn says index i is
   // published: for stream's await_publication. relaxed: a hint, as ready().
   std::uint32_t turn_of(std::uint32_t i) const noexcept {
-    return slots_ ? at(i).turn.load(std::memory_order_relaxed) & ~sleeping : 0;
+    return slots_ ? at(i).turn.load(std::memory_order_relaxed) & ~flag_bits : 0;
   }
   bool published(std::uint32_t i, std::uint32_t turn) const noexcept {
     return slots_ && turn == full_turn(i);
+  }
+  // Whether a turn (flags dropped, as turn_of's) says index i's slot is free for its push.
+  bool free_turn_is(std::uint32_t i, std::uint32_t turn) const noexcept {
+    return slots_ && turn == free_turn(i);
   }
   // Whether `turn` is a step of i's slot before the publication of index i (free for i, or an earlier lap
   // still in flight), not one after it (index i taken already: the caller read a stale head). Turns count
   // modulo 2^30, two per index; the steps before full_turn(i) within half that range count as before it
   // (every step of the previous lap, except free_turn(i - size) at the largest ring, 2^28 slots).
   bool before_publication(std::uint32_t i, std::uint32_t turn) const noexcept {
-    constexpr std::uint32_t turn_mask = (index_mask << 1) | 1;
-    const std::uint32_t behind = (full_turn(i) - turn) & turn_mask;
-    return behind != 0 && behind <= (turn_mask >> 1) + 1;
+    return before(full_turn(i), turn);
   }
+  // The same for the step that frees i's slot for its push (the pop of i - size() moving out, or an earlier
+  // step of that lap): false once the slot is free for i or past it (index i pushed already).
+  bool before_free(std::uint32_t i, std::uint32_t turn) const noexcept { return before(free_turn(i), turn); }
 
   // Wait, without having claimed index i, until the turn of i's slot is no longer `seen` (the step in flight
   // on it, a push publishing or a pop freeing it, is done): spin (Sync::spin_limit relax steps at most), then
@@ -127,8 +163,8 @@ class stream_ring {
     // The spin phase (spin_wait.hpp). relaxed: a hint; the caller claims, and take() reads the turn with
     // acquire; the compare-exchange below decides whether to park.
     std::uint32_t t = spin_until<Sync>(turn, std::memory_order_relaxed,
-                                       [seen](std::uint32_t v) { return (v & ~sleeping) != seen; });
-    if ((t & ~sleeping) != seen) return t & ~sleeping;
+                                       [seen](std::uint32_t v) { return (v & ~flag_bits) != seen; });
+    if ((t & ~flag_bits) != seen) return t & ~flag_bits;
     // acquire: pairs with the release of publish() and wake_unclaimed(), so that still_waiting() sees what
     // their threads did before them (a head that moved on, a claim given back). A read-modify-write even
     // when another waiter set the bit already, so that the argument holds for this thread too.
@@ -145,14 +181,16 @@ class stream_ring {
   void wake_unclaimed(std::uint32_t i) noexcept {
     if (!slots_) return;
     auto& turn = at(i).turn;
-    if (turn.fetch_and(~sleeping, std::memory_order_release) & sleeping) Sync::unpark_all(turn);
+    const std::uint32_t old = turn.fetch_and(~flag_bits, std::memory_order_release);
+    if (old & sleeping) Sync::unpark_all(turn);
+    if ((old & hooked) && hook_) hook_(hook_context_);
   }
 
   // Whether the slot of index i is free for it (its previous value, index i - size(), was moved out): a hint
   // for the fast push of a ring exactly as large as the capacity, where it proves the room. relaxed: fill()
   // re-reads the turn with acquire before writing the slot.
   bool free_for(std::uint32_t i) const noexcept {
-    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~sleeping) == free_turn(i);
+    return slots_ && (at(i).turn.load(std::memory_order_relaxed) & ~flag_bits) == free_turn(i);
   }
 
   // The spin phase (spin_wait.hpp) of a push waiting for room: returns once free_for(i) holds or the spin
@@ -160,7 +198,7 @@ class stream_ring {
   void spin_until_free(std::uint32_t i) const noexcept {
     if (!slots_) return;
     spin_until<Sync>(at(i).turn, std::memory_order_relaxed,
-                     [want = free_turn(i)](std::uint32_t t) { return (t & ~sleeping) == want; });
+                     [want = free_turn(i)](std::uint32_t t) { return (t & ~flag_bits) == want; });
   }
 
   // Index i was claimed but its value could not be constructed, and the index cannot be given back: its
@@ -168,7 +206,7 @@ class stream_ring {
   void publish_hole(std::uint32_t i) noexcept {
     slot& s = at(i);
     s.hole = true;
-    publish(s.turn, full_turn(i));
+    publish_step(s.turn, full_turn(i));
   }
 
   // Move the value of index i into `out` (the popper that claimed i). Returns false for a hole. If T's move
@@ -178,7 +216,7 @@ class stream_ring {
     slot& s = at(i);
     await_turn(s.turn, full_turn(i));
     if (s.hole) {
-      publish(s.turn, free_turn(i + static_cast<std::uint32_t>(size())));
+      publish_step(s.turn, free_turn(i + static_cast<std::uint32_t>(size())));
       return false;
     }
     T* p = std::launder(reinterpret_cast<T*>(s.storage));
@@ -189,7 +227,7 @@ class stream_ring {
       std::uint32_t next;
       ~release_slot() {
         p->~T();
-        ring->publish(s->turn, next);
+        ring->publish_step(s->turn, next);
       }
     } guard{this, &s, p, free_turn(i + static_cast<std::uint32_t>(size()))};
     out.emplace(std::move(*p));
@@ -209,18 +247,29 @@ class stream_ring {
     // acquire (park_until_ready reads with it too): pairs with the release exchange in publish(), making
     // the slot's contents visible. The first look stays here, inline in every pop and push: g++ does not
     // inline park_until_ready, and calling it on the common path (turn already right) cost the 8x8 rows.
-    if ((turn.load(std::memory_order_acquire) & ~sleeping) == want) return;
-    park_until_ready<Sync>(turn, sleeping, [want](std::uint32_t t) { return t == want; });
+    if ((turn.load(std::memory_order_acquire) & ~flag_bits) == want) return;
+    park_until_ready<Sync>(turn, sleeping, [want](std::uint32_t t) { return (t & ~hooked) == want; });
   }
 
-  static void publish(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {
+  // Move the turn to `next`; true when a coroutine had hooked the step (the caller runs the step hook).
+  [[nodiscard]] static bool publish(typename Sync::template atomic<std::uint32_t>& turn,
+                                    std::uint32_t next) noexcept {
     // release: publishes the slot's contents (or its emptiness); pairs with the acquire in await_turn().
     const std::uint32_t old = turn.exchange(next, std::memory_order_release);
     if (old & sleeping) Sync::unpark_all(turn);  // several threads may wait on one slot (see Invariants)
+    return (old & hooked) != 0;
   }
+  // Whether a turn (as loaded, flags included) says "published" for an overflow cell (turn 1).
+  static bool cell_published(std::uint32_t turn) noexcept { return (turn & ~flag_bits) == 1; }
 
  private:
   static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
+  static constexpr std::uint32_t hooked = std::uint32_t{1} << 30;
+  static constexpr std::uint32_t flag_bits = sleeping | hooked;
+
+  void publish_step(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {
+    if (publish(turn, next) && hook_) hook_(hook_context_);
+  }
 
   struct slot {
     typename Sync::template atomic<std::uint32_t> turn{0};
@@ -229,6 +278,13 @@ class stream_ring {
   };
 
   static std::uint32_t free_turn(std::uint32_t i) noexcept { return (i & index_mask) << 1; }
+  // Whether `turn` is a step before `target` on one slot: turns count modulo 2^30, two per index; the steps
+  // within half that range behind the target count as before it.
+  static bool before(std::uint32_t target, std::uint32_t turn) noexcept {
+    constexpr std::uint32_t turn_mask = (index_mask << 1) | 1;
+    const std::uint32_t behind = (target - turn) & turn_mask;
+    return behind != 0 && behind <= (turn_mask >> 1) + 1;
+  }
   static std::uint32_t full_turn(std::uint32_t i) noexcept { return ((i & index_mask) << 1) | 1; }
 
   // Consecutive indices live on different cache lines: a pusher writing index i and a popper reading i - 1
@@ -271,6 +327,8 @@ class stream_ring {
   unsigned spread_shift_ = 0;  // log2(size / slots_per_line)
   bool spread_ = false;
   std::unique_ptr<slot, slot_deleter> slots_;
+  step_hook hook_ = nullptr;  // set before the ring is shared; read by the thread that clears a hooked bit
+  void* hook_context_ = nullptr;
 };
 
 }  // namespace handoff::detail

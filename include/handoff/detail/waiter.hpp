@@ -157,6 +157,37 @@ class wait_core {
     if (old & sleeping) Sync::unpark_one(state_);
   }
 
+  // ---- A core that one awaiting coroutine reuses, round after round (detail/async_operation.hpp)
+
+  // left or done -> waiting, for a new round of registrations (no link of the core is linked anywhere).
+  // False, the word unchanged, once a stop request marked the core (interrupt_and_leave): the coroutine is
+  // cancelled instead. Decided on this one word, so a stop request either finds this round (and leaves it)
+  // or makes this rearm fail: never both, never neither.
+  bool rearm() noexcept {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (s & interrupted) return false;
+      // release: the round's fields (written before) are visible to a stop callback whose acquire
+      // read-modify-write reads this value; the registrations that follow are ordered by the channels' locks.
+      if (state_.compare_exchange_weak(s, waiting, std::memory_order_release, std::memory_order_relaxed))
+        return true;
+    }
+  }
+
+  // From a stop callback (any thread): mark the core interrupted and leave the round in progress if no
+  // channel claimed it. True when this call left it (its caller then stands in for the completion).
+  bool interrupt_and_leave() noexcept {
+    // acq_rel: pairs with rearm()'s release (the round this leaves is the one rearmed) and orders the stop
+    // request before the word's later values.
+    std::uint32_t s = state_.fetch_or(interrupted, std::memory_order_acq_rel) | interrupted;
+    while ((s & phase_mask) == waiting) {
+      if (state_.compare_exchange_weak(s, left | interrupted, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
   // ---- Waiter side
 
   // waiting -> left without waiting (a select that found a case ready while registering). False when a
