@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <handoff/condition.hpp>
+#include <handoff/coroutine.hpp>
 #include <handoff/eventfd_notifier.hpp>
 #include <handoff/mvar.hpp>
 #include <handoff/select.hpp>
@@ -10,7 +11,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <coroutine>
 #include <cstdio>
+#include <exception>
+#include <latch>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -134,11 +138,48 @@ bool event_loop_tour() {
   return sum == 500500;
 }
 
+// The smallest coroutine type: starts at once, frees itself at the end. handoff's awaiters need nothing of
+// the promise, so any coroutine type (a task library's, asio's through handoff::asio_executor) works.
+struct detached {
+  struct promise_type {
+    detached get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+// -- coroutine
+detached sum_jobs(handoff::stream<int>& jobs, handoff::thread_pool::executor_type ex, long& sum,
+                  std::latch& done) {
+  while (handoff::result<int> job = co_await jobs.async_pop(ex))  // suspends; never blocks a pool thread
+    sum += *job;
+  done.count_down();  // closed and drained
+}
+// -- end
+
+bool coroutine_tour() {
+  long sum = 0;
+  std::latch done(1);
+  {
+    // -- coroutine use
+    handoff::thread_pool pool(2);
+    handoff::stream<int> jobs{64};
+    sum_jobs(jobs, pool.executor(), sum, done);            // waits in the same FIFO as blocked threads
+    for (int job = 1; job <= 1000; ++job) jobs.push(job);  // a plain thread feeds it
+    jobs.close();
+    done.wait();
+    // -- end
+  }
+  return sum == 500500;
+}
+
 }  // namespace
 
 int main() {
-  const bool ok =
-      mvar_tour() && condition_tour() && stream_tour() && forms_tour() && select_tour() && event_loop_tour();
+  const bool ok = mvar_tour() && condition_tour() && stream_tour() && forms_tour() && select_tour() &&
+                  event_loop_tour() && coroutine_tour();
   std::puts(ok ? "readme tour: ok" : "readme tour: FAILED");
   return ok ? 0 : 1;
 }
