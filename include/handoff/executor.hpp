@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "detail/precondition.hpp"
 #include "stream.hpp"
 
 namespace handoff {
@@ -59,9 +60,11 @@ class thread_pool {
       // relaxed: the count only has to rise before this item's own decrement, which the queue's push and
       // pop order; an item posted by a running item rises before that item's decrement (program order).
       pool_->outstanding_.fetch_add(1, std::memory_order_relaxed);
-      // An unbounded push never waits and never fails while the pool is alive; a throw (bad_alloc for an
-      // overflow block) cannot be reported from here: noexcept terminates.
-      (void)pool_->queue_.push(w);
+      // An unbounded push fails only once the pool is shutting down and idle (a post from outside after
+      // every item ran: a lifetime violation that would lose a resumption); a throw (bad_alloc for an
+      // overflow block) cannot be reported from here either: noexcept terminates.
+      [[maybe_unused]] const bool queued = pool_->queue_.push(w);
+      HANDOFF_PRECONDITION(queued, "handoff::thread_pool: post() after the pool finished its work");
     }
     friend bool operator==(const executor_type&, const executor_type&) = default;
 

@@ -45,8 +45,11 @@
 //    without a move. So if that move throws, the value is still in the box. A waiting taker or swapper is
 //    served by a move into its result when T's move constructor is noexcept (it cannot throw there); when it
 //    may throw, the server instead hands the waiter BUSY on the full box (hand_over) and the waiter moves the
-//    value out itself, once, and releases, so the box is busy while that thread wakes up. Readers are always
-//    served a copy: a copy or move that throws on their side leaves the box as it was.
+//    value out itself, once, and releases, so the box is busy while that thread wakes up. A coroutine taker
+//    (handoff/coroutine.hpp) is never handed BUSY: it runs only when its executor gets to it, and the box
+//    would stay busy that long (try_ forms wait for BUSY: invariant 6); it is served by a move into its slot,
+//    and if that move throws, the value stays in the box and the coroutine's co_await rethrows. Readers are
+//    always served a copy: a copy or move that throws on their side leaves the box as it was.
 // 9. Readiness watchers (handoff/readiness.hpp, WA-1..WA-7): arm() (a take would not block: full and not
 //    BUSY) and arm_writable() (a put would not block: empty and not BUSY) decide under lock_ and, when the
 //    answer is "armed", set WATCHED with flag_locked, as a waiter registers. WATCHED is one of the flags, so
@@ -395,8 +398,13 @@ class mvar {
         if (!batch) {
           if (waiter_t* w = takers_.claim_oldest(&info_)) {
             if constexpr (kHandOver) {
-              hand_over(w, served);  // invariant 8
-              return;
+              // Invariant 8; but never to a coroutine: BUSY would stay set until its executor runs it, and
+              // try_ forms (invariant 6) would wait for that. A coroutine is served by a move into its slot
+              // (serve_one: if it throws, the value stays in the box and the coroutine rethrows).
+              if (!w->resumes_by_hook()) {
+                hand_over(w, served);
+                return;
+              }
             }
             push(batch, w);
           }

@@ -608,8 +608,11 @@ class stream {
   static constexpr status kInFlight = status::timeout;
 
   // Invariant 12: record the step in flight on ring index i (turn `seen`) for a coroutine's try.
-  static fast note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen) noexcept {
+  // `pop`: the step is the publication of index i (its push may still give the index back: G-8).
+  static fast note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen,
+                             bool pop) noexcept {
     step->overflow = false;
+    step->pop = pop;
     step->index = i;
     step->seen = seen;
     return fast::in_flight;
@@ -636,7 +639,7 @@ class stream {
         if (!ring_.free_turn_is(i, seen)) {
           // A turn past "free for i" means the tail moved on (index i pushed already): look again. Else the
           // step that frees the slot is in flight (its pop claimed: count < capacity).
-          if (ring_.before_free(i, seen)) return note_in_flight(step, i, seen);
+          if (ring_.before_free(i, seen)) return note_in_flight(step, i, seen, false);
           // acquire: as above.
           t = tail_.load(std::memory_order_acquire);
           continue;
@@ -686,7 +689,7 @@ class stream {
           if (!ring_.published(i, seen)) {
             // A turn past i's publication means h is stale (index i popped already): look again. Else the
             // push of index i (or an earlier step on its slot) is in flight: tail > i, so it was claimed.
-            if (ring_.before_publication(i, seen)) return note_in_flight(step, i, seen);
+            if (ring_.before_publication(i, seen)) return note_in_flight(step, i, seen, true);
             // acquire: as at the top.
             h = head_.load(std::memory_order_acquire);
             continue;
@@ -809,13 +812,16 @@ class stream {
   // claimed it (the stream is then as before the push), else publish it as a hole that its popper skips (a
   // popper may already be waiting on it). OVERFLOW goes when the list is left empty.
   void give_back_or_hole(const typename overflow_type::push_claim& c) noexcept {
-    bool given_back = false;
+    bool given_back = false, hooked = false;
     {
       detail::slow_guard<Sync> guard(lock_);
       given_back = overflow_.give_back(c, [&] { set_tail_flag(kOverflow, false); });
+      // A coroutine may have hooked the cell given back (invariant 12): no step will move its turn now, so
+      // the bit goes here, under lock_ (the cell's block stays alive: no pop can claim the cell meanwhile).
+      if (given_back) hooked = ring_type::unhook_turn(overflow_type::turn_of(c));
     }
-    // A coroutine may have hooked the cell given back (invariant 12): no step will move its turn now.
-    if (given_back || overflow_type::publish_hole(c)) run_step_hook(this);
+    if (!given_back) hooked = overflow_type::publish_hole(c);
+    if (hooked) run_step_hook(this);
   }
 
   // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
@@ -1036,7 +1042,7 @@ class stream {
       const std::uint32_t seen = ring_.turn_of(index_of(t));
       if (!ring_.free_turn_is(index_of(t), seen)) {
         if (!ring_.before_free(index_of(t), seen)) return again;  // the tail moved on: look again
-        note_in_flight(in_flight, index_of(t), seen);
+        note_in_flight(in_flight, index_of(t), seen, false);
         return kInFlight;
       }
     }
@@ -1263,6 +1269,7 @@ class stream {
             !ring_type::cell_published(overflow_.next_pop_turn().load(std::memory_order_relaxed))) {
           // invariant 12; relaxed: a hint (a take re-reads the turn with acquire), hooked under lock_.
           in_flight->overflow = true;
+          in_flight->pop = true;
           in_flight->seen = 0;
           return kInFlight;
         }
@@ -1283,13 +1290,13 @@ class stream {
     if (!ring_.published(index_of(h), seen)) {
       // Past i's publication: h is stale (a fast pop moved on); take_from_ring's claim then fails.
       if (!ring_.before_publication(index_of(h), seen)) return false;
-      note_in_flight(step, index_of(h), seen);
+      note_in_flight(step, index_of(h), seen, true);
       return true;
     }
     if ((h & kPushers) && ring_.size() != fast_limit_) {
       const std::uint32_t tail_seen = ring_.turn_of(index_of(t));
       if (!ring_.free_turn_is(index_of(t), tail_seen)) {
-        note_in_flight(step, index_of(t), tail_seen);
+        note_in_flight(step, index_of(t), tail_seen, false);
         return true;
       }
     }
@@ -1508,13 +1515,31 @@ class stream {
 
   // Hook the step a try reported and link w until it is done; false (nothing linked) when it is done
   // already: the caller tries again.
+  // A bit this call sets pins the stream (info_): the thread whose step clears it runs the hook and unpins,
+  // so a stream is never destroyed under a step thread that is about to run its hook (a partner may destroy
+  // it as soon as its own operation returned: channel_info.hpp Invariants 3).
   bool async_enlist_step(node& w, const detail::in_flight_step& step) {
+    using hook_result = typename ring_type::hook_result;
     detail::slow_guard<Sync> guard(lock_);
+    hook_result r = hook_result::moved;
     if (step.overflow) {
-      if (overflow_.size() == 0 || !ring_type::hook_turn(overflow_.next_pop_turn(), 0)) return false;
-    } else if (!ring_.hook_step(step.index, step.seen)) {
-      return false;
+      // The next pop's cell, exact under lock_; a give-back of it clears the bit under lock_ too.
+      if (overflow_.size() > 0) r = ring_type::hook_turn(overflow_.next_pop_turn(), 0);
+      if (r == hook_result::set) info_.pin();
+    } else {
+      r = ring_.hook_step(step.index, step.seen);
+      if (r == hook_result::set) info_.pin();
+      // A publication is owed only while index i is claimed: a push whose move threw may have given it back
+      // (tail == i again, under lock_, before its wake_unclaimed). Then undo this call's bit; a bit set
+      // before the give-back is cleared by that wake_unclaimed, which runs the hook.
+      // acquire: under lock_, as in pop_after_fast.
+      if (r != hook_result::moved && step.pop &&
+          index_of(tail_.load(std::memory_order_acquire)) == step.index) {
+        if (r == hook_result::set && ring_.unhook_step(step.index)) info_.unpin();
+        return false;
+      }
     }
+    if (r == hook_result::moved) return false;
     step_waiters_.push_back(&w);
     return true;
   }
@@ -1526,7 +1551,12 @@ class stream {
   // The ring's step hook (and an overflow cell's, through fill / give_back_or_hole): a hooked step is done;
   // every step link is completed with kRetry once lock_ is released, oldest first (their coroutines try
   // again; a link whose coroutine won elsewhere is skipped by the claim).
-  static void run_step_hook(void* self) noexcept { static_cast<stream*>(self)->complete_step_waiters(); }
+  // Run by the thread that cleared a hooked bit (one pin per bit, taken by the coroutine that set it).
+  static void run_step_hook(void* self) noexcept {
+    stream& s = *static_cast<stream*>(self);
+    s.complete_step_waiters();
+    s.info_.unpin();  // this thread's last touch of the stream
+  }
   void complete_step_waiters() noexcept {
     node* first = nullptr;
     node* last = nullptr;

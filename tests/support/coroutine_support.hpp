@@ -89,6 +89,7 @@ struct stall_gate {
   std::atomic<bool> armed{false};
   std::atomic<bool> entered{false};
   std::atomic<bool> released{false};
+  std::atomic<bool> throw_on_release{false};  // the stalled move then throws (a push gives its index back)
   void arm() { armed.store(true); }
   void wait_entered() const {
     while (!entered.load()) std::this_thread::yield();
@@ -102,10 +103,11 @@ struct stalling {
   stalling() = default;
   stalling(int v, stall_gate* g) : value(v), gate(g) {}
   stalling(const stalling& o) = default;
-  stalling(stalling&& o) noexcept : value(o.value), gate(o.gate) {
+  stalling(stalling&& o) : value(o.value), gate(o.gate) {
     if (gate && gate->armed.exchange(false)) {
       gate->entered.store(true);
       while (!gate->released.load()) std::this_thread::yield();
+      if (gate->throw_on_release.load()) throw std::runtime_error("stalling: move failed");
     }
   }
   stalling& operator=(const stalling&) = default;

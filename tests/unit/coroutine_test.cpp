@@ -312,6 +312,43 @@ TEST(CoroutineStream, StepInFlightSuspendsInsteadOfParking_CR5) {
   }
 }
 
+// CR-5 with G-8: the push whose publication a coroutine waits for throws and gives its index back. The
+// coroutine must not wait for a publication that will never come: it tries again, registers as a popper,
+// and a later push or a close reaches it (found by review: it once stayed hooked on the slot for ever).
+TEST(CoroutineStream, StepGivenBackByAThrowingPushResumesTheCoroutine_CR5) {
+  for (bool close_after : {false, true}) {
+    handoff_test::stall_gate gate;
+    handoff::stream<handoff_test::stalling> s(4);
+    manual_executor ex;
+    gate.throw_on_release.store(true);
+    gate.arm();
+    std::thread pusher(
+        [&] { EXPECT_THROW((void)s.push(handoff_test::stalling(1, &gate)), std::runtime_error); });
+    gate.wait_entered();
+    seen<handoff_test::stalling> got;
+    pop_once(s, ex.executor(), got);  // the try sees index 0 in flight and hooks its slot
+    EXPECT_FALSE(got.done);
+    gate.release();
+    pusher.join();  // the index is given back: the hook resumes the coroutine, which registers as a popper
+    handoff_test::until([&] { return ex.pending() == 1; }, "the give-back posts the retry");
+    ex.run_all();
+    EXPECT_FALSE(got.done);
+    EXPECT_EQ(s.waiting().poppers, 1u);
+    if (close_after) {
+      s.close();
+    } else {
+      ASSERT_TRUE(s.push(handoff_test::stalling(2, nullptr)));
+    }
+    ex.run_all();
+    ASSERT_TRUE(got.done);
+    if (close_after) {
+      EXPECT_EQ(got.r.status(), status::closed);
+    } else {
+      EXPECT_EQ(got.r->value, 2);
+    }
+  }
+}
+
 // CR-6: a suspension and resumption allocate nothing (the links live in the coroutine frame; this executor
 // queues into a fixed array).
 TEST(CoroutineStream, SuspensionAllocatesNothing_CR6) {
@@ -404,6 +441,25 @@ TEST(CoroutineMvar, BusyBoxIsServedWithoutParking_CR5) {
   ASSERT_TRUE(put.done);
   EXPECT_EQ(put.s, status::ok);
   EXPECT_EQ(m.take().value, 2);
+}
+
+// Invariant 8 (mvar.hpp): a T whose move may throw is handed to a waiting thread taker as BUSY on the full
+// box; a coroutine taker is never handed BUSY (it runs only when its executor gets to it): it is served by a
+// move, so a try_take by anyone meanwhile answers at once instead of waiting for the coroutine's executor.
+TEST(CoroutineMvar, ThrowingMoveTypeIsNotHandedBusyToACoroutine_CR5) {
+  handoff::mvar<handoff_test::stalling> m;  // stalling's move is not noexcept: the hand-over case
+  manual_executor ex;
+  seen<handoff_test::stalling> got;
+  take_once(m, ex.executor(), got);
+  m.put(handoff_test::stalling(3, nullptr));  // served straight into the coroutine's slot
+  EXPECT_EQ(ex.pending(), 1u);                // not run yet
+  auto probe = std::async(std::launch::async, [&] { return m.try_take().status(); });
+  EXPECT_EQ(
+      handoff_test::get_or_abort(std::move(probe), "try_take while the coroutine waits for its executor"),
+      status::empty);
+  ex.run_all();
+  ASSERT_TRUE(got.done);
+  EXPECT_EQ(got.r->value, 3);
 }
 
 // condition: a coroutine waiter counts as heard (signal's honest count) and gets the value.

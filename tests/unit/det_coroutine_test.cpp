@@ -19,6 +19,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <vector>
 
@@ -344,6 +345,54 @@ void mvar_mixed() {
   check_delivery({by_coroutine, by_thread}, 2, 2);
 }
 
+// CR-5 with G-8: a pusher whose move throws gives its claimed index back (or leaves a hole) while a
+// coroutine consumer waits for that index's publication; the consumer must be resumed (found by review: a
+// give-back between the coroutine's try and its hook left it waiting for ever). Bounded capacities: the
+// pusher's own move into the ring is the one that throws (at capacity 0 the popper's may, G-8).
+struct fragile {
+  std::uint64_t v = 0;
+  bool fail = false;
+  fragile() = default;
+  fragile(std::uint64_t value, bool f) : v(value), fail(f) {}
+  fragile(const fragile&) = default;
+  fragile(fragile&& o) : v(o.v), fail(o.fail) {
+    if (fail) throw std::runtime_error("fragile: move failed");
+  }
+  fragile& operator=(const fragile&) = default;
+  fragile& operator=(fragile&&) = default;
+};
+using fragile_stream = handoff::stream<fragile, det_sync>;
+detached consume_fragile(fragile_stream& s, det_executor& e, std::vector<std::uint64_t>& got) {
+  while (auto v = co_await s.async_pop(e.executor())) got.push_back(v->v);
+  e.finished();
+}
+void throwing_pusher(std::size_t cap) {
+  fragile_stream s(cap);
+  det_executor e;
+  std::vector<std::uint64_t> got;
+  consume_fragile(s, e, got);
+  det_thread pusher(
+      [&] {
+        for (std::uint64_t k = 0; k < 3; ++k) {  // the last push fails: nothing but close() comes after it
+          DET_CHECK(s.push(fragile(k, false)));
+          bool threw = false;
+          try {
+            (void)s.push(fragile(100 + k, true));
+          } catch (const std::runtime_error&) {
+            threw = true;
+          }
+          DET_CHECK(threw);
+        }
+      },
+      "pusher");
+  pusher.join();
+  s.close();
+  e.wait_finished(1);
+  e.stop();
+  DET_CHECK_MSG(got.size() == 3, "a value lost or a failed push's value delivered");
+  for (std::uint64_t k = 0; k < got.size(); ++k) DET_CHECK(got[k] == k);
+}
+
 #define DET_COROUTINE(Name, Body)                        \
   TEST(DetCoroutine, Name) {                             \
     det_expect_clean([] { Body; }, {}, coroutine_seeds); \
@@ -362,5 +411,7 @@ DET_COROUTINE(RendezvousThreadAndCoroutine_CR2, rendezvous_both_ways())
 DET_COROUTINE(StalledPusher_Cap1_CR5, pushers_in_flight(1))
 DET_COROUTINE(StalledPusher_Cap4_CR5, pushers_in_flight(4))
 DET_COROUTINE(MvarThreadsAndCoroutines_CR1_CR5, mvar_mixed())
+DET_COROUTINE(ThrowingPusherGivesBack_Cap1_CR5, throwing_pusher(1))
+DET_COROUTINE(ThrowingPusherGivesBack_Cap4_CR5, throwing_pusher(4))
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace handoff::detail {
 
 struct in_flight_step {
   bool overflow = false;    // the next overflow cell (being written), not a ring slot
+  bool pop = false;         // a publication a pop waits for (its push may still give the index back)
   std::uint32_t index = 0;  // the ring index whose slot the step is on
   std::uint32_t seen = 0;   // that slot's turn as the try read it (flags dropped)
 };

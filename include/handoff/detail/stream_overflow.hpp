@@ -163,6 +163,11 @@ class stream_overflow {
     return ring_type::publish(x.turn, 1);
   }
 
+  // The turn word of a push's claimed cell (the caller keeps the cell's block alive).
+  static typename Sync::template atomic<std::uint32_t>& turn_of(const push_claim& c) noexcept {
+    return c.b->cells[c.k].turn;
+  }
+
   // Under the lock, size() > 0: the turn word of the cell the next pop would claim (its push may still be
   // writing it: a coroutine then hooks this turn instead of claiming, stream.hpp invariant 12).
   typename Sync::template atomic<std::uint32_t>& next_pop_turn() noexcept {

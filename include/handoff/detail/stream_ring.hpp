@@ -102,20 +102,31 @@ class stream_ring {
   }
 
   // Under the stream's lock: mark the step in flight on index i's slot, whose turn a coroutine read as
-  // `seen` (flags dropped), as awaited. False when the turn moved on (the step is done: look again).
-  bool hook_step(std::uint32_t i, std::uint32_t seen) noexcept {
-    return slots_ && hook_turn(at(i).turn, seen);
+  // `seen` (flags dropped), as awaited. moved: the turn moved on (the step is done: look again); set: this
+  // call set the bit (the caller pins the stream: whoever clears the bit runs the hook and unpins);
+  // already: another coroutine's hook is pending on it.
+  enum class hook_result { moved, set, already };
+  hook_result hook_step(std::uint32_t i, std::uint32_t seen) noexcept {
+    return slots_ ? hook_turn(at(i).turn, seen) : hook_result::moved;
   }
   // The same on any turn word of this protocol (an overflow cell's too).
-  static bool hook_turn(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t seen) noexcept {
+  static hook_result hook_turn(typename Sync::template atomic<std::uint32_t>& turn,
+                               std::uint32_t seen) noexcept {
     // relaxed: the caller holds the stream's lock, which orders the link with the hook's claim; the
     // compare-exchange only has to be in the turn's modification order before or after the step's exchange.
     std::uint32_t t = turn.load(std::memory_order_relaxed);
     for (;;) {
-      if ((t & ~flag_bits) != seen) return false;
-      if (t & hooked) return true;
-      if (turn.compare_exchange_weak(t, t | hooked, std::memory_order_relaxed)) return true;
+      if ((t & ~flag_bits) != seen) return hook_result::moved;
+      if (t & hooked) return hook_result::already;
+      if (turn.compare_exchange_weak(t, t | hooked, std::memory_order_relaxed)) return hook_result::set;
     }
+  }
+  // Clear the hooked bit of index i's slot (the step it stood for is not owed any more); true when this
+  // call cleared it (the caller then owns the hook's run and the unpin).
+  bool unhook_step(std::uint32_t i) noexcept { return slots_ && unhook_turn(at(i).turn); }
+  static bool unhook_turn(typename Sync::template atomic<std::uint32_t>& turn) noexcept {
+    // relaxed: as hook_turn (under the stream's lock; the RMW decides who cleared the bit).
+    return (turn.fetch_and(~hooked, std::memory_order_relaxed) & hooked) != 0;
   }
 
   // Whether index i's value (or hole) is published: a hint for the fast pop, which then claims i knowing that

@@ -131,6 +131,9 @@ class wait_core {
     resume_ = hook;
     resume_context_ = context;
   }
+  // Whether completion runs a hook (a coroutine, not a parked thread). Read by a server under the channel's
+  // lock, which orders it after set_resume_hook (before the first registration).
+  bool has_resume_hook() const noexcept { return resume_ != nullptr; }
   // Whether the core was completed; acquire: pairs with complete()'s release, so the payload is visible.
   bool resumed() const noexcept { return (state_.load(std::memory_order_acquire) & phase_mask) == done; }
 
@@ -329,6 +332,9 @@ class waiter {
     HANDOFF_PRECONDITION(may_unclaim(), "handoff internal: a select link cannot be unclaimed");
     core_->unclaim(owner);
   }
+  // Whether the waiter is resumed through a hook (a coroutine): such a waiter cannot be handed work to
+  // finish under a channel's ownership (mvar's BUSY): it runs only when its executor gets to it.
+  bool resumes_by_hook() const noexcept { return core_->has_resume_hook(); }
   // Whether two links belong to one waiting thread (a select must not meet itself: rendezvous self-match).
   bool same_waiter(const waiter& other) const noexcept { return core_ == other.core_; }
 
