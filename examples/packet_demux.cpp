@@ -13,7 +13,10 @@
 //                     (packet_demux/packet.hpp), rejects the bad ones, hands the good ones over. For
 //                     --impl=loop it is an epoll loop over the socket and a control stream through which
 //                     the consumers send their requests (packet_demux/loop_demux.hpp): it never blocks
-//                     but in epoll_wait, and answers each caller itself.
+//                     but in epoll_wait, and answers each caller itself. --impl=loop-coroutines: the same
+//                     loop, with every consumer a C++20 coroutine on a 2-thread handoff::thread_pool
+//                     instead of a thread of its own (it co_awaits its reply box; the loop owns the
+//                     timeouts).
 //   consumer threads  --consumers-per-id for each of --ids ids, each looping want_bytes(id, --timeout-ms),
 //                     then "working" with the bytes for --work-us (a sleep).
 // and reports, per hand-off: datagrams sent and read, kernel drops (sent - read: the socket buffer overflowed
@@ -27,7 +30,8 @@
 // Traffic goes only to 127.0.0.1; each run stops by itself (a watchdog aborts a run that outlives
 // --seconds by 60 s).
 //
-// Usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop] [--ids=64]
+// Usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop|loop-coroutines]
+//          [--ids=64]
 //          [--consumers-per-id=1] [--packets=200000] [--seconds=5] [--rate=50000] [--burst=4]
 //          [--bad-percent=10] [--capacity=8] [--work-us=20] [--timeout-ms=50] [--rcvbuf=0] [--seed=1]
 // ----------------------------------------------------------------------------------------------------------
@@ -46,18 +50,22 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <coroutine>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <latch>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "packet_demux/common.hpp"
@@ -106,7 +114,8 @@ struct options {
 };
 
 const char* const kUsage =
-    "usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop] [--ids=N]\n"
+    "usage: packet_demux [--impl=all|condition-broadcast|condition-signal|mvar|stream|loop|loop-coroutines]\n"
+    "         [--ids=N]\n"
     "         [--consumers-per-id=N] [--packets=N] [--seconds=S] [--rate=PER_SECOND (0 = unpaced)]\n"
     "         [--burst=N] [--bad-percent=P] [--capacity=N] [--work-us=US] [--timeout-ms=MS]\n"
     "         [--rcvbuf=BYTES (0 = default)] [--seed=N]\n";
@@ -382,7 +391,13 @@ void run_receiver(const options& o, const udp_socket& s, demux::loop_demux& d,
   bool sleep_ok = d.serve_requests();
   for (;;) {
     std::array<epoll_event, 2> events{};
-    const int n = ::epoll_wait(ep, events.data(), 2, sleep_ok ? 20 : 0);
+    int sleep_ms = sleep_ok ? 20 : 0;
+    const clock::time_point due = d.next_deadline();  // coroutine callers' timeouts are the loop's timers
+    if (due != clock::time_point::max()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(due - clock::now()).count();
+      sleep_ms = std::min<int>(sleep_ms, static_cast<int>(std::max<std::int64_t>(left, 0)));
+    }
+    const int n = ::epoll_wait(ep, events.data(), 2, sleep_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("epoll_wait");
@@ -395,6 +410,7 @@ void run_receiver(const options& o, const udp_socket& s, demux::loop_demux& d,
         control = true;
     }
     if (control) sleep_ok = d.serve_requests();
+    d.expire_due(clock::now());
     if (n == 0 && sleep_ok && sender_done.load()) socket_open = false;
     // Finished once the socket went quiet and every buffered packet was handed to a caller.
     if (!socket_open && !d.holds_packets()) break;
@@ -414,6 +430,22 @@ struct consumer_report {
   std::vector<std::int64_t> latency_ns;
 };
 
+// A delivered packet: its latency and the checks (id, duplicates, bytes).
+void record_delivery(const options& o, std::size_t id, demux::ledger& ledger, consumer_report& r,
+                     const demux::want_result& w) {
+  r.latency_ns.push_back(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - w.value.arrival).count());
+  ++r.delivered;
+  if (w.value.id != id) ++r.wrong_id;
+  if (w.value.seq >= o.packets || !ledger.mark_received(w.value.seq)) ++r.duplicates;
+  for (std::size_t i = 0; i < w.value.payload.size(); ++i) {
+    if (w.value.payload[i] != payload_byte(w.value.seq, i)) {
+      ++r.damaged;
+      break;
+    }
+  }
+}
+
 template <class Demux>
 void run_consumer(const options& o, Demux& d, std::size_t id, demux::ledger& ledger, consumer_report& r) {
   const std::chrono::nanoseconds timeout = std::chrono::milliseconds(o.timeout_ms);
@@ -424,21 +456,49 @@ void run_consumer(const options& o, Demux& d, std::size_t id, demux::ledger& led
       ++r.timeouts;
       continue;
     }
-    r.latency_ns.push_back(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - w.value.arrival).count());
-    ++r.delivered;
-    if (w.value.id != id) ++r.wrong_id;
-    if (w.value.seq >= o.packets || !ledger.mark_received(w.value.seq)) ++r.duplicates;
-    for (std::size_t i = 0; i < w.value.payload.size(); ++i) {
-      if (w.value.payload[i] != payload_byte(w.value.seq, i)) {
-        ++r.damaged;
-        break;
-      }
-    }
+    record_delivery(o, id, ledger, r, w);
     if (o.work_us != 0)
       std::this_thread::sleep_for(std::chrono::microseconds(o.work_us));  // the caller's work
   }
 }
+
+#if PACKET_DEMUX_HAVE_LOOP
+// A coroutine type for the coroutine callers: starts at once, frees itself at the end (the awaiters need
+// nothing of the promise).
+struct detached {
+  struct promise_type {
+    detached get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::terminate(); }
+  };
+};
+
+// --impl=loop-coroutines: a caller as a coroutine. Its reply box lives in its frame; the loop answers every
+// request once (the packet, `timeout` at the deadline, or `closed`), so the co_await needs no timer.
+detached run_consumer_coroutine(const options& o, demux::loop_demux& d, std::size_t id, demux::ledger& ledger,
+                                consumer_report& r, handoff::thread_pool::executor_type ex,
+                                std::latch& done) {
+  const std::chrono::nanoseconds timeout = std::chrono::milliseconds(o.timeout_ms);
+  for (;;) {
+    handoff::mvar<demux::want_result> reply;
+    if (!d.request_with_deadline(id, reply, clock::now() + timeout)) break;  // finished: closed
+    handoff::result<demux::want_result> answer = co_await reply.async_take(ex);
+    const demux::want_result& w = *answer;  // no stop token: the take always gets the loop's answer
+    if (w.status == handoff::status::closed) break;
+    if (w.status == handoff::status::timeout) {
+      ++r.timeouts;
+      continue;
+    }
+    record_delivery(o, id, ledger, r, w);
+    if (o.work_us != 0)
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(o.work_us));  // the caller's work (a pool thread's)
+  }
+  done.count_down();
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------- one run
 // Aborts the process, naming the run, if a run has not finished within its bound.
@@ -494,8 +554,9 @@ bool check(bool holds, const std::string& impl, const std::string& what) {
   return holds;
 }
 
+// `coroutine_callers` (loop_demux only): the consumers are coroutines on a 2-thread handoff::thread_pool.
 template <class Demux, class Make>
-run_result run_one(const options& o, const std::string& name, Make make) {
+run_result run_one(const options& o, const std::string& name, Make make, bool coroutine_callers = false) {
   run_watchdog watchdog(name, std::chrono::seconds(static_cast<long long>(o.seconds) + 60));
   demux::payload_memory::reset();
   run_result res;
@@ -509,15 +570,29 @@ run_result run_one(const options& o, const std::string& name, Make make) {
     std::vector<consumer_report> consumers(consumer_count);
     std::atomic<bool> sender_done{false};
     const auto start = clock::now();
+    std::optional<handoff::thread_pool> pool;
+    std::latch callers_done(static_cast<std::ptrdiff_t>(coroutine_callers ? consumer_count : 0));
     {
       std::vector<std::jthread> threads;
       threads.reserve(consumer_count + 2);
-      for (std::size_t c = 0; c < consumer_count; ++c) {
-        threads.emplace_back([&, c] { run_consumer(o, d, c % o.ids, ledger, consumers[c]); });
+      if (coroutine_callers) {
+#if PACKET_DEMUX_HAVE_LOOP
+        if constexpr (std::is_same_v<Demux, demux::loop_demux>) {
+          pool.emplace(2);
+          for (std::size_t c = 0; c < consumer_count; ++c)
+            run_consumer_coroutine(o, d, c % o.ids, ledger, consumers[c], pool->executor(), callers_done);
+        }
+#endif
+      } else {
+        for (std::size_t c = 0; c < consumer_count; ++c) {
+          threads.emplace_back([&, c] { run_consumer(o, d, c % o.ids, ledger, consumers[c]); });
+        }
       }
       threads.emplace_back([&] { run_receiver(o, rx, d, sender_done, res.receiver); });
       threads.emplace_back([&] { run_sender(o, port, sender_done, res.sender); });
     }  // jthread joins: sender, receiver (which calls finish()), then every consumer returns `closed`
+    callers_done.wait();  // coroutine callers: each ends once the loop's finish() answered it `closed`
+    pool.reset();
     res.seconds = std::chrono::duration<double>(clock::now() - start).count();
 
     std::vector<std::int64_t> latencies;
@@ -662,8 +737,14 @@ std::vector<impl_entry> all_impls() {
                  return run_one<demux::loop_demux>(
                      o, "loop", [&](demux::ledger& l) { return demux::loop_demux(o.ids, o.capacity, l); });
                }});
+  v.push_back({"loop-coroutines", [](const options& o) {
+                 return run_one<demux::loop_demux>(
+                     o, "loop-coroutines",
+                     [&](demux::ledger& l) { return demux::loop_demux(o.ids, o.capacity, l); }, true);
+               }});
 #else
   v.push_back({"loop", {}});
+  v.push_back({"loop-coroutines", {}});
 #endif
   return v;
 }

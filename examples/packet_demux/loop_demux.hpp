@@ -15,9 +15,15 @@
 // already put there (then the call returns it: nothing is lost in the race). finish() closes the control
 // stream once the buffered packets are handed out; the loop then answers every request left with `closed`,
 // and later pushes fail, so want_bytes returns closed at once.
+// Callers that are coroutines (--impl=loop-coroutines) do not time out by themselves: a coroutine has no
+// timer of its own (handoff's awaitable forms take a stop token, not a deadline), and the loop, which owns
+// the timers in an event-driven service, answers `timeout` when a request's deadline passes (expire_due,
+// next_deadline: the loop's epoll_wait sleeps no longer than that). Such a caller pushes its request
+// (request_with_deadline) and co_awaits its reply box (async_take): one answer per request, always.
 // ----------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <handoff/coroutine.hpp>
 #include <handoff/eventfd_notifier.hpp>
 #include <handoff/mvar.hpp>
 #include <handoff/readiness.hpp>
@@ -45,24 +51,50 @@ class loop_demux {
   // ---- callers (any thread)
   want_result want_bytes(std::size_t id, std::chrono::nanoseconds timeout) {
     handoff::mvar<want_result> reply;
-    if (!requests_.push(request{id, &reply, false})) return {handoff::status::closed, {}};
+    if (!requests_.push(request{id, &reply, false, clock::time_point::max()}))
+      return {handoff::status::closed, {}};
     handoff::result<want_result> r = reply.take_for(timeout);
     if (!r) {
-      (void)requests_.push(request{id, &reply, true});  // fails only after finish(): answered closed then
-      return reply.take();                              // timeout, or the packet that crossed the withdrawal
+      (void)requests_.push(request{id, &reply, true, {}});  // fails only after finish(): answered closed then
+      return reply.take();  // timeout, or the packet that crossed the withdrawal
     }
     return std::move(*r);
   }
 
+  // A coroutine caller's request: the loop answers it in `reply` (ok, timeout at `deadline`, or closed).
+  // False when the demux is finished (answered closed: nothing was queued).
+  bool request_with_deadline(std::size_t id, handoff::mvar<want_result>& reply, clock::time_point deadline) {
+    return requests_.push(request{id, &reply, false, deadline});
+  }
+
   // ---- the loop (the receiver thread only)
   int control_fd() const noexcept { return wake_.fd(); }
+
+  // Answers `timeout` to every waiting caller whose deadline has passed (callers of one id wait oldest
+  // first, with one timeout, so each id's deadlines are in order).
+  void expire_due(clock::time_point now) {
+    for (auto& callers : waiting_) {
+      while (!callers.empty() && callers.front().deadline <= now) {
+        answer(callers.front().reply, {handoff::status::timeout, {}});
+        callers.pop_front();
+      }
+    }
+  }
+  // The earliest deadline of a waiting caller (time_point::max() when none has one).
+  clock::time_point next_deadline() const {
+    clock::time_point next = clock::time_point::max();
+    for (const auto& callers : waiting_) {
+      if (!callers.empty()) next = std::min(next, callers.front().deadline);
+    }
+    return next;
+  }
 
   // A good packet from the socket: to the oldest waiting caller of its id, else buffered, else lost.
   handoff_outcome on_packet(packet&& p) {
     handoff_outcome out;
     auto& callers = waiting_[p.id];
     if (!callers.empty()) {
-      answer(callers.front(), {handoff::status::ok, std::move(p)});
+      answer(callers.front().reply, {handoff::status::ok, std::move(p)});
       callers.pop_front();
       out.woken = 1;
     } else if (buffered_[p.id].size() < capacity_) {
@@ -92,7 +124,7 @@ class loop_demux {
     requests_.close();
     while (std::optional<request> r = requests_.try_pop()) serve(*r);
     for (auto& callers : waiting_) {
-      for (handoff::mvar<want_result>* c : callers) answer(c, {handoff::status::closed, {}});
+      for (const waiting_caller& c : callers) answer(c.reply, {handoff::status::closed, {}});
       callers.clear();
     }
   }
@@ -102,12 +134,18 @@ class loop_demux {
     std::size_t id;
     handoff::mvar<want_result>* reply;
     bool withdraw;
+    clock::time_point deadline;  // max(): the caller times out by itself (a thread's take_for)
+  };
+  struct waiting_caller {
+    handoff::mvar<want_result>* reply;
+    clock::time_point deadline;
   };
 
   void serve(const request& r) {
     auto& callers = waiting_[r.id];
     if (r.withdraw) {
-      const auto it = std::find(callers.begin(), callers.end(), r.reply);
+      const auto it = std::find_if(callers.begin(), callers.end(),
+                                   [&](const waiting_caller& c) { return c.reply == r.reply; });
       if (it == callers.end()) return;  // already answered with a packet: the caller takes that
       callers.erase(it);
       answer(r.reply, {handoff::status::timeout, {}});
@@ -122,7 +160,7 @@ class loop_demux {
       buffered_[r.id].pop_front();
       return;
     }
-    callers.push_back(r.reply);
+    callers.push_back({r.reply, r.deadline});
   }
 
   // The caller's box is empty (one answer per request): try_put never waits.
@@ -130,8 +168,8 @@ class loop_demux {
 
   std::size_t capacity_;
   ledger& ledger_;
-  std::vector<std::deque<packet>> buffered_;                      // loop only
-  std::vector<std::deque<handoff::mvar<want_result>*>> waiting_;  // loop only
+  std::vector<std::deque<packet>> buffered_;         // loop only
+  std::vector<std::deque<waiting_caller>> waiting_;  // loop only
   handoff::stream<request> requests_{handoff::unbounded};
   handoff::eventfd_notifier wake_;
   handoff::watcher<handoff::stream<request>> watch_{requests_, wake_.notifier()};
