@@ -607,6 +607,32 @@ class stream {
   // What pop_impl / push_impl answer for in_flight (never a try form's answer: those never time out).
   static constexpr status kInFlight = status::timeout;
 
+  // Invariant 12, a coroutine's try about to claim ring index i: ready (claim it: published for a pop, free
+  // for a push), in_flight (recorded in `step`), or stale (the turn is past that step: the caller's head or
+  // tail was read before another thread took index i; look again). Out of line: the fast paths only test
+  // `step`.
+  enum class slot_check { ready, in_flight, stale };
+  [[gnu::noinline, gnu::cold]] slot_check check_pop_slot(detail::in_flight_step* step,
+                                                         std::uint32_t i) const noexcept {
+    const std::uint32_t seen = ring_.turn_of(i);
+    if (ring_.published(i, seen)) return slot_check::ready;
+    // Before i's publication: the push of index i (or an earlier step on its slot) is in flight (tail > i,
+    // so it was claimed).
+    if (!ring_.before_publication(i, seen)) return slot_check::stale;
+    note_in_flight(step, i, seen, true);
+    return slot_check::in_flight;
+  }
+  [[gnu::noinline, gnu::cold]] slot_check check_push_slot(detail::in_flight_step* step,
+                                                          std::uint32_t i) const noexcept {
+    const std::uint32_t seen = ring_.turn_of(i);
+    if (ring_.free_turn_is(i, seen)) return slot_check::ready;
+    // Before "free for i": the pop of i - size (or an earlier step on its slot) is in flight (count <
+    // capacity, so that pop was claimed).
+    if (!ring_.before_free(i, seen)) return slot_check::stale;
+    note_in_flight(step, i, seen, false);
+    return slot_check::in_flight;
+  }
+
   // Invariant 12: record the step in flight on ring index i (turn `seen`) for a coroutine's try.
   // `pop`: the step is the publication of index i (its push may still give the index back: G-8).
   static fast note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen,
@@ -634,12 +660,10 @@ class stream {
         t = again;
         continue;
       }
-      if (step) {
-        const std::uint32_t seen = ring_.turn_of(i);
-        if (!ring_.free_turn_is(i, seen)) {
-          // A turn past "free for i" means the tail moved on (index i pushed already): look again. Else the
-          // step that frees the slot is in flight (its pop claimed: count < capacity).
-          if (ring_.before_free(i, seen)) return note_in_flight(step, i, seen, false);
+      if (step) [[unlikely]] {
+        const slot_check c = check_push_slot(step, i);
+        if (c == slot_check::in_flight) return fast::in_flight;
+        if (c == slot_check::stale) {
           // acquire: as above.
           t = tail_.load(std::memory_order_acquire);
           continue;
@@ -684,12 +708,10 @@ class stream {
           if (t & (kPushers | kOverflow)) return fast::slow;  // rendezvous pushers, or overflow values
           return (t & kClosed) ? fast::closed : fast::blocked;
         }
-        if (step) {
-          const std::uint32_t seen = ring_.turn_of(i);
-          if (!ring_.published(i, seen)) {
-            // A turn past i's publication means h is stale (index i popped already): look again. Else the
-            // push of index i (or an earlier step on its slot) is in flight: tail > i, so it was claimed.
-            if (ring_.before_publication(i, seen)) return note_in_flight(step, i, seen, true);
+        if (step) [[unlikely]] {
+          const slot_check c = check_pop_slot(step, i);
+          if (c == slot_check::in_flight) return fast::in_flight;
+          if (c == slot_check::stale) {
             // acquire: as at the top.
             h = head_.load(std::memory_order_acquire);
             continue;
