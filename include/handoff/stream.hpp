@@ -645,6 +645,8 @@ class stream {
   }
 
   // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is free.
+  // Async: a coroutine's try (invariant 12); a thread's fast push is compiled without the step check.
+  template <bool Async = false>
   fast try_fast_push(T& v, detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags (CLOSED: the close() happens-before our failure); the CAS below decides.
     std::uint64_t t = tail_.load(std::memory_order_acquire);
@@ -660,7 +662,7 @@ class stream {
         t = again;
         continue;
       }
-      if (step) [[unlikely]] {
+      if constexpr (Async) {
         const slot_check c = check_push_slot(step, i);
         if (c == slot_check::in_flight) return fast::in_flight;
         if (c == slot_check::stale) {
@@ -693,6 +695,8 @@ class stream {
   // `wait_deadline`: the deadline of a pop that may wait (pop, pop_for, ...; with its stop token `st`), null
   // for try_pop; see invariant 9.
   // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is published.
+  // Async: a coroutine's try (invariant 12); a thread's fast pop is compiled without the step check.
+  template <bool Async = false>
   fast try_fast_pop(std::optional<T>& out, const detail::deadline* wait_deadline, const std::stop_token* st,
                     detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags; the CAS below decides.
@@ -708,7 +712,7 @@ class stream {
           if (t & (kPushers | kOverflow)) return fast::slow;  // rendezvous pushers, or overflow values
           return (t & kClosed) ? fast::closed : fast::blocked;
         }
-        if (step) [[unlikely]] {
+        if constexpr (Async) {
           const slot_check c = check_pop_slot(step, i);
           if (c == slot_check::in_flight) return fast::in_flight;
           if (c == slot_check::stale) {
@@ -957,10 +961,14 @@ class stream {
   static constexpr std::nullopt_t again = std::nullopt;
 
   // ---- push slow path
+  // Async (with in_flight): a coroutine's try (invariant 12).
+  template <bool Async = false>
   status push_impl(T& v, mode m, const detail::deadline& d, const std::stop_token* st,
                    detail::inflight_step_ptr in_flight = nullptr) {
-    fast f = try_fast_push(v, in_flight);
-    if (f == fast::in_flight) return kInFlight;
+    fast f = try_fast_push<Async>(v, in_flight);
+    if constexpr (Async) {
+      if (f == fast::in_flight) return kInFlight;
+    }
     if (f == fast::blocked && !is_unbounded()) {
       // Full with no waiter to serve: a try_ answers now (linearized at that load), and so does a form whose
       // stop was requested or whose deadline has passed (G-6, G-7: no lock; cancelled when both).
@@ -1244,9 +1252,11 @@ class stream {
     return r == status::closed ? status::ok : r;
   }
 
+  // Async (with in_flight): a coroutine's try (invariant 12).
+  template <bool Async = false>
   status pop_impl(std::optional<T>& out, mode m, const detail::deadline& d, const std::stop_token* st,
                   detail::inflight_step_ptr in_flight = nullptr) {
-    const fast f = try_fast_pop(out, m == mode::try_only ? nullptr : &d, st, in_flight);
+    const fast f = try_fast_pop<Async>(out, m == mode::try_only ? nullptr : &d, st, in_flight);
     if (f == fast::done) return status::ok;
     return pop_after_fast(out, f, m, d, st, in_flight);
   }
@@ -1529,10 +1539,10 @@ class stream {
 
   // A try that never waits: ok or closed (done), empty or full (register), kInFlight (hook `step`).
   status async_try_pop(std::optional<T>& out, detail::in_flight_step& step) {
-    return pop_impl(out, mode::try_only, detail::deadline::never(), nullptr, &step);
+    return pop_impl<true>(out, mode::try_only, detail::deadline::never(), nullptr, &step);
   }
   status async_try_push(T& v, detail::in_flight_step& step) {
-    return push_impl(v, mode::try_only, detail::deadline::never(), nullptr, &step);
+    return push_impl<true>(v, mode::try_only, detail::deadline::never(), nullptr, &step);
   }
 
   // Hook the step a try reported and link w until it is done; false (nothing linked) when it is done

@@ -279,7 +279,12 @@ class stream_ring {
   static constexpr std::uint32_t flag_bits = sleeping | hooked;
 
   void publish_step(typename Sync::template atomic<std::uint32_t>& turn, std::uint32_t next) noexcept {
-    if (publish(turn, next) && hook_) hook_(hook_context_);
+    if (publish(turn, next)) [[unlikely]]
+      run_hook();
+  }
+  // Out of line: fill() and take() stay small enough to be inlined into the fast push and pop.
+  [[gnu::noinline, gnu::cold]] void run_hook() noexcept {
+    if (hook_) hook_(hook_context_);
   }
 
   struct slot {
