@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "stress.hpp"
+#include "support/coroutine_support.hpp"
 
 namespace {
 
@@ -36,15 +37,7 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 
-struct detached {
-  struct promise_type {
-    detached get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
+using handoff_test::detached;  // tests/support/coroutine_support.hpp
 
 template <class Sync>
 struct coroutine_mix {

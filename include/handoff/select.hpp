@@ -66,6 +66,7 @@
 #include <utility>
 
 #include "condition.hpp"
+#include "detail/async_forward.hpp"  // the case templates, declared
 #include "detail/deadline.hpp"
 #include "detail/waiter.hpp"
 #include "mvar.hpp"
@@ -74,19 +75,6 @@
 #include "topic.hpp"
 
 namespace handoff {
-
-template <class T, class Sync>
-class pop_case;
-template <class T, class Sync>
-class push_case;
-template <class T, class Sync>
-class take_case;
-template <class T, class Sync>
-class put_case;
-template <class T, class Sync>
-class wait_case;
-template <class T, class Sync>
-class subscription_pop_case;
 
 namespace detail {
 

@@ -1,6 +1,7 @@
 // ---------------------------------------------------------------------------------------------------------------
-// handoff/detail/async_forward.hpp: declarations the primitives' async_ members name in their return types.
-// The definitions are in handoff/coroutine.hpp (which a program that co_awaits a channel includes).
+// handoff/detail/async_forward.hpp: declarations the primitives' async_ members name in their return types:
+// select's case templates (defined in handoff/select.hpp) and the awaiter (handoff/coroutine.hpp, which a
+// program that co_awaits a channel includes).
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
