@@ -635,13 +635,9 @@ class stream {
 
   // Invariant 12: record the step in flight on ring index i (turn `seen`) for a coroutine's try.
   // `pop`: the step is the publication of index i (its push may still give the index back: G-8).
-  static fast note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen,
+  static void note_in_flight(detail::in_flight_step* step, std::uint32_t i, std::uint32_t seen,
                              bool pop) noexcept {
-    step->overflow = false;
-    step->pop = pop;
-    step->index = i;
-    step->seen = seen;
-    return fast::in_flight;
+    *step = detail::in_flight_step{false, pop, i, seen};
   }
 
   // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is free.
