@@ -24,8 +24,11 @@
 //                            waiter waits with wait(lock, pred) for the next generation
 //                            (--broadcast-rounds=N, default 2000). Every waiter must see every generation, in
 //                            order.
-//   broadcast/8/handoff.condition<T>  the same without a mutex: the broadcaster waits (polling waiting())
-//                            until all 8 wait, then broadcast(generation) must return 8.
+//   broadcast/8/handoff.condition<T>  the same protocol with handoff::condition (wait(lock) registers before
+//                            it releases the mutex, CO-6): the broadcaster waits on a condition<void> until
+//                            all 8 counted themselves in, unlocks, and broadcast(generation) must return 8.
+//                            (Before 2026-12-03 the broadcaster polled waiting() with yields, taking the
+//                            condition's lock against the registering waiters: not the cv rows' workload.)
 //   broadcast/8/std::atomic::notify_all  the same with C++20 atomic wait/notify and no mutex: each waiter
 //                            counts itself in (the eighth notifies the broadcaster) and waits on the
 //                            generation word; the broadcaster waits for the count, bumps the generation and
@@ -265,20 +268,30 @@ void broadcast_cv(benchmark::State& state, const std::string& name, std::uint64_
 void broadcast_handoff_typed(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
   double cpu_seconds = 0;
   for (auto _ : state) {
+    std::mutex m;
     handoff::condition<std::uint64_t> go;
+    handoff::condition<void> all_arrived;
+    unsigned arrived = 0;  // guarded by m
     std::atomic<std::uint64_t> wrong{0};
     const double cpu_before = hb::process_cpu_seconds();
     hb::thread_team::run(kBroadcastWaiters + 1, [&](unsigned i) {
+      std::unique_lock lock(m);
       if (i == kBroadcastWaiters) {
         for (std::uint64_t r = 0; r < rounds; ++r) {
-          while (go.waiting() != kBroadcastWaiters) std::this_thread::yield();
+          while (arrived != kBroadcastWaiters) all_arrived.wait(lock);
+          arrived = 0;
+          lock.unlock();
+          // Every waiter counted in registered on `go` before it released m (CO-6), so all 8 wait now.
           // relaxed: a tally read after the team joined
           if (go.broadcast(r + 1) != kBroadcastWaiters) wrong.fetch_add(1, std::memory_order_relaxed);
+          lock.lock();
         }
         return;
       }
-      for (std::uint64_t r = 0; r < rounds; ++r)
-        if (go.wait() != r + 1) wrong.fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
+      for (std::uint64_t r = 0; r < rounds; ++r) {
+        if (++arrived == kBroadcastWaiters) all_arrived.signal();
+        if (go.wait(lock) != r + 1) wrong.fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
+      }
     });
     cpu_seconds += hb::process_cpu_seconds() - cpu_before;
     if (wrong.load() != 0) {

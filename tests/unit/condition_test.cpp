@@ -122,6 +122,26 @@ TYPED_TEST(ConditionTest, CO4_BroadcastWakesExactlyTheWaitersRegisteredBeforeIt)
       << "a waiter that registered after the broadcast gets the next signal only";
 }
 
+// Forty parked waiters: each signal reaches exactly the oldest one, and one broadcast wakes all the rest.
+TYPED_TEST(ConditionTest, CO3_CO4_FortyWaitersSignalledInOrderThenBroadcast) {
+  constexpr int kWaiters = 40, kSignalled = 20;
+  condition<int, TypeParam> c;
+  std::vector<std::future<int>> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(std::async(std::launch::async, [&] { return c.wait(); }));
+    until([&] { return c.waiting() == static_cast<std::size_t>(i + 1); }, "waiter registered in order");
+  }
+  for (int i = 0; i < kSignalled; ++i) {
+    EXPECT_EQ(c.signal(i + 1), 1u);
+    EXPECT_EQ(get_or_abort(std::move(waiters[i]), "signalled waiter " + std::to_string(i)), i + 1)
+        << "each signal reaches the oldest waiter";
+  }
+  EXPECT_EQ(c.waiting(), static_cast<std::size_t>(kWaiters - kSignalled));
+  EXPECT_EQ(c.broadcast(-1), static_cast<std::size_t>(kWaiters - kSignalled));
+  for (int i = kSignalled; i < kWaiters; ++i)
+    EXPECT_EQ(get_or_abort(std::move(waiters[i]), "broadcast waiter " + std::to_string(i)), -1);
+}
+
 // ---- CO-5
 
 TYPED_TEST(ConditionTest, CO5_BroadcastErrorMakesEveryWaitThrow) {
