@@ -245,8 +245,8 @@ class condition {
     if (core_t::gives_up_at_once(d, st, o)) return o;
     node w;
     w.slot = &in;
-    const bool oldest = core_.enqueue(w);
-    o = core_.await(w, d, st, oldest);
+    core_.enqueue(w);
+    o = core_.await(w, d, st);
     if (in.error) std::rethrow_exception(in.error);
     return o;
   }
@@ -258,10 +258,10 @@ class condition {
     {
       node w;
       w.slot = &in;
-      const bool oldest = core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
+      core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
       detail::release_caller_lock(lock, core_.info());
       detail::relock_on_exit<Lock> relock(lock);
-      o = core_.await(w, d, st, oldest);
+      o = core_.await(w, d, st);
     }
     if (in.error) std::rethrow_exception(in.error);
     return o;
@@ -419,8 +419,8 @@ class condition<void, Sync> {
     std::exception_ptr error;
     node w;
     w.slot = &error;
-    const bool oldest = core_.enqueue(w);
-    o = core_.await(w, d, st, oldest);
+    core_.enqueue(w);
+    o = core_.await(w, d, st);
     if (error) std::rethrow_exception(error);
     return o;
   }
@@ -433,10 +433,10 @@ class condition<void, Sync> {
     {
       node w;
       w.slot = &error;
-      const bool oldest = core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
+      core_.enqueue(w);  // registered while the caller still holds `lock` (CO-6)
       detail::release_caller_lock(lock, core_.info());
       detail::relock_on_exit<Lock> relock(lock);
-      o = core_.await(w, d, st, oldest);
+      o = core_.await(w, d, st);
     }
     if (error) std::rethrow_exception(error);
     return o;

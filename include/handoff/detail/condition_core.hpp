@@ -152,27 +152,18 @@ class condition_core {
   }
 
   // Registration: link `w` as the youngest waiter (a plain wait's node, or a select's link). From here on a
-  // signal can claim it (CO-2). Returns whether `w` is the oldest waiter now (the next signal's): await()
-  // spins only for the oldest (see there).
-  bool enqueue(node& w) noexcept {
+  // signal can claim it (CO-2).
+  void enqueue(node& w) noexcept {
     slow_guard<Sync> guard(lock_);
     queue_.push_back(&w);
     publish_count();
-    return queue_.size() == 1;
   }
 
   // After enqueue (and after the caller's lock was released, CO-6): the protocol of detail/waiter.hpp. On a
   // timeout or cancellation the node was not claimed (waiter.hpp: leaving is a CAS from `waiting`), so it is
   // unlinked here if no signaller unlinked it already while skipping it.
-  // `oldest` (enqueue's answer): only the oldest waiter spins before it parks. A signal goes to the oldest
-  // (CO-3), so a younger waiter's spin can end only by a broadcast, and with more waiters than cores (a
-  // broadcast's typical audience) its spin takes the CPU from the threads it waits for. Measured (issue 20,
-  // condition_bench, 2-core VM, 8 interleaved rounds, paired medians new/old, unpinned / pinned; the std rows
-  // of the same runs, unchanged code, 1.02-1.17): broadcast to 8 waiters 1.18 / 1.19 rounds/s with CPU per
-  // round 0.65 / 0.63 (condition<T>), 1.20 / 1.11 with 0.76 / 0.71 (condition<void> with a mutex); ping-pong
-  // 1.07 / 1.10 and 1.31 / 1.27.
-  outcome await(node& w, const deadline& d, const std::stop_token* st, bool oldest = true) noexcept {
-    const outcome o = await_with_stop(w.core(), d, st, {&site_, 1}, oldest);
+  outcome await(node& w, const deadline& d, const std::stop_token* st) noexcept {
+    const outcome o = await_with_stop(w.core(), d, st, {&site_, 1});
     if (o != outcome::completed) {
       slow_guard<Sync> guard(lock_);
       queue_.leave(w, [] {});
@@ -215,15 +206,14 @@ class condition_core {
   }
 
   // Tried and rejected (issue 20, 2026-12-03): every plain wait of a condition parked on one shared futex
-  // word with a bit of its own (FUTEX_WAIT_BITSET; a signal wakes its waiter's bit, a broadcast every bit
-  // with one call, the waiter reading the shared word before its marking compare-exchange; Relacy-checked,
-  // with a planted twin). condition_bench, interleaved rounds on the 2-core VM, paired medians new/old,
-  // unpinned / pinned: broadcast to 8 waiters 1.02 / 1.09 (condition<T>) and 1.06 / 1.12 (condition<void>),
-  // CPU per round -10%; but ping-pong 0.95 / 1.02 (condition<T>) and 0.86 / 0.70 (condition<void> with a
-  // mutex), the std rows of the same runs 0.91-1.13 (the group word is one more line that the waiter reads
-  // and the signaller writes on every hand-off). With 9 threads on 2 cores a broadcast round's cost is the
-  // waiters' spin phases (spin_limit = 0 cut its CPU by a third) and the mutex they take again, not the n
-  // wake calls.
+  // word with a bit of its own (FUTEX_WAIT_BITSET; a signal wakes its waiter's bit, a broadcast every bit with
+  // one call, the waiter reading the shared word before its marking compare-exchange; Relacy-checked, with a
+  // planted twin). condition_bench, interleaved rounds on the 2-core VM, paired medians new/old, unpinned /
+  // pinned: broadcast to 8 waiters 1.02 / 1.09 (condition<T>) and 1.06 / 1.12 (condition<void>), CPU per round
+  // -10%; but ping-pong 0.95 / 1.02 (condition<T>) and 0.86 / 0.70 (condition<void> with a mutex), the std
+  // rows of the same runs 0.91-1.13 (the group word is one more line that the waiter reads and the signaller
+  // writes on every hand-off). With 9 threads on 2 cores a broadcast round's cost is the waiters' spin phases
+  // (spin_limit = 0 cut its CPU by a third) and the mutex they take again, not the n wake calls.
   //
   // broadcast: claim every waiter queued now (the snapshot, CO-4), then deliver to each in FIFO order outside
   // the lock and complete it at once. If deliver throws for one of them, the exception reaches the

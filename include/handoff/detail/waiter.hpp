@@ -210,18 +210,13 @@ class wait_core {
   // `stoppable`: a stop token can end this wait (the blocked-thread record says so). `what`: the primitives
   // and operations the blocked-thread record names while the thread is parked (OB-4; its sites must
   // outlive the wait, and site i must be the channel of the link with case_index i); empty: no record.
-  // `spin`: false skips the spin phase (the caller knows that no hand-off is likely within it).
-  outcome await(const deadline& d, bool stoppable = false, wait_description what = {},
-                bool spin = true) noexcept {
+  outcome await(const deadline& d, bool stoppable = false, wait_description what = {}) noexcept {
     parked_record record(*this, d, stoppable, what);
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
-    std::uint32_t s = spin ? spin_until<Sync>(state_, std::memory_order_acquire,
-                                              [](std::uint32_t v) {
-                                                return (v & phase_mask) == done ||
-                                                       ((v & phase_mask) == waiting && (v & interrupted));
-                                              })
-                           : state_.load(std::memory_order_acquire);
+    std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
+      return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
+    });
     // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
     // spin), then by park_until.
     bool deadline_seen = (s & phase_mask) == waiting && !d.is_never() && Sync::passed(d);
@@ -380,11 +375,11 @@ class stop_interrupt {
 // await() watching an optional stop token: the one "wait" step of every blocking operation.
 template <class Sync>
 typename wait_core<Sync>::outcome await_with_stop(wait_core<Sync>& c, const deadline& d,
-                                                  const std::stop_token* st, wait_description what = {},
-                                                  bool spin = true) noexcept {
-  if (!st) return c.await(d, false, what, spin);
+                                                  const std::stop_token* st,
+                                                  wait_description what = {}) noexcept {
+  if (!st) return c.await(d, false, what);
   stop_interrupt<Sync> interrupt(*st, c);
-  return c.await(d, true, what, spin);
+  return c.await(d, true, what);
 }
 
 }  // namespace handoff::detail
