@@ -1,11 +1,13 @@
 // ---------------------------------------------------------------------------------------------------------------
 // bench/mutex_queue.hpp: the baseline, a blocking queue written the way most code writes it today.
 //
-// Purpose: one std::mutex, a std::deque, and two std::condition_variables ("not empty", "not full"); notify
-// after unlocking so a woken thread does not immediately block on the mutex it was woken for. Capacity n >= 1
-// bounds the deque; unbounded (SIZE_MAX) never makes push wait; capacity 0 is a rendezvous: push leaves its
-// value in a one-element buffer and then waits until a popper has taken it (a third condition variable), like
-// a Go unbuffered channel. No close, no timeouts: the benchmarks do not need them. Invariants (under mutex_):
+// Purpose: one std::mutex, a std::deque, and two condition variables ("not empty", "not full"; CV:
+// std::condition_variable, or handoff::condition<void> in the "mutex+handoff.condition" peer: the same code
+// with the condition variable replaced, the first step of a user moving to handoff); notify after unlocking
+// so a woken thread does not immediately block on the mutex it was woken for. Capacity n >= 1 bounds the
+// deque; unbounded (SIZE_MAX) never makes push wait; capacity 0 is a rendezvous: push leaves its value in a
+// one-element buffer and then waits until a popper has taken it (a third condition variable), like a Go
+// unbuffered channel. No close, no timeouts: the benchmarks do not need them. Invariants (under mutex_):
 // buffer_.size() <= max(capacity, 1); taken_ counts pops, so a rendezvous pusher whose value was the k-th
 // pushed returns once taken_ >= k. Memory ordering: the mutex orders everything: a push happens-before the
 // pop that returns its value. Lifetime: must outlive every thread using it.
@@ -22,7 +24,7 @@
 
 namespace handoff_bench {
 
-template <class T>
+template <class T, class CV = std::condition_variable>
 class mutex_queue {
  public:
   static constexpr std::size_t unbounded = SIZE_MAX;
@@ -60,9 +62,9 @@ class mutex_queue {
   const std::size_t capacity_;
   const std::size_t slots_;
   std::mutex mutex_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::condition_variable taken_cv_;
+  CV not_empty_;
+  CV not_full_;
+  CV taken_cv_;
   std::deque<T> buffer_;
   std::uint64_t pushed_ = 0;
   std::uint64_t taken_ = 0;

@@ -43,6 +43,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include <handoff/condition.hpp>
+
 #include "mutex_queue.hpp"
 
 #if __has_include(<handoff/stream.hpp>)
@@ -88,6 +90,20 @@ struct mutex_condvar_peer {
   void push(T value) { queue.push(std::move(value)); }
   T pop() { return queue.pop(); }
   mutex_queue<T> queue;
+};
+
+// The same queue with handoff::condition<void> for its condition variables (CO-8: the std vocabulary).
+template <class T>
+struct mutex_handoff_condition_peer {
+  static constexpr const char* name = "mutex+handoff.condition";
+  static constexpr const char* waiting = "parks (handoff::condition<void>)";
+  static constexpr bool busy_waits = false;
+  static constexpr bool fifo_per_producer = true;
+  static bool supports(std::size_t) { return true; }
+  explicit mutex_handoff_condition_peer(std::size_t capacity) : queue(capacity) {}
+  void push(T value) { queue.push(std::move(value)); }
+  T pop() { return queue.pop(); }
+  mutex_queue<T, handoff::condition<void>> queue;
 };
 
 // ---- handoff ----
@@ -235,6 +251,7 @@ void for_each_peer(F&& f) {
   f.template operator()<handoff_mvar_peer<T>>();
 #endif
   f.template operator()<mutex_condvar_peer<T>>();
+  f.template operator()<mutex_handoff_condition_peer<T>>();
 #if defined(HANDOFF_HAVE_MOODYCAMEL)
   f.template operator()<moodycamel_peer<T>>();
 #endif

@@ -206,14 +206,21 @@ class condition_core {
   }
 
   // Tried and rejected (issue 20, 2026-12-03): every plain wait of a condition parked on one shared futex
-  // word with a bit of its own (FUTEX_WAIT_BITSET; a signal wakes its waiter's bit, a broadcast every bit with
-  // one call, the waiter reading the shared word before its marking compare-exchange; Relacy-checked, with a
-  // planted twin). condition_bench, interleaved rounds on the 2-core VM, paired medians new/old, unpinned /
-  // pinned: broadcast to 8 waiters 1.02 / 1.09 (condition<T>) and 1.06 / 1.12 (condition<void>), CPU per round
-  // -10%; but ping-pong 0.95 / 1.02 (condition<T>) and 0.86 / 0.70 (condition<void> with a mutex), the std
-  // rows of the same runs 0.91-1.13 (the group word is one more line that the waiter reads and the signaller
-  // writes on every hand-off). With 9 threads on 2 cores a broadcast round's cost is the waiters' spin phases
-  // (spin_limit = 0 cut its CPU by a third) and the mutex they take again, not the n wake calls.
+  // word with a bit of its own (FUTEX_WAIT_BITSET; a signal wakes its waiter's bit, a broadcast every bit
+  // with one call, the waiter reading the shared word before its marking compare-exchange; Relacy-checked,
+  // with a planted twin). condition_bench, interleaved rounds on the 2-core VM, paired medians new/old,
+  // unpinned / pinned: broadcast to 8 waiters 1.02 / 1.09 (condition<T>) and 1.06 / 1.12 (condition<void>),
+  // CPU per round -10%; but ping-pong 0.95 / 1.02 (condition<T>) and 0.86 / 0.70 (condition<void> with a
+  // mutex), the std rows of the same runs 0.91-1.13 (the group word is one more line that the waiter reads
+  // and the signaller writes on every hand-off). With 9 threads on 2 cores a broadcast round's cost is the
+  // waiters' spin phases (spin_limit = 0 cut its CPU by a third) and the mutex they take again, not the n
+  // wake calls.
+  // Also tried and rejected (the same day): only the oldest waiter spins, a younger one parks at once (a
+  // signal goes to the oldest first). Broadcast to 8 waiters 1.18 / 1.19 rounds/s at 0.65 / 0.63 of the CPU
+  // per round, ping-pong 1.07-1.31; but a mutex + deque queue over condition<void> (queue_bench's
+  // mutex+handoff.condition peer, 6 rounds, its mutex+condvar rows 0.83-1.30 as the noise floor), unpinned:
+  // MPSC 2x1 capacity 1 0.45, MPMC 4x4 capacity 1 0.76, 8x8 capacity 1024 0.68 (pinned 0.83): a younger
+  // waiter's spin is what catches the next of a burst of notifies.
   //
   // broadcast: claim every waiter queued now (the snapshot, CO-4), then deliver to each in FIFO order outside
   // the lock and complete it at once. If deliver throws for one of them, the exception reaches the
