@@ -79,31 +79,31 @@ inline constexpr std::size_t unbounded_capacity = SIZE_MAX;
 }
 
 // ---- the baseline ----
-template <class T>
-struct mutex_condvar_peer {
-  static constexpr const char* name = "mutex+condvar";
-  static constexpr const char* waiting = "parks (std::condition_variable)";
+// bench/mutex_queue.hpp over the condition variable CV: everything the two mutex peers share.
+template <class T, class CV>
+struct mutex_queue_peer_base {
   static constexpr bool busy_waits = false;
   static constexpr bool fifo_per_producer = true;
   static bool supports(std::size_t) { return true; }
-  explicit mutex_condvar_peer(std::size_t capacity) : queue(capacity) {}
+  explicit mutex_queue_peer_base(std::size_t capacity) : queue(capacity) {}
   void push(T value) { queue.push(std::move(value)); }
   T pop() { return queue.pop(); }
-  mutex_queue<T> queue;
+  mutex_queue<T, CV> queue;
+};
+
+template <class T>
+struct mutex_condvar_peer : mutex_queue_peer_base<T, std::condition_variable> {
+  static constexpr const char* name = "mutex+condvar";
+  static constexpr const char* waiting = "parks (std::condition_variable)";
+  using mutex_queue_peer_base<T, std::condition_variable>::mutex_queue_peer_base;
 };
 
 // The same queue with handoff::condition<void> for its condition variables (CO-8: the std vocabulary).
 template <class T>
-struct mutex_handoff_condition_peer {
+struct mutex_handoff_condition_peer : mutex_queue_peer_base<T, handoff::condition<void>> {
   static constexpr const char* name = "mutex+handoff.condition";
   static constexpr const char* waiting = "parks (handoff::condition<void>)";
-  static constexpr bool busy_waits = false;
-  static constexpr bool fifo_per_producer = true;
-  static bool supports(std::size_t) { return true; }
-  explicit mutex_handoff_condition_peer(std::size_t capacity) : queue(capacity) {}
-  void push(T value) { queue.push(std::move(value)); }
-  T pop() { return queue.pop(); }
-  mutex_queue<T, handoff::condition<void>> queue;
+  using mutex_queue_peer_base<T, handoff::condition<void>>::mutex_queue_peer_base;
 };
 
 // ---- handoff ----
