@@ -70,12 +70,23 @@
 //   4. Unbounded streams push into the ring while it has room; beyond it, values go to an overflow list
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
 //      ring first and then the list. Memory is the ring plus one block of 32 cells per 32 values of backlog
-//      beyond it (a partly used tail block stays for the next overflow).
+//      beyond it (a partly used tail block stays for the next overflow). The list comes back into the ring
+//      in runs (the refill), so that a backlog does not keep both sides on lock_: a thread's pop that finds
+//      the ring drained takes its own value from the list and also claims the next values of the list (up
+//      to overflow_refill_values, 64) with the ring indices from the tail on, under lock_; a thread's push
+//      that finds OVERFLOW set and room in the ring for the whole list (at most 64 values) and its own value
+//      claims them, the index after them for its own value, and clears OVERFLOW in the same
+//      compare-exchange. The values move from their cells into their slots outside lock_ (invariant 6), in
+//      index order; pops may claim those indices meanwhile and wait for the slots' turns, as for any push
+//      in flight. Only when T's move constructor is noexcept (a value moved out of its cell cannot go back)
+//      and not for a coroutine's try (the moves wait for cell writes and slot frees in flight: invariant
+//      12). Cost: one lock per push while OVERFLOW is set, one per run of pops.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
 //   6. T's constructors and destructors never run under lock_: an overflow cell is claimed first and its
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
-//      never waits for an operation to start; it may wait for a slot or cell write already in flight in
-//      another thread (detail/stream_ring.hpp), which is bounded by that thread's progress.
+//      never waits for an operation to start; it may wait for slot or cell writes (and, in a refill,
+//      invariant 4, up to 64 of each and the frees of the slots it fills) already in flight in other
+//      threads (detail/stream_ring.hpp), which is bounded by those threads' progress.
 //   7. A push that finds a bounded stream of capacity >= min_yield_capacity (16) full, or a pop that finds
 //      such a stream empty, and that may wait, first yields the CPU up to Sync::yield_limit times (1 in the
 //      library's policy, detail/sync.hpp), trying the fast path again after each, and only then takes the
@@ -234,8 +245,20 @@ class stream {
   static constexpr std::size_t max_capacity = std::size_t{1} << 28;
   // Ring slots of an unbounded stream; values beyond it go to the overflow list, in blocks of
   // overflow_block_values values (one allocation per block).
-  static constexpr std::size_t unbounded_ring_size = 256;
+  // (256; a Sync policy may set its own unbounded_ring_slots, a power of two: the deterministic tests use 4
+  // so that a few values reach the list.)
+  static constexpr std::size_t unbounded_ring_size = [] {
+    if constexpr (requires { Sync::unbounded_ring_slots; })
+      return std::size_t{Sync::unbounded_ring_slots};
+    else
+      return std::size_t{256};
+  }();
+  static_assert(std::has_single_bit(unbounded_ring_size) && unbounded_ring_size >= 2 &&
+                    unbounded_ring_size <= max_capacity,
+                "Sync::unbounded_ring_slots: a power of two from 2 to max_capacity");
   static constexpr std::size_t overflow_block_values = 32;
+  // At most this many values move from the overflow list into a drained ring with one pop (invariant 4).
+  static constexpr std::size_t overflow_refill_values = 64;
   // The smallest capacity at which a blocked push or pop yields before it registers (invariant 7).
   static constexpr std::size_t min_yield_capacity = 16;
   // Ring slots of a capacity-1 stream when they fit in 4 KiB (else 2): consecutive indices then use their own
@@ -482,6 +505,8 @@ class stream {
   }
 
   // Snapshot of buffered values (ring positions claimed by pushers and not yet by poppers, plus overflow).
+  // A refill (invariant 4) moves the tail before it takes its run off the list, so for that instant the run
+  // may be counted twice (at most overflow_refill_values over; never under).
   std::size_t size() const noexcept {
     // relaxed: a snapshot; nothing is read through it. The head is read first, so head <= tail holds for the
     // pair; the clamp covers pops and pushes that passed between the two loads.
@@ -994,6 +1019,8 @@ class stream {
         if (k == room::moved) continue;
         if (k == room::free)
           r = push_into_ring(guard, t, v, fire, in_flight);
+        else if ((t & kOverflow) && !in_flight)
+          r = push_past_overflow(guard, t, v, spare, fire);  // invariant 4: the ring may take the list back
         else if (is_unbounded())
           r = push_into_overflow(guard, v, spare, fire);  // invariant 4: push never waits
         else
@@ -1080,6 +1107,54 @@ class stream {
     guard.unlock();
     fill_claimed(index_of(t), v);
     return status::ok;
+  }
+
+  // Invariant 4: OVERFLOW is set at tail word t (only lock_'s holder moves the tail then). If the ring has
+  // room for every value of the list (at most overflow_refill_values) and v, the list moves into the ring
+  // (the refill: its cells and the indices from t are claimed here and the values moved outside lock_), v
+  // takes the index after them and OVERFLOW goes with the same compare-exchange, so that the pushes after
+  // this one take the fast path again. Otherwise v goes to the list. Out of line, as take_from_overflow: the
+  // overflow cases keep their run arrays and moves out of push_impl and pop_after_fast (bounded streams
+  // never come here).
+  [[gnu::noinline]] step push_past_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
+                                            std::unique_ptr<typename overflow_type::block>& spare,
+                                            detail::watch_firing<Sync>& fire) {
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      const std::size_t n = overflow_.size();  // exact under lock_
+      // acquire: as in ring_room. The head never passes the frozen tail, so count only shrinks meanwhile.
+      const std::uint32_t count = distance(index_of(head_.load(std::memory_order_acquire)), index_of(t));
+      if (n <= overflow_refill_values && count + n + 1 <= fast_limit_) {
+        const std::uint32_t first = index_of(t);
+        const std::uint32_t mine = (first + static_cast<std::uint32_t>(n)) & index_mask;
+        // acq_rel: as in try_fast_push. A watcher armed on the emptied list goes with the claim (invariant
+        // 11).
+        if (!tail_.compare_exchange_strong(t,
+                                           with_index(t, (mine + 1) & index_mask) & ~(kOverflow | kWatched),
+                                           std::memory_order_acq_rel, std::memory_order_acquire))
+          return again;
+        if (t & kWatched) readable_watches_.take_all(fire.chain());
+        typename overflow_type::pop_claim run[overflow_refill_values];
+        if (n > 0) overflow_.claim_pops(run, n);
+        guard.unlock();
+        move_into_ring(run, static_cast<std::uint32_t>(n), first);
+        fill_claimed(mine, v);
+        return status::ok;
+      }
+    }
+    return push_into_overflow(guard, v, spare, fire);
+  }
+
+  // Outside lock_, T's move noexcept: move the values of the n overflow cells claimed in run (oldest first)
+  // into ring indices first .. first + n - 1, claimed with them. Holes come only from a push whose move
+  // threw, so with a noexcept move none reaches here; one would be published as a ring hole (its pop skips
+  // it) rather than leave its index unpublished.
+  void move_into_ring(const typename overflow_type::pop_claim* run, std::uint32_t n,
+                      std::uint32_t first) noexcept {
+    for (std::uint32_t j = 0; j < n; ++j) {
+      const std::uint32_t i = (first + j) & index_mask;
+      if (!overflow_type::transfer(run[j], [&](T&& v) noexcept { ring_.fill(i, std::move(v)); }))
+        ring_.publish_hole(i);
+    }
   }
 
   // Invariant 4: an unbounded stream's ring is full (or OVERFLOW is set): v goes to the overflow list. Its
@@ -1301,7 +1376,7 @@ class stream {
           in_flight->seen = 0;
           return kInFlight;
         }
-        r = take_from_overflow(guard, out);
+        r = take_from_overflow(guard, t, !in_flight, out);
       } else if (t & kClosed)
         return status::closed;  // ST-5: drained
       else
@@ -1404,15 +1479,30 @@ class stream {
     return status::ok;
   }
 
-  // Invariant 4: the ring is drained and the overflow list holds a value: claim its cell under lock_, take it
-  // outside (invariant 6). OVERFLOW stays set until this value is out; the pop that took the last one clears
-  // it if no push added another meanwhile.
-  step take_from_overflow(detail::relockable_guard<Sync>& guard, std::optional<T>& out) {
+  // Invariant 4: the ring is drained (tail word t, with OVERFLOW) and the overflow list holds a value: claim
+  // its cell under lock_, take it outside (invariant 6). A thread's pop (`may_refill`: not a coroutine's try,
+  // invariant 12) also claims up to overflow_refill_values of the next values and the ring indices after t,
+  // and moves them into the ring outside lock_ (the refill), so that the pops after it take the fast path.
+  // If this pop's claims took the list's last value, it relocks once its values are out and clears OVERFLOW
+  // if the list is still empty (a push that found room for the empty list may have cleared it already:
+  // push_past_overflow).
+  [[gnu::noinline]] step take_from_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t,
+                                            bool may_refill, std::optional<T>& out) {
     const typename overflow_type::pop_claim c = overflow_.claim_pop();
-    guard.unlock();
+    bool drained = c.last;
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      if (may_refill && !c.last) {
+        typename overflow_type::pop_claim run[overflow_refill_values];
+        const std::uint32_t n = claim_refill(t, run);
+        if (n > 0) drained = run[n - 1].last;
+        guard.unlock();
+        move_into_ring(run, n, index_of(t));
+      }
+    }
+    if (guard.owns_lock()) guard.unlock();
     std::exception_ptr error;
     const bool got = overflow_type::take(c, out, error);
-    if (c.last) {
+    if (drained) {
       guard.lock();
       if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
       guard.unlock();
@@ -1420,6 +1510,25 @@ class stream {
     if (error) std::rethrow_exception(error);  // this pop's own value (see Exceptions)
     if (!got) return again;                    // a hole (a push whose move threw): claim again
     return status::ok;
+  }
+
+  // Under lock_, the ring drained at tail word t (OVERFLOW set: only lock_'s holder moves the tail) and the
+  // list not empty: claim the next n values of the list (n <= overflow_refill_values) into run[0 .. n) and
+  // ring indices t .. t + n - 1 for them; the caller moves each into its index outside lock_. Pops may claim
+  // those indices at once and wait for their slots' turns (ring take, or invariant 9's wait), as for a push
+  // in flight. Returns n (0 if the tail word moved, which the lock and OVERFLOW rule out: a non-empty list
+  // means OVERFLOW is set, and it is cleared only under lock_ once the list is empty).
+  std::uint32_t claim_refill(std::uint64_t t, typename overflow_type::pop_claim* run) noexcept {
+    const std::uint32_t n = static_cast<std::uint32_t>(
+        (std::min)({overflow_.size(), std::size_t{overflow_refill_values}, std::size_t{fast_limit_}}));
+    if (n == 0) return 0;
+    // acq_rel: the tail moves as a fast push's claim does (invariant 2: ordered with registrations on this
+    // word); the values reach their pops through the slots' turns (fill's release, take's acquire).
+    if (!tail_.compare_exchange_strong(t, with_index(t, (index_of(t) + n) & index_mask),
+                                       std::memory_order_acq_rel, std::memory_order_acquire))
+      return 0;
+    overflow_.claim_pops(run, n);
+    return n;
   }
 
   // Empty and open (no pusher, no overflow value): answer a try_, a stop or a passed deadline now, else

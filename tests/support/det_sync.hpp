@@ -581,6 +581,12 @@ struct det_sync {
   }
 };
 
+// det_sync with a 4-slot ring for unbounded streams (stream<T>::unbounded_ring_size, 256 with det_sync), so
+// that a scenario's few values reach the overflow list and its refill (stream.hpp invariant 4).
+struct det_small_ring_sync : det_sync {
+  static constexpr std::size_t unbounded_ring_slots = 4;
+};
+
 // ---- det threads
 // -------------------------------------------------------------------------------------------
 

@@ -40,7 +40,9 @@ using handoff_test::det_random;
 using handoff_test::det_sync;
 using handoff_test::det_thread;
 using handoff_test::queue_op;
-using stream_type = handoff::stream<std::uint64_t, det_sync>;
+// det_small_ring_sync: bounded streams as with det_sync; an unbounded one has a ring of 4 slots, so that its
+// histories go through the overflow list and the refill (stream.hpp invariant 4).
+using stream_type = handoff::stream<std::uint64_t, handoff_test::det_small_ring_sync>;
 
 constexpr std::size_t unbounded_cap = std::numeric_limits<std::size_t>::max();
 
@@ -58,7 +60,7 @@ void random_history_is_linearizable(std::size_t capacity, prefill rule = prefill
   std::uint64_t clock = 0;  // det threads run one at a time: a plain counter orders their events
   std::uint64_t next_value = 1;
   std::vector<queue_op> history;
-  const std::size_t max_prefill = capacity == unbounded_cap ? 3 : capacity;
+  const std::size_t max_prefill = capacity == unbounded_cap ? 7 : capacity;  // unbounded: up to 3 in the list
   const std::size_t prefilled =
       rule == prefill::near_full ? capacity - det_random() % 3 : det_random() % (max_prefill + 1);
   for (std::size_t i = 0; i < prefilled; ++i) {

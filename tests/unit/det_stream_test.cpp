@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -29,10 +30,10 @@ namespace sc = handoff_test::det_scenarios;
 inline constexpr std::size_t unbounded_cap = std::numeric_limits<std::size_t>::max();
 
 // The scenario adapter for stream<item> of capacity Cap (unbounded_cap: stream{handoff::unbounded}).
-template <std::size_t Cap>
+template <std::size_t Cap, class Sync = det_sync>
 struct stream_adapter {
   using item = sc::item;
-  using base = handoff::stream<item, det_sync>;
+  using base = handoff::stream<item, Sync>;
   struct bounded_channel : base {
     bounded_channel() : base(Cap) {}
   };
@@ -73,6 +74,9 @@ using cap1 = stream_adapter<1>;
 using cap3 = stream_adapter<3>;  // a ring of 4 slots: room is decided from the head (copy), not the slot turn
 using cap4 = stream_adapter<4>;
 using unbounded = stream_adapter<unbounded_cap>;
+// Unbounded with a ring of 4 slots: values beyond it go to the overflow list, and come back through the
+// refill (stream.hpp invariant 4).
+using unbounded_ring4 = stream_adapter<unbounded_cap, handoff_test::det_small_ring_sync>;
 
 // One test per scenario and capacity, named <Scenario>_<capacity>, so a replay line selects exactly one.
 #define DET_STREAM_ONE(Name, Capacity, Adapter, Rules, ...) \
@@ -86,9 +90,10 @@ using unbounded = stream_adapter<unbounded_cap>;
   DET_STREAM_ONE(Name, Cap1, cap1, Rules, __VA_ARGS__)       \
   DET_STREAM_ONE(Name, Cap3, cap3, Rules, __VA_ARGS__)       \
   DET_STREAM_ONE(Name, Cap4, cap4, Rules, __VA_ARGS__)
-#define DET_STREAM_SCENARIO(Name, Rules, ...)           \
-  DET_STREAM_BOUNDED_SCENARIO(Name, Rules, __VA_ARGS__) \
-  DET_STREAM_ONE(Name, Unbounded, unbounded, Rules, __VA_ARGS__)
+#define DET_STREAM_SCENARIO(Name, Rules, ...)                    \
+  DET_STREAM_BOUNDED_SCENARIO(Name, Rules, __VA_ARGS__)          \
+  DET_STREAM_ONE(Name, Unbounded, unbounded, Rules, __VA_ARGS__) \
+  DET_STREAM_ONE(Name, UnboundedRing4, unbounded_ring4, Rules, __VA_ARGS__)
 
 // ST-3, ST-4, G-1
 DET_STREAM_SCENARIO(HandOffToWaitingPopper, ST4_G1, sc::handoff_to_waiting_receiver<A>())
@@ -147,6 +152,51 @@ void close_races_push_and_pop() {
 }
 
 DET_STREAM_SCENARIO(CloseRacingPushAndPop, ST5_G2, close_races_push_and_pop<A>())
+
+// Invariant 4, the refill: a ring of 4 full and 6 values in the overflow list; two poppers drain it while a
+// pusher adds 6 more, so that pops that move list values into the ring race each other and the push that
+// takes the list back into the ring and clears OVERFLOW. Every value comes out once (G-2), and each popper
+// sees the values in FIFO order (ST-2): the prefilled ones, in order, before any of the pusher's, in order.
+void refill_races_pushes_and_pops() {
+  handoff::stream<sc::item, handoff_test::det_small_ring_sync> s(handoff::unbounded);
+  constexpr std::uint64_t prefilled = 10, pushed = 6;
+  for (std::uint64_t i = 0; i < prefilled; ++i) DET_CHECK(s.push(sc::make(100 + i)));
+  std::vector<std::uint64_t> seen[2];
+  auto popper = [&](int k) {
+    for (std::uint64_t i = 0; i < (prefilled + pushed) / 2; ++i) {
+      auto v = s.pop();
+      DET_CHECK_MSG(v.has_value(), "pop reported end-of-stream on an open stream");
+      if (v) seen[k].push_back(sc::value_of(*v));
+    }
+  };
+  det_thread p0([&] { popper(0); }, "popper 0");
+  det_thread p1([&] { popper(1); }, "popper 1");
+  det_thread pusher(
+      [&] {
+        for (std::uint64_t i = 1; i <= pushed; ++i) DET_CHECK(s.push(sc::make(i)));
+      },
+      "pusher");
+  p0.join();
+  p1.join();
+  pusher.join();
+  std::vector<std::uint64_t> all;
+  for (const auto& v : seen) {
+    // FIFO rank: the prefilled values (100 ..) come before the pusher's (1 ..).
+    auto rank = [](std::uint64_t x) { return x >= 100 ? x - 100 : prefilled + x; };
+    for (std::size_t j = 1; j < v.size(); ++j)
+      DET_CHECK_MSG(rank(v[j - 1]) < rank(v[j]), "a popper saw " + sc::show(v) + " (not FIFO)");
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t i = 1; i <= pushed; ++i) want.push_back(i);
+  for (std::uint64_t i = 0; i < prefilled; ++i) want.push_back(100 + i);
+  DET_CHECK_MSG(all == want, "popped " + sc::show(all));
+  DET_CHECK(s.size() == 0);
+}
+TEST(DetStream, RefillRacingPushesAndPops_UnboundedRing4_ST2_G2) {
+  det_expect_clean([] { refill_races_pushes_and_pops(); });
+}
 
 // G-1, G-8: a push whose move throws gives its claimed index back (the stream is as before) while a popper
 // that read the head before the give-back, and the tail after the claim, tries to claim that index. If it

@@ -25,6 +25,7 @@
 #include <exception>
 #include <future>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <utility>
@@ -259,6 +260,56 @@ TYPED_TEST(UncontendedCost, G6_UnboundedStreamWithinItsRingNoLockNoSyscall) {
   const sync_counts c =
       counted("unbounded stream push/pop", [&] { push_pop_rounds(s, stream_t::unbounded_ring_size); });
   EXPECT_EQ(c, none) << "G-6: unbounded stream within its ring";
+}
+
+// Stream.hpp invariant 4, the refill: values beyond an unbounded stream's ring go through the overflow list
+// under the lock, but they come back into the ring in runs, so the stream does not stay on the slow path.
+//  - A pop that drains the ring takes its own value from the list and moves up to overflow_refill_values more
+//    into the ring: the pops after it are fast again (one lock per run, plus one to clear OVERFLOW).
+//  - A push that finds room in the ring for the whole list and its own value moves the list back into the
+//    ring and clears OVERFLOW: the pushes after it are fast again.
+// Values stay in FIFO order throughout, and size() is exact at every step (single thread).
+TYPED_TEST(UncontendedCost, G6_UnboundedStreamRefillLeavesTheSlowPath) {
+  using stream_t = handoff::stream<int, typename TestFixture::sync>;
+  constexpr int ring = static_cast<int>(stream_t::unbounded_ring_size);
+  constexpr int run = static_cast<int>(stream_t::overflow_refill_values);
+  stream_t s(handoff::unbounded);
+  int next_in = 0, next_out = 0;
+  auto push_n = [&](int n) {
+    for (int k = 0; k < n; ++k) ASSERT_TRUE(s.push(int{next_in++}));
+  };
+  auto pop_n = [&](int n) {
+    for (int k = 0; k < n; ++k) {
+      const std::optional<int> v = s.pop();
+      ASSERT_TRUE(v.has_value());
+      ASSERT_EQ(*v, next_out++) << "FIFO through the ring, the overflow list and the refill";
+      ASSERT_EQ(s.size(), static_cast<std::size_t>(next_in - next_out));
+    }
+  };
+
+  // Pop side: the ring full and 2 runs in the list. Each pop that finds the ring drained takes one value
+  // and refills a run: 2 * run list values cost 2 refills, plus one lock to clear OVERFLOW at the end.
+  push_n(ring);
+  constexpr int blocks = 2 * run / static_cast<int>(stream_t::overflow_block_values);
+  EXPECT_EQ(counted("overflow pushes", [&] { push_n(2 * run); }).lock,
+            static_cast<std::uint64_t>(2 * run + blocks))
+      << "a push beyond the ring takes the lock (its cell is claimed under it), once more when it allocates "
+         "a block (outside the lock)";
+  const sync_counts drain = counted("drain through the refill", [&] { pop_n(ring + 2 * run); });
+  EXPECT_LE(drain.lock, 4u) << "one lock per refilled run (plus OVERFLOW's clearing), not one per value: "
+                            << drain;
+  EXPECT_EQ(drain.park + drain.park_until + drain.yield, 0u) << drain;
+
+  // Push side: the ring full and 10 values in the list; once pops have made room for all of them, the next
+  // push moves them back into the ring, and the pushes after it take the fast path.
+  push_n(ring + 10);
+  pop_n(ring / 2);  // from the ring: fast
+  EXPECT_EQ(counted("the push that takes the list back", [&] { push_n(1); }).lock, 1u);
+  EXPECT_EQ(counted("pushes after it", [&] { push_n(ring / 4); }), none)
+      << "OVERFLOW cleared: pushes within the ring are fast again";
+  EXPECT_EQ(counted("pops of the rest", [&] { pop_n(next_in - next_out); }), none)
+      << "every value is in the ring again";
+  EXPECT_EQ(s.size(), 0u);
 }
 
 // The try_ answers of a stream are taken on the fast path too: full and empty with no lock.

@@ -73,6 +73,7 @@ class relockable_guard {
     held_ = false;
     lock_.unlock();
   }
+  bool owns_lock() const noexcept { return held_; }
 
  private:
   slow_lock<Sync>& lock_;

@@ -5,9 +5,10 @@
 // Purpose: storage for the backlog of an unbounded stream once its ring is full (stream.hpp invariant 4).
 // Values live in a singly linked list of blocks of BlockValues cells (one allocation per block, not per
 // value). This file holds the cells and blocks and the claim / fill / take / give-back steps on them;
-// deciding when a push or pop uses the list, and the OVERFLOW flag on the tail word that diverts fast pushes
-// to the slow path, are stream.hpp's job. Every operation marked "under the lock" runs under the owning
-// stream's lock_; the others run outside it, on a cell the caller claimed.
+// deciding when a push or pop uses the list, the OVERFLOW flag on the tail word that diverts fast pushes
+// to the slow path, and the refill that moves runs of values from the list back into the ring (claim_pops,
+// transfer), are stream.hpp's job (its invariant 4). Every operation marked "under the lock" runs under the
+// owning stream's lock_; the others run outside it, on a cell the caller claimed.
 //
 // Cell turn word (one Sync::atomic<uint32_t> per cell): 0 while the claiming push writes the cell, 1 once its
 // value (or a hole) is published. A cell is used once: it is never freed for a later value, its block is.
@@ -49,6 +50,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "stream_ring.hpp"
@@ -179,6 +181,57 @@ class stream_overflow {
   // Under the lock, size() > 0: claim the oldest value's cell (the head block has an unclaimed value: a
   // drained head block was unlinked by the pop that claimed its last cell).
   pop_claim claim_pop() noexcept {
+    pop_claim c = claim_cell();
+    size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in claim_push
+    c.last = size() == 0;
+    return c;
+  }
+
+  // Under the lock, 0 < n <= size(): claim the n oldest values' cells into out[0 .. n), oldest first, as n
+  // claim_pop calls would (one update of size; `last` only on out[n - 1], if it took the list's last value).
+  // The stream moves them into its ring (stream.hpp invariant 4: the refill).
+  void claim_pops(pop_claim* out, std::size_t n) noexcept {
+    for (std::size_t j = 0; j < n; ++j) out[j] = claim_cell();
+    size_.fetch_sub(n, std::memory_order_relaxed);  // relaxed: as in claim_push
+    out[n - 1].last = size() == 0;
+  }
+
+  // Outside the lock (invariant 2): wait for the claimed cell's publication, move its value into `out` and
+  // destroy it, then drop the claim's references to the block. False for a hole (a push whose move threw: the
+  // caller claims again). If the move out throws, the value is still destroyed and `error` holds the
+  // exception (the caller rethrows it once its own bookkeeping is done).
+  static bool take(const pop_claim& c, std::optional<T>& out, std::exception_ptr& error) noexcept {
+    return transfer(c, [&](T&& v) noexcept {
+      try {
+        out.emplace(std::move(v));
+      } catch (...) {
+        // The value whose move-out throws is this pop's own (stream.hpp, Exceptions): it is destroyed with
+        // its cell, and the list goes on as if it had been popped, so nothing overtakes or strands.
+        error = std::current_exception();
+      }
+    });
+  }
+
+  // Outside the lock: wait for the claimed cell's publication, hand its value to sink (a noexcept callable
+  // taking T&&), destroy it, then drop the claim's references to the block. False for a hole (no value; sink
+  // is not called).
+  template <class Sink>
+  static bool transfer(const pop_claim& c, Sink&& sink) noexcept {
+    static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "the value must leave its cell without a throw");
+    cell& x = c.b->cells[c.k];
+    ring_type::await_turn(x.turn, 1);  // its pusher may still be moving the value in (invariant 2)
+    const bool hole = x.hole;
+    if (!hole) {
+      sink(std::move(*x.value()));
+      x.value()->~T();  // outside the lock
+    }
+    release_block(c.b, c.unlinked ? 2 : 1);  // our cell, and the link if we unlinked it
+    return !hole;
+  }
+
+ private:
+  // Under the lock, size() > 0: claim_pop without the size update (the callers do it, once per call).
+  pop_claim claim_cell() noexcept {
     block* b = head_;
     const std::size_t k = b->taken++;
     const bool unlink = b->taken == BlockValues;  // its last cell: the list goes on at the next block
@@ -187,33 +240,9 @@ class stream_overflow {
       if (!head_) tail_ = nullptr;
       --blocks_linked_;
     }
-    size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in claim_push
-    return {b, k, unlink, size() == 0};
+    return {b, k, unlink, false};
   }
 
-  // Outside the lock (invariant 2): wait for the claimed cell's publication, move its value into `out` and
-  // destroy it, then drop the claim's references to the block. False for a hole (a push whose move threw: the
-  // caller claims again). If the move out throws, the value is still destroyed and `error` holds the
-  // exception (the caller rethrows it once its own bookkeeping is done).
-  static bool take(const pop_claim& c, std::optional<T>& out, std::exception_ptr& error) noexcept {
-    cell& x = c.b->cells[c.k];
-    ring_type::await_turn(x.turn, 1);  // its pusher may still be moving the value in (invariant 2)
-    const bool hole = x.hole;
-    if (!hole) {
-      try {
-        out.emplace(std::move(*x.value()));
-      } catch (...) {
-        // The value whose move-out throws is this pop's own (stream.hpp, Exceptions): it is destroyed with
-        // its cell, and the list goes on as if it had been popped, so nothing overtakes or strands.
-        error = std::current_exception();
-      }
-      x.value()->~T();  // outside the lock
-    }
-    release_block(c.b, c.unlinked ? 2 : 1);  // our cell, and the link if we unlinked it
-    return !hole;
-  }
-
- private:
   // Drop `n` references to block b (acq_rel: every finished cell's accesses happen-before the delete).
   static void release_block(block* b, std::size_t n) noexcept {
     if (b->pending.fetch_sub(n, std::memory_order_acq_rel) == n) delete b;
