@@ -1022,7 +1022,7 @@ class stream {
         else if ((t & kOverflow) && !in_flight)
           r = push_past_overflow(guard, t, v, spare, fire);  // invariant 4: the ring may take the list back
         else if (is_unbounded())
-          r = push_into_overflow(guard, v, spare, fire);  // invariant 4: push never waits
+          r = push_into_overflow(guard, t, v, spare, fire);  // invariant 4: push never waits
         else
           r = register_pusher(guard, t, v, m, d, st, fire);
       }
@@ -1122,8 +1122,9 @@ class stream {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       const std::size_t n = overflow_.size();  // exact under lock_
       // acquire: as in ring_room. The head never passes the frozen tail, so count only shrinks meanwhile.
-      const std::uint32_t count = distance(index_of(head_.load(std::memory_order_acquire)), index_of(t));
-      if (n <= overflow_refill_values && count + n + 1 <= fast_limit_) {
+      // Read only for a short list: the head's line is the pops' (a miss inside the critical section).
+      if (n <= overflow_refill_values &&
+          distance(index_of(head_.load(std::memory_order_acquire)), index_of(t)) + n + 1 <= fast_limit_) {
         const std::uint32_t first = index_of(t);
         const std::uint32_t mine = (first + static_cast<std::uint32_t>(n)) & index_mask;
         // acq_rel: as in try_fast_push. A watcher armed on the emptied list goes with the claim (invariant
@@ -1141,7 +1142,7 @@ class stream {
         return status::ok;
       }
     }
-    return push_into_overflow(guard, v, spare, fire);
+    return push_into_overflow(guard, t, v, spare, fire);
   }
 
   // Outside lock_, T's move noexcept: move the values of the n overflow cells claimed in run (oldest first)
@@ -1160,7 +1161,7 @@ class stream {
   // Invariant 4: an unbounded stream's ring is full (or OVERFLOW is set): v goes to the overflow list. Its
   // cell is claimed under lock_ (a new block, if needed, is allocated outside it first) and filled outside it
   // (invariant 6). A spare block we did not need is freed by the caller.
-  step push_into_overflow(detail::relockable_guard<Sync>& guard, T& v,
+  step push_into_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
                           std::unique_ptr<typename overflow_type::block>& spare,
                           detail::watch_firing<Sync>& fire) {
     if (overflow_.needs_block() && !spare) {
@@ -1169,8 +1170,11 @@ class stream {
       return again;
     }
     const typename overflow_type::push_claim c = overflow_.claim_push(spare);
-    set_tail_flag(kOverflow, true);
-    take_readable_watches(fire);
+    // t was read under this hold of lock_, so its flags are exact: no write to the tail's line (which the
+    // fast pops read) when OVERFLOW is already set, and readable watchers are armed iff WATCHED is set
+    // (invariant 11: both change only under lock_).
+    if (!(t & kOverflow)) set_tail_flag(kOverflow, true);
+    if (t & kWatched) take_readable_watches(fire);
     guard.unlock();
     try {
       if (overflow_type::fill(c, v)) run_step_hook(this);  // outside lock_ (invariants 6, 12)

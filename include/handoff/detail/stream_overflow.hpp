@@ -129,8 +129,7 @@ class stream_overflow {
     const std::size_t k = b->claimed++;
     // relaxed: under the lock; the pop that finishes with the cell drops it with acq_rel (release_block).
     b->pending.fetch_add(1, std::memory_order_relaxed);
-    // relaxed: a snapshot counter for size(); the lock orders its updates.
-    size_.fetch_add(1, std::memory_order_relaxed);
+    add_size(1);
     return {b, k};
   }
 
@@ -152,7 +151,7 @@ class stream_overflow {
     // c.b is alive (our claim is one of its pending references); it is still linked if it is the tail.
     if (c.b != tail_ || c.k + 1 != c.b->claimed || c.b->taken > c.k) return false;
     c.b->claimed = c.k;
-    size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in claim_push
+    add_size(-1);
     if (size() == 0) on_empty();
     c.b->pending.fetch_sub(1, std::memory_order_relaxed);  // relaxed: the link keeps it above zero
     return true;
@@ -182,7 +181,7 @@ class stream_overflow {
   // drained head block was unlinked by the pop that claimed its last cell).
   pop_claim claim_pop() noexcept {
     pop_claim c = claim_cell();
-    size_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in claim_push
+    add_size(-1);
     c.last = size() == 0;
     return c;
   }
@@ -192,7 +191,7 @@ class stream_overflow {
   // The stream moves them into its ring (stream.hpp invariant 4: the refill).
   void claim_pops(pop_claim* out, std::size_t n) noexcept {
     for (std::size_t j = 0; j < n; ++j) out[j] = claim_cell();
-    size_.fetch_sub(n, std::memory_order_relaxed);  // relaxed: as in claim_push
+    add_size(-static_cast<std::ptrdiff_t>(n));
     out[n - 1].last = size() == 0;
   }
 
@@ -230,6 +229,14 @@ class stream_overflow {
   }
 
  private:
+  // Under the lock (every write of size_ is): a load and a store, not a read-modify-write, whose locked
+  // instruction on a line that size() readers share costs more inside the critical section. relaxed: the
+  // lock orders the writes; size() outside it is a snapshot.
+  void add_size(std::ptrdiff_t d) noexcept {
+    size_.store(size_.load(std::memory_order_relaxed) + static_cast<std::size_t>(d),
+                std::memory_order_relaxed);
+  }
+
   // Under the lock, size() > 0: claim_pop without the size update (the callers do it, once per call).
   pop_claim claim_cell() noexcept {
     block* b = head_;
