@@ -1173,6 +1173,8 @@ class stream {
     // t was read under this hold of lock_, so its flags are exact: no write to the tail's line (which the
     // fast pops read) when OVERFLOW is already set, and readable watchers are armed iff WATCHED is set
     // (invariant 11: both change only under lock_).
+    HANDOFF_PRECONDITION_ON(info_, readable_watches_.empty() == !(t & kWatched),
+                            "internal invariant 11 broken: readable watchers and WATCHED disagree");
     if (!(t & kOverflow)) set_tail_flag(kOverflow, true);
     if (t & kWatched) take_readable_watches(fire);
     guard.unlock();

@@ -12,6 +12,8 @@
 //   static void yield();                        give the CPU to another runnable thread (sched_yield)
 //   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
 //   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
+//   static constexpr size_t unbounded_ring_slots;   optional: ring slots of an unbounded stream (default 256;
+//                                               a power of two; the deterministic tests use 4, stream.hpp)
 // os_sync<futex_parking> and os_sync<portable_parking> run on real threads; a test tree may substitute a
 // deterministic scheduler with the same shape (the folly DeterministicSchedule pattern).
 // ---------------------------------------------------------------------------------------------------------------
