@@ -37,11 +37,11 @@ namespace handoff {
 // the 2-core VM, 8 rounds, paired medians with / without: mvar ping-pong 0.43 pinned, 0.49 unpinned; SPSC
 // capacity 0 0.79 / 0.64; 2x2 capacity 1 0.91 / 0.58; 1x1 beside a busy thread 0.23 (a yield hands the busy
 // thread a time slice); select over 2 rendezvous streams 1.21 / 0.77; capacity 1024 rows within noise.
-// Tried and not committed (issue 20, 2026-12-03, on an Intel Xeon VM where PAUSE costs 22 ns and mvar ping-pong
-// made 241k round trips/s at 128 steps, 571k at 512): a per-thread adaptive budget for registered waits
-// (wait_core::await; thread_local, two clock reads around a wait's first park): double after a park woken
-// within 20 us, halve after one longer than 200 us (floor 32 steps). Interleaved A/B, 3-4 rounds, medians
-// new/old (moodycamel rows as the floor, 0.86-1.35):
+// Tried and not committed (issue 20, 2026-12-03, on an Intel Xeon VM where PAUSE costs 22 ns and mvar
+// ping-pong made 241k round trips/s at 128 steps, 571k at 512): a per-thread adaptive budget for registered
+// waits (wait_core::await; thread_local, two clock reads around a wait's first park): double after a park
+// woken within 20 us, halve after one longer than 200 us (floor 32 steps). Interleaved A/B, 3-4 rounds,
+// medians new/old (moodycamel rows as the floor, 0.86-1.35):
 //   - cap 2048: two-thread hand-offs 1.5-6.2x at 0.3-0.8x the CPU, but mutex + deque over condition<void>
 //     at 2x2 / 4x4 capacity 1 0.11-0.47x (CPU 3-10x: a park is short there because parking gave the partner
 //     this core, so the budget grew to where it only burnt the partners' time), broadcast/8 0.48-0.85x.
@@ -51,7 +51,8 @@ namespace handoff {
 //     MPSC 2.0-5.9x, all at lower CPU; broadcast 0.90-1.23x; but that queue at 2x2-8x8 capacity 1 still
 //     0.51-0.75x (CPU 1.3-1.8x) and mvar 2x2 capacity 1 0.73-0.87x. Fewer spin endings is not the cost that
 //     matters there: the partners' lost CPU is. What the next attempt needs is a signal for "my spin delays
-//     the thread I wait for" (e.g. the wait's waker ran on this CPU, or the runnable count), not a bigger cap.
+//     the thread I wait for" (e.g. the wait's waker ran on this CPU, or the runnable count), not a bigger
+//     cap.
 inline constexpr unsigned default_spin_limit = 128;
 
 // Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
