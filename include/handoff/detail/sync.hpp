@@ -51,8 +51,10 @@ namespace handoff {
 //     MPSC 2.0-5.9x, all at lower CPU; broadcast 0.90-1.23x; but that queue at 2x2-8x8 capacity 1 still
 //     0.51-0.75x (CPU 1.3-1.8x) and mvar 2x2 capacity 1 0.73-0.87x. Fewer spin endings is not the cost that
 //     matters there: the partners' lost CPU is. What the next attempt needs is a signal for "my spin delays
-//     the thread I wait for" (e.g. the wait's waker ran on this CPU, or the runnable count), not a bigger
-//     cap.
+//     the thread I wait for", not a bigger cap. A third variant used one (complete() records the waker's
+//     CPU; a short park whose waker ran on the CPU the waiter parked on halves the budget): that queue at
+//     2x2 capacity 1 2.9-3.4x, two-thread hand-offs 1.6-4.7x; but 8x8 capacity 1 unpinned 0.48x, broadcast
+//     pinned 0.67-0.71x and the capacity-1024 stream rows 0.57-0.75x (CPU 1.3-1.7x): closest so far.
 inline constexpr unsigned default_spin_limit = 128;
 
 // Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
