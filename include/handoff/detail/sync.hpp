@@ -56,7 +56,7 @@ namespace handoff {
 //     2x2 capacity 1 2.9-3.4x, two-thread hand-offs 1.6-4.7x; but 8x8 capacity 1 unpinned 0.48x, broadcast
 //     pinned 0.67-0.71x and the capacity-1024 stream rows 0.57-0.75x (CPU 1.3-1.7x). A fourth records the
 //     waker's CPU only when a peek at the state word finds the waiter parked: two-thread hand-offs 1.5-3.1x
-//     at 0.5-0.8x the CPU, the queue over condition<void> 1.2-4.7x from 1x1 to 4x4, capacity-1 mvar and
+//     at 0.5-0.8x the CPU, the queue over condition<void> 1.0-4.7x from 1x1 to 4x4, capacity-1 mvar and
 //     stream 0.94-1.61x everywhere; left: that queue at 8x8 capacity 1 unpinned 0.63x, SPSC capacity 1024
 //     unpinned 0.69x, broadcast pinned 0.77-0.80x. The closest so far: start there.
 inline constexpr unsigned default_spin_limit = 128;
