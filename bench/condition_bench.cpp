@@ -76,6 +76,7 @@ struct handoff_cv {
 // more threads than cores, spinning waiters take CPU from the threads they wait for; this row measures that.
 struct no_spin_sync : handoff::default_sync {
   static constexpr unsigned spin_limit = 0;
+  static constexpr bool adaptive_spin = false;  // a fixed budget (detail/spin_wait.hpp, wait_spin_budget)
 };
 struct handoff_cv_no_spin {
   static constexpr const char* name = "handoff.condition<>(spin_limit=0)";

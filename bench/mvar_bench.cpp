@@ -68,6 +68,7 @@ struct stream_box_adapter {
 template <unsigned Limit>
 struct spin_sync : handoff::default_sync {
   static constexpr unsigned spin_limit = Limit;
+  static constexpr bool adaptive_spin = false;  // a fixed budget (detail/spin_wait.hpp, wait_spin_budget)
 };
 
 template <class T, unsigned Limit>

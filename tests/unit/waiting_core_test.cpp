@@ -6,7 +6,10 @@
 #include <handoff/detail/waiter_queue.hpp>
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -161,6 +164,137 @@ TYPED_TEST(WaitingCore, TimedOutWaiterLeavesAndIsNotCounted) {  // G-5, CO-7
   EXPECT_EQ(payload, -1);
   EXPECT_TRUE(room.queue.empty());
   EXPECT_FALSE(room.wake_one(1));
+}
+
+// The adaptive spin budget of registered waits (detail/spin_wait.hpp, wait_spin_budget), per thread. A fresh
+// thread starts at Sync::spin_limit; a wait that parked and timed out 100 ms later (an idle wait) halves it.
+TYPED_TEST(WaitingCore, AnIdleParkHalvesTheThreadsSpinBudget) {
+  using budget = handoff::detail::wait_spin_budget<TypeParam>;
+  static_assert(budget::adaptive, "the real backends adapt their spin budget");
+  std::thread([] {
+    EXPECT_EQ(budget::current(), TypeParam::spin_limit);
+    waiting_room<TypeParam> room;
+    typename waiting_room<TypeParam>::node w;
+    int payload = -1;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(100ms)),
+              waiting_room<TypeParam>::node::outcome::timed_out);
+    ASSERT_EQ(budget::parks_reported(), 1u) << "a wait that parked reports once, when it returns";
+    EXPECT_GE(budget::last_report().parked, budget::shrink_above);
+    EXPECT_EQ(budget::current(), TypeParam::spin_limit / 2) << "an idle wait halves the budget";
+  }).join();
+}
+
+// Pins the calling thread to one CPU; false where the OS refuses (the caller skips).
+bool pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+// The first `n` CPUs this process may run on.
+std::vector<int> allowed_cpus(std::size_t n) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < n; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+// A waiter woken by a thread on the CPU it parked on reports it (its spin would have delayed that thread,
+// so the budget halves even after a short park); woken from another CPU, it does not. Counted only over
+// waits that parked (a waiter woken in its spin phase reports nothing).
+template <class Sync>
+void expect_waker_cpu_reported(int waiter_cpu, int waker_cpu, bool same) {
+  using budget = handoff::detail::wait_spin_budget<Sync>;
+  waiting_room<Sync> room;
+  std::atomic<unsigned long> parked{0};  // waits that parked, of the waiter's; read by the waker to stop
+  std::thread waiter([&] {
+    ASSERT_TRUE(pin_to(waiter_cpu));
+    for (int attempt = 0; attempt < 1000 && parked < 20; ++attempt) {
+      const unsigned long before = budget::parks_reported();
+      const unsigned steps = budget::current();
+      typename waiting_room<Sync>::node w;
+      int payload = -1;
+      ASSERT_EQ(room.wait(w, &payload, deadline::never()), waiting_room<Sync>::node::outcome::completed);
+      ASSERT_EQ(payload, attempt);
+      if (budget::parks_reported() == before) continue;  // ended in the spin phase
+      ++parked;
+      ASSERT_EQ(budget::last_report().waker_took_my_cpu, same) << "attempt " << attempt;
+      if (same) {
+        EXPECT_EQ(budget::current(), std::max(steps / 2, budget::min_steps)) << "a local waker halves";
+      }
+    }
+  });
+  std::thread waker([&] {
+    ASSERT_TRUE(pin_to(waker_cpu));
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      until([&] { return room.registered.load() == attempt + 1 || parked >= 20; });
+      if (room.registered.load() != attempt + 1) break;
+      // On another CPU, give the waiter time to park (a bounded spin, not synchronisation: a waiter that
+      // is still spinning is served as well and only not counted).
+      if (!same) {
+        const auto until_park = std::chrono::steady_clock::now() + 200us;
+        while (std::chrono::steady_clock::now() < until_park) handoff::detail::spin_pause();
+      }
+      until([&] { return room.wake_one(attempt); });
+    }
+  });
+  waiter.join();
+  waker.join();
+  EXPECT_GT(parked.load(), 0u) << "no wait parked in 1000 attempts";
+}
+
+TYPED_TEST(WaitingCore, AWaiterReportsWhetherItsWakerRanOnItsCpu) {
+  const std::vector<int> cpus = allowed_cpus(2);
+  if (cpus.empty()) GTEST_SKIP() << "cannot read this process's CPUs";
+  if (handoff::detail::current_cpu() < 0) GTEST_SKIP() << "the OS does not say which CPU a thread runs on";
+  expect_waker_cpu_reported<TypeParam>(cpus[0], cpus[0], true);
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU: the remote case needs two";
+  expect_waker_cpu_reported<TypeParam>(cpus[0], cpus[1], false);
+}
+
+// The policy's steps, on a fresh thread: doubles after a short park, up to max_steps; halves after an idle
+// one, or a short one whose waker took this thread's CPU, or one after a preemption, down to min_steps;
+// unchanged between the thresholds.
+TEST(WaitSpinBudget, FollowsTheParkReports) {
+  using budget = handoff::detail::wait_spin_budget<handoff::default_sync>;
+  std::thread([] {
+    ASSERT_EQ(budget::current(), handoff::default_spin_limit);
+    const auto short_park = budget::grow_below / 2;
+    budget::after_park({short_park, false, false});
+    EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit);
+    for (int i = 0; i < 20; ++i) budget::after_park({short_park, false, false});
+    EXPECT_EQ(budget::current(), budget::max_steps);
+    budget::after_park({(budget::grow_below + budget::shrink_above) / 2, false, false});
+    EXPECT_EQ(budget::current(), budget::max_steps) << "between the thresholds: unchanged";
+    budget::after_park({short_park, true, false});
+    EXPECT_EQ(budget::current(), budget::max_steps / 2) << "the waker took this CPU";
+    budget::after_park({short_park, false, true});
+    EXPECT_EQ(budget::current(), budget::max_steps / 4) << "preempted since the last park";
+    budget::after_park({budget::shrink_above * 2, false, false});
+    EXPECT_EQ(budget::current(), budget::max_steps / 8) << "an idle park";
+    for (int i = 0; i < 20; ++i) budget::after_park({budget::shrink_above * 2, false, false});
+    EXPECT_EQ(budget::current(), budget::min_steps);
+    EXPECT_EQ(budget::parks_reported(), 45u);
+    static_assert(budget::min_steps <= handoff::default_spin_limit,
+                  "an idle waiter spins no more than before");
+  }).join();
+}
+
+// A fixed-budget policy (a deterministic scheduler's, or a user's) keeps Sync::spin_limit.
+struct fixed_spin_sync : handoff::default_sync {
+  static constexpr unsigned spin_limit = 7;
+  static constexpr bool adaptive_spin = false;
+};
+TEST(WaitSpinBudget, AFixedPolicyKeepsItsConstant) {
+  using fixed_sync = fixed_spin_sync;
+  using budget = handoff::detail::wait_spin_budget<fixed_sync>;
+  static_assert(!budget::adaptive);
+  budget::after_park({budget::grow_below / 2, false, false});
+  EXPECT_EQ(budget::current(), 7u);
 }
 
 TYPED_TEST(WaitingCore, StopRequestWakesParkedWaiter) {  // G-7 stop_token

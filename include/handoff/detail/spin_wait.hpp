@@ -1,10 +1,12 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/detail/spin_wait.hpp: the one spin-then-park wait on a 32-bit word, written once. Every place in
 // handoff where a thread waits for another thread's step on a word uses these two pieces:
-//   spin_until(word, order, done)   the spin phase: up to Sync::spin_limit relax steps, reading the word
-//   until
-//                                   done(value) holds. The only spin loop of a wait: a wait policy (how long
-//                                   to spin, whether to yield) is changed here, for every wait at once.
+//   spin_until(word, order, done[, limit])   the spin phase: up to `limit` (Sync::spin_limit) relax steps,
+//                                   reading the word until done(value) holds. The only spin loop of a wait:
+//                                   a wait policy (how long to spin, whether to yield) is changed here.
+//   wait_spin_budget<Sync>          the spin budget of a registered wait (wait_core::await): per thread,
+//                                   adapted from what the thread's parks say (below); a policy without
+//                                   `adaptive_spin` (a deterministic scheduler's) keeps Sync::spin_limit.
 //   park_until_ready(word, bit, ready)   spin_until, then the park phase of the wake protocol below, until
 //                                   ready(value without `bit`) holds. Used by the stream ring's slot turns
 //                                   and the topic's lag wait; wait_core::await (waiter.hpp) adds deadlines,
@@ -27,7 +29,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+
+#include "cpu_signals.hpp"
 
 namespace handoff::detail {
 
@@ -35,14 +40,81 @@ namespace handoff::detail {
 // returns the first value for which done(value) holds, or the last value read.
 template <class Sync, class Done>
 std::uint32_t spin_until(const typename Sync::template atomic<std::uint32_t>& word, std::memory_order order,
-                         Done done) noexcept {
+                         Done done, unsigned limit = Sync::spin_limit) noexcept {
   std::uint32_t v = word.load(order);
-  for (unsigned spins = 0; spins < Sync::spin_limit && !done(v); ++spins) {
+  for (unsigned spins = 0; spins < limit && !done(v); ++spins) {
     Sync::relax();
     v = word.load(order);
   }
   return v;
 }
+
+// The spin budget of a registered waiter (wait_core::await), per thread, for a Sync policy that opts in with
+// `static constexpr bool adaptive_spin = true` (os_sync; a deterministic scheduler keeps its constant).
+// Looked at only when a wait parks (a wait that ends in the spin phase changes nothing):
+// - the park was woken within grow_below: a longer spin might have ended the wait without the two system
+//   calls, so the budget doubles (up to max_steps);
+// - but not when spinning longer would have delayed the very thread that woke us: the waker ran on the CPU
+//   this thread parked on (parking gave it the core), or this thread was preempted since its last park
+//   (more runnable threads than cores: a spin takes a time slice from a thread that has work). Either
+//   halves the budget, as does a park longer than shrink_above (an idle wait);
+// - down to min_steps, below Sync::spin_limit: an idle or oversubscribed waiter spins less than with the
+//   constant budget.
+// thread_local: no line is shared between threads.
+template <class Sync>
+struct wait_spin_budget {
+  static constexpr bool adaptive = requires { requires Sync::adaptive_spin; };
+  static constexpr unsigned min_steps = 32;
+  static constexpr unsigned max_steps = 512;
+  static constexpr std::chrono::nanoseconds grow_below{20'000};
+  static constexpr std::chrono::nanoseconds shrink_above{200'000};
+
+  // What one park of a wait says about the spin before it.
+  struct park_report {
+    std::chrono::nanoseconds parked;
+    bool waker_took_my_cpu;  // the waker ran on the CPU this thread parked on
+    bool preempted;          // this thread was preempted since its previous park
+  };
+
+  static unsigned current() noexcept {
+    if constexpr (adaptive)
+      return mine().steps;
+    else
+      return Sync::spin_limit;
+  }
+  static void after_park(const park_report& r) noexcept {
+    state& st = mine();
+    st.last = r;
+    ++st.parks;
+    if (r.parked > shrink_above || r.waker_took_my_cpu || r.preempted)
+      st.steps = st.steps <= min_steps * 2 ? min_steps : st.steps / 2;
+    else if (r.parked < grow_below)
+      st.steps = st.steps >= max_steps / 2 ? max_steps : st.steps * 2;
+  }
+  // This thread's last report and how many it has made (for tests and diagnostics).
+  static park_report last_report() noexcept { return mine().last; }
+  static unsigned long parks_reported() noexcept { return mine().parks; }
+  // Preemptions of this thread since the previous call (false the first time, or where the OS cannot say).
+  static bool preempted_since_last_park() noexcept {
+    const long now = involuntary_switches();
+    state& st = mine();
+    const bool preempted = st.switches >= 0 && now > st.switches;
+    st.switches = now;
+    return preempted;
+  }
+
+ private:
+  struct state {
+    unsigned steps = Sync::spin_limit;
+    long switches = -1;
+    park_report last{};
+    unsigned long parks = 0;
+  };
+  static state& mine() noexcept {
+    thread_local state st;
+    return st;
+  }
+};
 
 // Sets `bit` in `word`, last read as `v`, so that the next waker makes the wake call. Returns true with `v`
 // updated to the value to park on; false (with `v` reloaded, relaxed) when the word moved: re-check it.

@@ -9,6 +9,8 @@
 //   static bool passed(const deadline&);        has the deadline passed (virtual time under a test scheduler)
 //   static void relax();                        one step of a bounded spin
 //   static constexpr unsigned spin_limit;       spin steps before parking
+//   static constexpr bool adaptive_spin;        optional: registered waits adapt their budget per thread
+//                                               (detail/spin_wait.hpp; os_sync: true, det_sync: absent)
 //   static void yield();                        give the CPU to another runnable thread (sched_yield)
 //   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
 //   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
@@ -28,37 +30,28 @@
 
 namespace handoff {
 
-// Spin budget before a waiting thread parks. A hand-off between two running threads completes in well under a
-// microsecond; 128 relax steps (~1-4 us with PAUSE) cover that without burning a time slice when the partner
-// is descheduled, which on a 2-core machine under oversubscription is the common case. Beyond the budget the
-// thread parks in the kernel. Tune it with bench/ (it is the only knob between latency and CPU time).
-// Tried and rejected (issue 20): a yield phase between this spin and the park (4 sched_yield calls, each
-// followed by one more look, as crossbeam's Backoff::snooze), for registered waiters only. Interleaved A/B on
-// the 2-core VM, 8 rounds, paired medians with / without: mvar ping-pong 0.43 pinned, 0.49 unpinned; SPSC
-// capacity 0 0.79 / 0.64; 2x2 capacity 1 0.91 / 0.58; 1x1 beside a busy thread 0.23 (a yield hands the busy
-// thread a time slice); select over 2 rendezvous streams 1.21 / 0.77; capacity 1024 rows within noise.
-// Tried and not committed (issue 20, 2026-12-03, on an Intel Xeon VM where PAUSE costs 22 ns and mvar
-// ping-pong made 241k round trips/s at 128 steps, 571k at 512): a per-thread adaptive budget for registered
-// waits (wait_core::await; thread_local, two clock reads around a wait's first park): double after a park
-// woken within 20 us, halve after one longer than 200 us (floor 32 steps). Interleaved A/B, 3-4 rounds,
-// medians new/old (moodycamel rows as the floor, 0.86-1.35):
-//   - cap 2048: two-thread hand-offs 1.5-6.2x at 0.3-0.8x the CPU, but mutex + deque over condition<void>
-//     at 2x2 / 4x4 capacity 1 0.11-0.47x (CPU 3-10x: a park is short there because parking gave the partner
-//     this core, so the budget grew to where it only burnt the partners' time), broadcast/8 0.48-0.85x.
-//   - cap 512, and a doubling kept only if its next 4 waits end in the spin phase more often than the 4
-//     before it (else halve, and no new trial for 16 parks): ping-pong 1.4-3.5x (mvar, stream(1),
-//     condition), one-slot SPSC 1.6-2.0x, rendezvous 1.6-1.8x, mutex + deque over condition<void> SPSC /
-//     MPSC 2.0-5.9x, all at lower CPU; broadcast 0.90-1.23x; but that queue at 2x2-8x8 capacity 1 still
-//     0.51-0.75x (CPU 1.3-1.8x) and mvar 2x2 capacity 1 0.73-0.87x. Fewer spin endings is not the cost that
-//     matters there: the partners' lost CPU is. What the next attempt needs is a signal for "my spin delays
-//     the thread I wait for", not a bigger cap. A third variant used one (complete() records the waker's
-//     CPU; a short park whose waker ran on the CPU the waiter parked on halves the budget): that queue at
-//     2x2 capacity 1 2.9-3.4x, two-thread hand-offs 1.6-4.7x; but 8x8 capacity 1 unpinned 0.48x, broadcast
-//     pinned 0.67-0.71x and the capacity-1024 stream rows 0.57-0.75x (CPU 1.3-1.7x). A fourth records the
-//     waker's CPU only when a peek at the state word finds the waiter parked: two-thread hand-offs 1.5-3.1x
-//     at 0.5-0.8x the CPU, the queue over condition<void> 1.0-4.7x from 1x1 to 4x4, capacity-1 mvar and
-//     stream 0.94-1.61x everywhere; left: that queue at 8x8 capacity 1 unpinned 0.63x, SPSC capacity 1024
-//     unpinned 0.69x, broadcast pinned 0.77-0.80x. The closest so far: start there.
+// Spin budget before a waiting thread parks: the constant for the waits on a word (stream slot turns, the
+// slow lock) and the starting budget of a registered wait (waiter.hpp, wait_core::await), which os_sync
+// adapts per thread (`adaptive_spin`; detail/spin_wait.hpp, wait_spin_budget): doubled, up to 512 steps,
+// after a park that a thread on another CPU ended within 20 us; halved, down to 32, after an idle park
+// (over 200 us), after a park that the waker ended from the CPU this thread parked on (the spin would have
+// delayed it), or after a preemption since the previous park (more runnable threads than cores). A fixed
+// count of spin steps is a different wait on each machine (PAUSE costs 22 ns on the Intel Xeon VM of
+// 2026-12-03, under 10 ns on the AMD EPYC before it); what a thread's waits saw is not.
+// History (issue 20; interleaved A/B on the 2-core VMs, medians):
+// - A yield phase between this spin and the park (4 sched_yield calls, each followed by one more look, as
+//   crossbeam's Backoff::snooze), for registered waiters only, was rejected on the AMD VM: mvar ping-pong
+//   0.43 pinned, 0.49 unpinned; SPSC capacity 0 0.79 / 0.64; 2x2 capacity 1 0.91 / 0.58; 1x1 beside a busy
+//   thread 0.23 (a yield hands the busy thread a time slice).
+// - Adaptive budgets on the Intel VM (constant 128: mvar ping-pong 241k round trips/s, 571k at 512): growing
+//   on short parks alone (cap 2048, or cap 512 with a trial that kept a doubling only if it ended more waits
+//   in the spin phase) made two-thread hand-offs 1.4-6.2x but a mutex + deque over condition<void> at 2x2-8x8
+//   capacity 1 0.11-0.75x (a park is short there because parking gave the partner this core: the budget grew
+//   to where it only burnt the partners' time). The waker's CPU as the signal for that fixed 2x2-4x4 but left
+//   8x8 capacity 1 unpinned at 0.48-0.63x and broadcast pinned at 0.67-0.80x; the preemption count added for
+//   oversubscription brought both to 1.0x or better (the policy above).
+// - Buffered streams' waits kept at the constant (they wait for a batch, not a hand-off in flight): not
+//   measurably different (capacity-1024 rows within an A/A spread of 0.84-1.22x over 15 rounds), not kept.
 inline constexpr unsigned default_spin_limit = 128;
 
 // Yields before a blocking stream push (full) or pop (empty) registers as a waiter, each followed by one more
@@ -94,6 +87,7 @@ struct os_sync {
   using atomic = std::atomic<U>;
 
   static constexpr unsigned spin_limit = default_spin_limit;
+  static constexpr bool adaptive_spin = true;  // registered waits: detail/spin_wait.hpp, wait_spin_budget
   static constexpr unsigned yield_limit = default_yield_limit;
   static constexpr bool record_blocked = true;  // detail/blocked_record.hpp
 

@@ -26,7 +26,7 @@
 //     own (rule G-2).
 //   - A link's `linked`, `prev`, `next`, `slot`, `result` are guarded by the owning primitive's slow_lock,
 //     except that after a successful claim the claimer owns `slot` and `result` until it publishes `done`.
-//     The core's `winner` is written only by the claimer, before `done`.
+//     The core's `winner` and `waker_cpu` are written only by the claimer, before `done`.
 //   - Once `done` is visible the waker never reads the node again; it may still call unpark on the word's
 //     address, which the parking layer allows (parking.hpp).
 //   - complete() runs after the primitive released its slow_lock, everywhere: completion is the one hook
@@ -56,6 +56,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <stop_token>
 
@@ -113,6 +114,12 @@ class wait_core {
   // vanish as soon as `done` is stored; a hooked core lives until its hook has run.
   void complete(waiter<Sync>* by) noexcept {
     winner_ = by;
+    if constexpr (wait_spin_budget<Sync>::adaptive) {
+      // The waker's CPU, for the waiter's adaptive spin budget (spin_wait.hpp): written before the release
+      // exchange below (the waiter may return as soon as it reads `done`), and only when the waiter has
+      // parked. relaxed: a peek; a waiter that sets `sleeping` after it reads "no CPU" (a remote waker).
+      if (state_.load(std::memory_order_relaxed) & sleeping) waker_cpu_ = current_cpu();
+    }
     const resume_hook hook = resume_;  // read before `done`: a thread's core may vanish right after it
     void* const context = resume_context_;
     // release: publishes the payload, the link's result and winner_; pairs with the acquire load in await()
@@ -214,9 +221,41 @@ class wait_core {
     parked_record record(*this, d, stoppable, what);
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
-    std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, [](std::uint32_t v) {
-      return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
-    });
+    using budget = wait_spin_budget<Sync>;
+    std::uint32_t s = spin_until<Sync>(
+        state_, std::memory_order_acquire,
+        [](std::uint32_t v) {
+          return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
+        },
+        budget::current());
+    // What the wait's first park says about its spin, for the thread's adaptive budget (spin_wait.hpp,
+    // wait_spin_budget), reported when await returns: how long it parked, whether the thread that woke it
+    // ran on the CPU it parked on, and whether it was preempted since its previous park.
+    struct park_timer {
+      const int& waker_cpu;  // the core's waker_cpu_: written by complete() before `done`, read after it
+      std::chrono::steady_clock::time_point parked_at{};
+      int park_cpu = -1;
+      bool preempted = false;
+      bool armed = false;
+      bool parked = false;
+      // Before the sleeping bit is set (a waker that comes meanwhile makes no wake call); once per wait.
+      void before_park() noexcept {
+        if constexpr (budget::adaptive) {
+          if (armed) return;
+          armed = true;
+          preempted = budget::preempted_since_last_park();
+          park_cpu = current_cpu();
+          parked_at = std::chrono::steady_clock::now();
+        }
+      }
+      ~park_timer() {
+        if constexpr (budget::adaptive) {
+          if (parked)
+            budget::after_park({std::chrono::steady_clock::now() - parked_at,
+                                park_cpu >= 0 && waker_cpu == park_cpu, preempted});
+        }
+      }
+    } timer{waker_cpu_};
     // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
     // spin), then by park_until.
     bool deadline_seen = (s & phase_mask) == waiting && !d.is_never() && Sync::passed(d);
@@ -227,7 +266,8 @@ class wait_core {
         // relaxed: leaving publishes nothing; the waker's claim CAS on this word decides who won.
         if (state_.compare_exchange_strong(s, left, std::memory_order_relaxed))
           return (s & interrupted) ? outcome::cancelled : outcome::timed_out;
-      } else if (record.before_park(s) && mark_sleeping<Sync>(state_, s, sleeping)) {
+      } else if (record.before_park(s) && (timer.before_park(), mark_sleeping<Sync>(state_, s, sleeping))) {
+        timer.parked = true;
         if (phase == waiting && !d.is_never()) {
           if (!Sync::park_until(state_, s, d)) deadline_seen = true;
         } else {
@@ -292,7 +332,8 @@ class wait_core {
 
   typename Sync::template atomic<std::uint32_t> state_{waiting};
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
-  resume_hook resume_ = nullptr;    // written before registration, read by the claimer (the lock orders it)
+  int waker_cpu_ = -1;  // complete() before `done` (release), await() after it (acquire); spin_wait.hpp
+  resume_hook resume_ = nullptr;  // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
 };
 
