@@ -6,8 +6,11 @@
 #include <handoff/detail/waiter_queue.hpp>
 
 #include <gtest/gtest.h>
+
+#if defined(__linux__)
 #include <pthread.h>
 #include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -166,11 +169,12 @@ TYPED_TEST(WaitingCore, TimedOutWaiterLeavesAndIsNotCounted) {  // G-5, CO-7
   EXPECT_FALSE(room.wake_one(1));
 }
 
+#if defined(__linux__)
 // The adaptive spin budget of registered waits (detail/spin_wait.hpp, wait_spin_budget), per thread. A fresh
 // thread starts at Sync::spin_limit; a wait that parked and timed out 100 ms later (an idle wait) halves it.
 TYPED_TEST(WaitingCore, AnIdleParkHalvesTheThreadsSpinBudget) {
   using budget = handoff::detail::wait_spin_budget<TypeParam>;
-  static_assert(budget::adaptive, "the real backends adapt their spin budget");
+  static_assert(budget::adaptive, "the real backends adapt their spin budget on Linux");
   std::thread([] {
     EXPECT_EQ(budget::current(), TypeParam::spin_limit);
     waiting_room<TypeParam> room;
@@ -180,11 +184,12 @@ TYPED_TEST(WaitingCore, AnIdleParkHalvesTheThreadsSpinBudget) {
               waiting_room<TypeParam>::node::outcome::timed_out);
     ASSERT_EQ(budget::parks_reported(), 1u) << "a wait that parked reports once, when it returns";
     EXPECT_GE(budget::last_report().parked, budget::shrink_above);
+    EXPECT_FALSE(budget::last_report().woken);
     EXPECT_EQ(budget::current(), TypeParam::spin_limit / 2) << "an idle wait halves the budget";
   }).join();
 }
 
-// Pins the calling thread to one CPU; false where the OS refuses (the caller skips).
+// Pins the calling thread to one CPU; false where the OS refuses.
 bool pin_to(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -192,14 +197,17 @@ bool pin_to(int cpu) {
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
 
-// The first `n` CPUs this process may run on.
-std::vector<int> allowed_cpus(std::size_t n) {
+// The first `n` CPUs this process may run on and a thread may be pinned to (empty where it may not).
+std::vector<int> pinnable_cpus(std::size_t n) {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> cpus;
   if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
   for (int c = 0; c < CPU_SETSIZE && cpus.size() < n; ++c)
     if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  bool pinned = false;
+  if (!cpus.empty()) std::thread([&] { pinned = pin_to(cpus[0]); }).join();
+  if (!pinned) cpus.clear();
   return cpus;
 }
 
@@ -209,29 +217,35 @@ std::vector<int> allowed_cpus(std::size_t n) {
 template <class Sync>
 void expect_waker_cpu_reported(int waiter_cpu, int waker_cpu, bool same) {
   using budget = handoff::detail::wait_spin_budget<Sync>;
+  constexpr int attempts = 1000;
+  constexpr unsigned long enough = 20;
   waiting_room<Sync> room;
-  std::atomic<unsigned long> parked{0};  // waits that parked, of the waiter's; read by the waker to stop
+  std::atomic<unsigned long> parked{0};  // waits that parked, of the waiter's
+  std::atomic<bool> waiter_gone{false};  // the waiter stopped waiting (enough parks, or a failure)
   std::thread waiter([&] {
-    ASSERT_TRUE(pin_to(waiter_cpu));
-    for (int attempt = 0; attempt < 1000 && parked < 20; ++attempt) {
+    EXPECT_TRUE(pin_to(waiter_cpu));
+    for (int attempt = 0; attempt < attempts && parked.load() < enough; ++attempt) {
       const unsigned long before = budget::parks_reported();
       const unsigned steps = budget::current();
       typename waiting_room<Sync>::node w;
       int payload = -1;
-      ASSERT_EQ(room.wait(w, &payload, deadline::never()), waiting_room<Sync>::node::outcome::completed);
-      ASSERT_EQ(payload, attempt);
+      const auto outcome = room.wait(w, &payload, deadline::after(handoff_test::hang_bound));
+      EXPECT_EQ(outcome, waiting_room<Sync>::node::outcome::completed) << "attempt " << attempt;
+      if (outcome != waiting_room<Sync>::node::outcome::completed) break;
+      EXPECT_EQ(payload, attempt);
       if (budget::parks_reported() == before) continue;  // ended in the spin phase
-      ++parked;
-      ASSERT_EQ(budget::last_report().waker_took_my_cpu, same) << "attempt " << attempt;
+      parked.fetch_add(1);
+      EXPECT_EQ(budget::last_report().waker_took_my_cpu, same) << "attempt " << attempt;
       if (same) {
-        EXPECT_EQ(budget::current(), std::max(steps / 2, budget::min_steps)) << "a local waker halves";
+        EXPECT_EQ(budget::current(), std::max(steps / 2, budget::lowest_steps)) << "a local waker halves";
       }
     }
+    waiter_gone.store(true);
   });
   std::thread waker([&] {
-    ASSERT_TRUE(pin_to(waker_cpu));
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      until([&] { return room.registered.load() == attempt + 1 || parked >= 20; });
+    EXPECT_TRUE(pin_to(waker_cpu));
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+      until([&] { return room.registered.load() == attempt + 1 || waiter_gone.load(); });
       if (room.registered.load() != attempt + 1) break;
       // On another CPU, give the waiter time to park (a bounded spin, not synchronisation: a waiter that
       // is still spinning is served as well and only not counted).
@@ -239,48 +253,138 @@ void expect_waker_cpu_reported(int waiter_cpu, int waker_cpu, bool same) {
         const auto until_park = std::chrono::steady_clock::now() + 200us;
         while (std::chrono::steady_clock::now() < until_park) handoff::detail::spin_pause();
       }
-      until([&] { return room.wake_one(attempt); });
+      until([&] { return room.wake_one(attempt) || waiter_gone.load(); });
     }
   });
   waiter.join();
   waker.join();
-  EXPECT_GT(parked.load(), 0u) << "no wait parked in 1000 attempts";
+  EXPECT_GT(parked.load(), 0u) << "no wait parked in " << attempts << " attempts";
 }
 
 TYPED_TEST(WaitingCore, AWaiterReportsWhetherItsWakerRanOnItsCpu) {
-  const std::vector<int> cpus = allowed_cpus(2);
-  if (cpus.empty()) GTEST_SKIP() << "cannot read this process's CPUs";
+  const std::vector<int> cpus = pinnable_cpus(2);
+  if (cpus.empty()) GTEST_SKIP() << "this process cannot pin a thread to a CPU";
   if (handoff::detail::current_cpu() < 0) GTEST_SKIP() << "the OS does not say which CPU a thread runs on";
   expect_waker_cpu_reported<TypeParam>(cpus[0], cpus[0], true);
   if (cpus.size() < 2) GTEST_SKIP() << "one CPU: the remote case needs two";
   expect_waker_cpu_reported<TypeParam>(cpus[0], cpus[1], false);
 }
 
-// The policy's steps, on a fresh thread: doubles after a short park, up to max_steps; halves after an idle
-// one, or a short one whose waker took this thread's CPU, or one after a preemption, down to min_steps;
-// unchanged between the thresholds.
+// A thread preempted since its previous park reports it at its next park, and its budget halves. The
+// preemption comes from a busy thread pinned to the same CPU (the scheduler must share the CPU).
+TYPED_TEST(WaitingCore, AParkAfterAPreemptionReportsIt) {
+  using budget = handoff::detail::wait_spin_budget<TypeParam>;
+  const std::vector<int> cpus = pinnable_cpus(1);
+  if (cpus.empty()) GTEST_SKIP() << "this process cannot pin a thread to a CPU";
+  if (handoff::detail::involuntary_switches() < 0) GTEST_SKIP() << "the OS does not count preemptions";
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    EXPECT_TRUE(pin_to(cpus[0]));
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  std::thread([&] {
+    EXPECT_TRUE(pin_to(cpus[0]));
+    EXPECT_FALSE(budget::preempted_since_last_park()) << "the first look has nothing to compare with";
+    const long before = handoff::detail::involuntary_switches();
+    until([&] { return handoff::detail::involuntary_switches() > before; });
+    waiting_room<TypeParam> room;
+    typename waiting_room<TypeParam>::node w;
+    int payload = -1;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(100ms)),
+              waiting_room<TypeParam>::node::outcome::timed_out);
+    ASSERT_EQ(budget::parks_reported(), 1u);
+    EXPECT_TRUE(budget::last_report().preempted);
+    EXPECT_EQ(budget::current(), TypeParam::spin_limit / 2);
+  }).join();
+  stop.store(true);
+  busy.join();
+}
+
+// Counts relax steps per thread: how long a wait's spin phase was.
+thread_local unsigned relax_steps = 0;
+struct relax_counting_sync : handoff::default_sync {
+  static void relax() noexcept {
+    ++relax_steps;
+    handoff::default_sync::relax();
+  }
+};
+
+// A registered wait spins its thread's current budget, not the constant: set to the lowest by idle reports,
+// then to 256 by short woken ones, a wait that nobody ends spins exactly that many steps before it parks.
+TEST(WaitSpinBudget, AWaitSpinsTheThreadsCurrentBudget) {
+  using budget = handoff::detail::wait_spin_budget<relax_counting_sync>;
+  static_assert(budget::adaptive);
+  std::thread([] {
+    waiting_room<relax_counting_sync> room;
+    const auto timed_wait = [&] {
+      typename waiting_room<relax_counting_sync>::node w;
+      int payload = -1;
+      relax_steps = 0;
+      EXPECT_EQ(room.wait(w, &payload, deadline::after(100ms)),
+                waiting_room<relax_counting_sync>::node::outcome::timed_out);
+      return relax_steps;
+    };
+    for (int i = 0; i < 4; ++i) budget::after_park({budget::shrink_above * 2, false, false});
+    ASSERT_EQ(budget::current(), budget::lowest_steps);
+    EXPECT_EQ(timed_wait(), budget::lowest_steps);
+    for (int i = 0; i < 3; ++i) budget::after_park({budget::grow_below / 2, false, false});
+    ASSERT_EQ(budget::current(), budget::lowest_steps * 8);
+    EXPECT_EQ(timed_wait(), budget::lowest_steps * 8);
+  }).join();
+}
+#endif  // __linux__
+
+// The policy's steps, on a fresh thread: doubles after a short park that a waker ended, up to
+// highest_steps; halves after an idle one, or a short one whose waker took this thread's CPU, or one after a
+// preemption, down to lowest_steps; unchanged between the thresholds or after a short timed-out park.
 TEST(WaitSpinBudget, FollowsTheParkReports) {
   using budget = handoff::detail::wait_spin_budget<handoff::default_sync>;
+  if (!budget::adaptive) GTEST_SKIP() << "no CPU signals on this platform: the budget is the constant";
   std::thread([] {
     ASSERT_EQ(budget::current(), handoff::default_spin_limit);
     const auto short_park = budget::grow_below / 2;
     budget::after_park({short_park, false, false});
     EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit);
+    budget::after_park({short_park, false, false, /*woken=*/false});
+    EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit)
+        << "a short timed-out park does not grow it";
     for (int i = 0; i < 20; ++i) budget::after_park({short_park, false, false});
-    EXPECT_EQ(budget::current(), budget::max_steps);
+    EXPECT_EQ(budget::current(), budget::highest_steps);
     budget::after_park({(budget::grow_below + budget::shrink_above) / 2, false, false});
-    EXPECT_EQ(budget::current(), budget::max_steps) << "between the thresholds: unchanged";
+    EXPECT_EQ(budget::current(), budget::highest_steps) << "between the thresholds: unchanged";
     budget::after_park({short_park, true, false});
-    EXPECT_EQ(budget::current(), budget::max_steps / 2) << "the waker took this CPU";
+    EXPECT_EQ(budget::current(), budget::highest_steps / 2) << "the waker took this CPU";
     budget::after_park({short_park, false, true});
-    EXPECT_EQ(budget::current(), budget::max_steps / 4) << "preempted since the last park";
-    budget::after_park({budget::shrink_above * 2, false, false});
-    EXPECT_EQ(budget::current(), budget::max_steps / 8) << "an idle park";
+    EXPECT_EQ(budget::current(), budget::highest_steps / 4) << "preempted since the last park";
+    budget::after_park({budget::shrink_above * 2, false, false, /*woken=*/false});
+    EXPECT_EQ(budget::current(), budget::highest_steps / 8) << "an idle park";
     for (int i = 0; i < 20; ++i) budget::after_park({budget::shrink_above * 2, false, false});
-    EXPECT_EQ(budget::current(), budget::min_steps);
-    EXPECT_EQ(budget::parks_reported(), 45u);
-    static_assert(budget::min_steps <= handoff::default_spin_limit,
+    EXPECT_EQ(budget::current(), budget::lowest_steps);
+    EXPECT_EQ(budget::parks_reported(), 46u);
+    static_assert(budget::lowest_steps <= handoff::default_spin_limit,
                   "an idle waiter spins no more than before");
+  }).join();
+}
+
+// A policy's own spin_limit stays inside the bounds: 0 never spins, a budget above 512 is reachable.
+struct no_spin_sync : handoff::default_sync {
+  static constexpr unsigned spin_limit = 0;
+};
+struct long_spin_sync : handoff::default_sync {
+  static constexpr unsigned spin_limit = 2048;
+};
+TEST(WaitSpinBudget, KeepsAPolicysOwnSpinLimitInsideItsBounds) {
+  using none = handoff::detail::wait_spin_budget<no_spin_sync>;
+  using lots = handoff::detail::wait_spin_budget<long_spin_sync>;
+  if (!none::adaptive) GTEST_SKIP() << "no CPU signals on this platform: the budget is the constant";
+  std::thread([] {
+    for (int i = 0; i < 5; ++i) none::after_park({none::grow_below / 2, false, false});
+    EXPECT_EQ(none::current(), 0u);
+    for (int i = 0; i < 5; ++i) lots::after_park({lots::grow_below / 2, false, false});
+    EXPECT_EQ(lots::current(), 2048u);
+    lots::after_park({lots::shrink_above * 2, false, false});
+    EXPECT_EQ(lots::current(), 1024u);
   }).join();
 }
 
@@ -290,8 +394,7 @@ struct fixed_spin_sync : handoff::default_sync {
   static constexpr bool adaptive_spin = false;
 };
 TEST(WaitSpinBudget, AFixedPolicyKeepsItsConstant) {
-  using fixed_sync = fixed_spin_sync;
-  using budget = handoff::detail::wait_spin_budget<fixed_sync>;
+  using budget = handoff::detail::wait_spin_budget<fixed_spin_sync>;
   static_assert(!budget::adaptive);
   budget::after_park({budget::grow_below / 2, false, false});
   EXPECT_EQ(budget::current(), 7u);

@@ -1,7 +1,8 @@
 // ---------------------------------------------------------------------------------------------------------------
 // handoff/detail/cpu_signals.hpp: two cheap questions a waiting thread asks the OS, for the adaptive spin
 // budget (spin_wait.hpp, wait_spin_budget). Both answer "unknown" where the platform has no answer, and the
-// budget then adapts on park times alone.
+// budget stays at the policy's constant where the platform has neither (cpu_signals_available): adapting on
+// park times alone is the variant that lost (sync.hpp, the history).
 //   current_cpu()             the CPU this thread runs on now (sched_getcpu, a vDSO read on Linux), or -1
 //   involuntary_switches()    how often this thread has been preempted so far (getrusage RUSAGE_THREAD,
 //                             one system call: read only on the park path), or -1
@@ -11,13 +12,25 @@
 #if defined(__linux__)
 #include <sched.h>
 #include <sys/resource.h>
+
+#include <cerrno>
 #endif
 
 namespace handoff::detail {
 
+#if defined(__linux__) && defined(RUSAGE_THREAD)
+inline constexpr bool cpu_signals_available = true;
+#else
+inline constexpr bool cpu_signals_available = false;
+#endif
+
+// Leaves errno as it was (a waker calls this inside complete(), in the middle of the caller's operation).
 inline int current_cpu() noexcept {
 #if defined(__linux__)
-  return ::sched_getcpu();
+  const int saved = errno;
+  const int cpu = ::sched_getcpu();
+  if (cpu < 0) errno = saved;
+  return cpu;
 #else
   return -1;
 #endif
@@ -25,8 +38,12 @@ inline int current_cpu() noexcept {
 
 inline long involuntary_switches() noexcept {
 #if defined(__linux__) && defined(RUSAGE_THREAD)
+  const int saved = errno;
   struct rusage usage {};
-  if (::getrusage(RUSAGE_THREAD, &usage) != 0) return -1;
+  if (::getrusage(RUSAGE_THREAD, &usage) != 0) {
+    errno = saved;
+    return -1;
+  }
   return usage.ru_nivcsw;
 #else
   return -1;

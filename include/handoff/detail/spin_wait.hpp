@@ -50,22 +50,28 @@ std::uint32_t spin_until(const typename Sync::template atomic<std::uint32_t>& wo
 }
 
 // The spin budget of a registered waiter (wait_core::await), per thread, for a Sync policy that opts in with
-// `static constexpr bool adaptive_spin = true` (os_sync; a deterministic scheduler keeps its constant).
+// `static constexpr bool adaptive_spin = true` (os_sync, and the policies derived from it; a deterministic
+// scheduler keeps its constant), on a platform that answers the two questions of cpu_signals.hpp.
 // Looked at only when a wait parks (a wait that ends in the spin phase changes nothing):
-// - the park was woken within grow_below: a longer spin might have ended the wait without the two system
-//   calls, so the budget doubles (up to max_steps);
+// - a waker ended the park within grow_below: a longer spin might have ended the wait without the two
+//   system calls, so the budget doubles (up to highest_steps);
 // - but not when spinning longer would have delayed the very thread that woke us: the waker ran on the CPU
 //   this thread parked on (parking gave it the core), or this thread was preempted since its last park
 //   (more runnable threads than cores: a spin takes a time slice from a thread that has work). Either
 //   halves the budget, as does a park longer than shrink_above (an idle wait);
-// - down to min_steps, below Sync::spin_limit: an idle or oversubscribed waiter spins less than with the
+// - a park that a deadline or a stop request ended only ever halves it (a short timed wait says nothing
+//   about how soon a waker comes);
+// - down to lowest_steps, below Sync::spin_limit: an idle or oversubscribed waiter spins less than with the
 //   constant budget.
+// lowest_steps and highest_steps keep a policy's own spin_limit inside them (spin_limit 0 never spins).
 // thread_local: no line is shared between threads.
 template <class Sync>
 struct wait_spin_budget {
-  static constexpr bool adaptive = requires { requires Sync::adaptive_spin; };
+  static constexpr bool adaptive = cpu_signals_available && requires { requires Sync::adaptive_spin; };
   static constexpr unsigned min_steps = 32;
   static constexpr unsigned max_steps = 512;
+  static constexpr unsigned lowest_steps = Sync::spin_limit < min_steps ? Sync::spin_limit : min_steps;
+  static constexpr unsigned highest_steps = Sync::spin_limit > max_steps ? Sync::spin_limit : max_steps;
   static constexpr std::chrono::nanoseconds grow_below{20'000};
   static constexpr std::chrono::nanoseconds shrink_above{200'000};
 
@@ -74,6 +80,7 @@ struct wait_spin_budget {
     std::chrono::nanoseconds parked;
     bool waker_took_my_cpu;  // the waker ran on the CPU this thread parked on
     bool preempted;          // this thread was preempted since its previous park
+    bool woken = true;       // a waker ended the wait (not a deadline or a stop request)
   };
 
   static unsigned current() noexcept {
@@ -87,9 +94,9 @@ struct wait_spin_budget {
     st.last = r;
     ++st.parks;
     if (r.parked > shrink_above || r.waker_took_my_cpu || r.preempted)
-      st.steps = st.steps <= min_steps * 2 ? min_steps : st.steps / 2;
-    else if (r.parked < grow_below)
-      st.steps = st.steps >= max_steps / 2 ? max_steps : st.steps * 2;
+      st.steps = st.steps / 2 <= lowest_steps ? lowest_steps : st.steps / 2;
+    else if (r.woken && r.parked < grow_below)
+      st.steps = st.steps >= highest_steps / 2 ? highest_steps : st.steps * 2;
   }
   // This thread's last report and how many it has made (for tests and diagnostics).
   static park_report last_report() noexcept { return mine().last; }

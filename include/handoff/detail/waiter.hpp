@@ -238,6 +238,7 @@ class wait_core {
       bool preempted = false;
       bool armed = false;
       bool parked = false;
+      bool woken = false;  // await returns completed
       // Before the sleeping bit is set (a waker that comes meanwhile makes no wake call); once per wait.
       void before_park() noexcept {
         if constexpr (budget::adaptive) {
@@ -252,7 +253,7 @@ class wait_core {
         if constexpr (budget::adaptive) {
           if (parked)
             budget::after_park({std::chrono::steady_clock::now() - parked_at,
-                                park_cpu >= 0 && waker_cpu == park_cpu, preempted});
+                                park_cpu >= 0 && waker_cpu == park_cpu, preempted, woken});
         }
       }
     } timer{waker_cpu_};
@@ -261,7 +262,10 @@ class wait_core {
     bool deadline_seen = (s & phase_mask) == waiting && !d.is_never() && Sync::passed(d);
     for (;;) {
       const std::uint32_t phase = s & phase_mask;
-      if (phase == done) return outcome::completed;
+      if (phase == done) {
+        timer.woken = true;
+        return outcome::completed;
+      }
       if (phase == waiting && ((s & interrupted) || deadline_seen)) {
         // relaxed: leaving publishes nothing; the waker's claim CAS on this word decides who won.
         if (state_.compare_exchange_strong(s, left, std::memory_order_relaxed))
