@@ -14,7 +14,9 @@
 // 1. The storage is touched only by the thread that set BUSY (a CAS from a state without BUSY).
 // 2. Flag bits change only under lock_; they match the queues whenever BUSY is clear and lock_ is free.
 // 3. With BUSY clear: TAKERS or READERS imply !FULL, PUTTERS implies FULL (nobody waits for what is there).
-// 4. Nobody waits for BUSY to clear by spinning or parking on it. The uncontended path is one CAS that claims
+// 4. Nobody waits for BUSY to clear by parking on it (a bounded spin, invariant 10, is the only wait that
+// sees
+//    BUSY come and go without registering). The uncontended path is one CAS that claims
 //    the storage and one CAS that releases it, both expecting "no flags", so it takes no lock and makes no
 //    system call (G-6). A thread that meets BUSY registers as a waiter instead (under lock_, with a CAS that
 //    sets its flag: the protocol of detail/waiter.hpp). The BUSY holder's release CAS then fails, and it
@@ -58,6 +60,16 @@
 //    (full: readable, empty: writable) and runs their notifiers after the state is published and lock_ is
 //    released; WATCHED stays while watchers of the other side remain. A put handed straight to a waiting
 //    taker leaves the box empty: readable watchers stay armed. A BUSY box is not ready: its release decides.
+// 10. A blocking form (not try_, not a passed deadline or a requested stop) that finds the box not as it
+//    needs it (empty for a take / read / swap, full for a put) first watches the state word for up to
+//    Sync::spin_limit relax steps (fewer when the thread's adaptive budget has shrunk below that,
+//    detail/spin_wait.hpp) before it registers, and claims the box with its one CAS if it turns
+//    full (empty) and idle with no flag meanwhile: a partner that answers within the spin hands over
+//    through the uncontended path, with no lock on either side. The spin ends at the first flag (a waiter
+//    registered, of either kind, or a watcher armed): the thread then registers behind that waiter, so a
+//    registered waiter is never passed over (G-3; as for a stream's yield, "oldest" counts from joining).
+//    Two spinning threads race for the box as two uncontended calls would. mvar_bench ping-pong: see the
+//    commit that added it.
 //
 // Exceptions (G-8): if moving or copying a T throws, the exception reaches the thread whose operation was in
 // progress and the box is unchanged: a failed put leaves the value with the caller; a failed take leaves the
@@ -370,6 +382,23 @@ class mvar {
   // everything before the put that filled the box, a put everything before the take that emptied it.
   bool flip(word from, word to) noexcept {
     return state_.compare_exchange_strong(from, to, std::memory_order_acq_rel, std::memory_order_relaxed);
+  }
+
+  // Invariant 10: before a blocking operation registers, it watches the word for up to Sync::spin_limit relax
+  // steps while nobody is registered (no flag) and the box is not yet as it needs it (`want`: kFull for a
+  // take, read or swap; 0 for a put). True when the box became `want` and idle with no flag: the caller
+  // tries its one-CAS claim again. False when a flag appeared (a waiter of either kind or a watcher: the
+  // caller registers behind it, so no thread that joined is passed over, G-3) or the budget ran out.
+  // relaxed: a hint; the claim CAS acquires.
+  bool spin_before_registering(word want) const noexcept {
+    // The thread's adaptive budget when it is below the constant (detail/spin_wait.hpp: it has shrunk
+    // because this thread's spins delayed the threads it waits for), else the constant.
+    const unsigned budget = detail::wait_spin_budget<Sync>::current();
+    const word s = detail::spin_until<Sync>(
+        state_, std::memory_order_relaxed,
+        [want](word v) { return (v & kFlags) != 0 || (v & (kFull | kBusy)) == want; },
+        budget < Sync::spin_limit ? budget : Sync::spin_limit);
+    return s == want;
   }
 
   // Clear BUSY, leaving the storage full or empty. If waiters registered meanwhile, serve them first.
@@ -697,6 +726,13 @@ class mvar {
       if (first && answers_without_lock(kFull)) {
         if (auto answer = give_up_answer(m, status::full, d, st)) return *answer;
       }
+      if (first && m == mode::wait && spin_before_registering(0)) {  // invariant 10
+        if constexpr (kStateless) {
+          if (flip(0, kFull)) return status::ok;
+        } else {
+          if (claim(0)) return put_owned(v);
+        }
+      }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
       if (!(s & (kBusy | kFull))) {
@@ -762,6 +798,15 @@ class mvar {
       if (first && !short_path && claim(kFull)) return kOwned;  // MV-5, uncontended
       if (first && answers_without_lock(0)) {
         if (auto answer = give_up_answer(m, status::empty, d, st)) return *answer;
+      }
+      if (first && m == mode::wait && spin_before_registering(kFull)) {  // invariant 10
+        if constexpr (kStateless) {
+          if (short_path && flip(kFull, 0)) {
+            out.emplace();
+            return status::ok;
+          }
+        }
+        if (!short_path && claim(kFull)) return kOwned;
       }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
