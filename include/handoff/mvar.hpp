@@ -14,14 +14,14 @@
 // 1. The storage is touched only by the thread that set BUSY (a CAS from a state without BUSY).
 // 2. Flag bits change only under lock_; they match the queues whenever BUSY is clear and lock_ is free.
 // 3. With BUSY clear: TAKERS or READERS imply !FULL, PUTTERS implies FULL (nobody waits for what is there).
-// 4. Nobody waits for BUSY to clear by parking on it (a bounded spin, invariant 10, is the only wait that
-// sees
-//    BUSY come and go without registering). The uncontended path is one CAS that claims
-//    the storage and one CAS that releases it, both expecting "no flags", so it takes no lock and makes no
-//    system call (G-6). A thread that meets BUSY registers as a waiter instead (under lock_, with a CAS that
-//    sets its flag: the protocol of detail/waiter.hpp). The BUSY holder's release CAS then fails, and it
-//    serves every waiter that can be served, in queue order (serve_waiters): readers get copies, then the
-//    oldest taker or swapper gets the value, then, if empty, the oldest putter's value moves in; repeated.
+// 4. Nobody waits for BUSY to clear by parking on it. The uncontended path is one CAS that claims the storage
+//    and one CAS that releases it, both expecting "no flags", so it takes no lock and makes no system call
+//    (G-6). A thread that meets BUSY registers as a waiter instead (under lock_, with a CAS that sets its
+//    flag: the protocol of detail/waiter.hpp), after at most the bounded watch of invariant 10 (a blocking
+//    form that meets BUSY with no flag set may see it clear there and claim the box without registering). The
+//    BUSY holder's release CAS then fails, and it serves every waiter that can be served, in queue order
+//    (serve_waiters): readers get copies, then the oldest taker or swapper gets the value, then, if empty,
+//    the oldest putter's value moves in; repeated.
 // 5. T's constructors and destructor never run under lock_: the server claims a waiter under the lock, drops
 //    it, moves or copies while still holding BUSY, and re-takes the lock for the next step. Served waiters
 //    are completed once BUSY is released, so the state a returning waiter observes already includes its step.
@@ -61,8 +61,8 @@
 //    released; WATCHED stays while watchers of the other side remain. A put handed straight to a waiting
 //    taker leaves the box empty: readable watchers stay armed. A BUSY box is not ready: its release decides.
 // 10. A blocking form (not try_, not a passed deadline or a requested stop) that finds the box not as it
-//    needs it (empty for a take / read / swap, full for a put) first watches the state word for up to
-//    Sync::spin_limit relax steps (fewer when the thread's adaptive budget has shrunk below that,
+//    needs it (empty for a take / read / swap, full for a put, BUSY included) first watches the state word
+//    for up to Sync::spin_limit relax steps (fewer when the thread's adaptive budget has shrunk below that,
 //    detail/spin_wait.hpp) before it registers, and claims the box with its one CAS if it turns
 //    full (empty) and idle with no flag meanwhile: a partner that answers within the spin hands over
 //    through the uncontended path, with no lock on either side. The spin ends at the first flag (a waiter
@@ -390,13 +390,18 @@ class mvar {
   // tries its one-CAS claim again. False when a flag appeared (a waiter of either kind or a watcher: the
   // caller registers behind it, so no thread that joined is passed over, G-3) or the budget ran out.
   // relaxed: a hint; the claim CAS acquires.
-  bool spin_before_registering(word want) const noexcept {
+  // A stop request ends the watch at the next step (the caller then registers and answers cancelled, as a
+  // registered wait's spin does); a deadline is looked at before it only (a clock read per step would cost
+  // more than the step), so one that passes during it is reported after it, as by wait_core::await.
+  bool spin_before_registering(word want, const std::stop_token* st) const noexcept {
     // The thread's adaptive budget when it is below the constant (detail/spin_wait.hpp: it has shrunk
     // because this thread's spins delayed the threads it waits for), else the constant.
     const unsigned budget = detail::wait_spin_budget<Sync>::current();
     const word s = detail::spin_until<Sync>(
         state_, std::memory_order_relaxed,
-        [want](word v) { return (v & kFlags) != 0 || (v & (kFull | kBusy)) == want; },
+        [want, st](word v) {
+          return (v & kFlags) != 0 || (v & (kFull | kBusy)) == want || (st && st->stop_requested());
+        },
         budget < Sync::spin_limit ? budget : Sync::spin_limit);
     return s == want;
   }
@@ -726,7 +731,9 @@ class mvar {
       if (first && answers_without_lock(kFull)) {
         if (auto answer = give_up_answer(m, status::full, d, st)) return *answer;
       }
-      if (first && m == mode::wait && spin_before_registering(0)) {  // invariant 10
+      // Invariant 10; not for a form that may not wait (a passed deadline or a requested stop on a BUSY box
+      // registers as a try waiter at once: invariant 6).
+      if (first && !give_up_answer(m, status::full, d, st) && spin_before_registering(0, st)) {
         if constexpr (kStateless) {
           if (flip(0, kFull)) return status::ok;
         } else {
@@ -799,7 +806,8 @@ class mvar {
       if (first && answers_without_lock(0)) {
         if (auto answer = give_up_answer(m, status::empty, d, st)) return *answer;
       }
-      if (first && m == mode::wait && spin_before_registering(kFull)) {  // invariant 10
+      // Invariant 10; not for a form that may not wait (as in put_impl).
+      if (first && !give_up_answer(m, status::empty, d, st) && spin_before_registering(kFull, st)) {
         if constexpr (kStateless) {
           if (short_path && flip(kFull, 0)) {
             out.emplace();

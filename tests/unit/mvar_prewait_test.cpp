@@ -153,4 +153,59 @@ TEST(MvarPrewait, TryPassedDeadlineAndRequestedStopDoNotSpin) {
   EXPECT_EQ(counting_sync::relaxes, 0u);
 }
 
+// G-7: a stop requested during the watch ends it at the next step; the take answers cancelled.
+TEST(MvarPrewait, AStopRequestedDuringTheWatchEndsIt) {
+  token_t box;
+  std::thread([&] {
+    counting_scope scope;
+    std::stop_source stop;
+    counting_sync::on_relax = [&] {
+      if (counting_sync::relaxes == 3) stop.request_stop();
+    };
+    EXPECT_EQ(box.take(stop.get_token()).status(), status::cancelled);
+    EXPECT_EQ(counting_sync::relaxes, 3u);
+    EXPECT_EQ(box.stats().take.waits, 0u);
+  }).join();
+}
+
+// A value whose copy waits until released: a read() holds the box BUSY for as long as a test wants.
+struct held_copy {
+  int v = 0;
+  static inline std::atomic<bool> hold{false};
+  static inline std::atomic<bool> copying{false};
+  explicit held_copy(int x) : v(x) {}
+  held_copy(held_copy&& o) noexcept : v(o.v) {}
+  held_copy(const held_copy& o) : v(o.v) {
+    copying.store(true);
+    handoff_test::until([] { return !hold.load(); }, "the test releases the copy");
+  }
+  held_copy& operator=(const held_copy&) = default;
+  held_copy& operator=(held_copy&&) noexcept = default;
+};
+
+// G-7, invariant 6: a form whose deadline has passed, on a box another operation holds BUSY, registers as a
+// try waiter at once (it waits only for the operation in flight): it does not watch the box first.
+TEST(MvarPrewait, APassedDeadlineOnABusyBoxRegistersWithoutWatching) {
+  handoff::mvar<held_copy, counting_sync> box{held_copy{5}};
+  held_copy::hold.store(true);
+  held_copy::copying.store(false);
+  std::thread reader([&] { EXPECT_EQ(box.read().v, 5); });
+  until([] { return held_copy::copying.load(); }, "the reader holds the box");
+  std::thread([&] {
+    counting_scope scope;
+    unsigned before_registering = ~0u;
+    counting_sync::on_relax = [&] {
+      if (before_registering == ~0u && box.waiting().takers == 1) {
+        before_registering = counting_sync::relaxes - 1;
+        held_copy::hold.store(false);  // the reader releases; the try waiter is answered
+      }
+    };
+    const auto r = box.take_for(-1ms);
+    EXPECT_EQ(before_registering, 0u) << "no watch before registering";
+    EXPECT_TRUE(r.status() == status::ok || r.status() == status::timeout);
+  }).join();
+  held_copy::hold.store(false);
+  reader.join();
+}
+
 }  // namespace
