@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "support/hooked_sync.hpp"
 #include "support/watchdog.hpp"
 
 namespace {
@@ -26,16 +27,8 @@ using handoff::status;
 using handoff_test::until;
 
 // The library's policy (its adaptive budget included), the calling thread's relax steps counted and an
-// optional hook run at each.
-struct counting_sync : handoff::default_sync {
-  static inline thread_local unsigned relaxes = 0;
-  static inline thread_local std::function<void()> on_relax;
-  static void relax() noexcept {
-    ++relaxes;
-    if (on_relax) on_relax();
-    handoff::default_sync::relax();
-  }
-};
+// optional hook run at each (support/hooked_sync.hpp).
+using counting_sync = handoff_test::hooked_sync;
 
 // Resets the calling thread's counts and hook when constructed and when destroyed.
 struct counting_scope {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/hooked_sync.hpp"
 #include "support/watchdog.hpp"
 
 namespace {
@@ -32,23 +33,9 @@ using handoff_test::until;
 static_assert(handoff::default_yield_limit == 1 && handoff::default_sync::yield_limit == 1);
 
 // The library's policy with more yields, the calling thread's relax steps and yields counted and an
-// optional hook run at each.
-struct counting_sync : handoff::default_sync {
+// optional hook run at each (support/hooked_sync.hpp).
+struct counting_sync : handoff_test::hooked_sync {
   static constexpr unsigned yield_limit = 4;
-  static inline thread_local unsigned yields = 0;
-  static inline thread_local std::function<void()> on_yield;
-  static void yield() noexcept {
-    ++yields;
-    if (on_yield) on_yield();
-    handoff::default_sync::yield();
-  }
-  static inline thread_local unsigned relaxes = 0;
-  static inline thread_local std::function<void()> on_relax;
-  static void relax() noexcept {
-    ++relaxes;
-    if (on_relax) on_relax();
-    handoff::default_sync::relax();
-  }
 };
 static_assert(counting_sync::yield_limit >= 2, "the hook tests need a retry after the first yield");
 
