@@ -16,6 +16,10 @@
 //   relaxed_exchange: every exchange is done relaxed (complete() loses its release).
 //   no_wake:          unpark_one/unpark_all do nothing (a waker that ignores the sleeping bit).
 //   relaxed_cas:      every compare-exchange is done relaxed (success and failure).
+//   relaxed_rmw:      every fetch_add / fetch_sub / fetch_or / fetch_and is done relaxed (a firer's release
+//   of
+//                     its hold on a readiness watch loses its release:
+//                     tests/model/watch_list_planted_model.cpp).
 #pragma once
 
 #include <handoff/detail/deadline.hpp>
@@ -26,7 +30,7 @@
 
 namespace handoff_model {
 
-enum class flavor { correct, relaxed_exchange, no_wake, relaxed_cas };
+enum class flavor { correct, relaxed_exchange, no_wake, relaxed_cas, relaxed_rmw };
 
 inline rl::memory_order to_rl(std::memory_order mo) {
   switch (mo) {
@@ -84,15 +88,19 @@ struct rl_sync {
       return compare_exchange_strong(e, d, mo, failure_order(mo));
     }
     U fetch_add(U v, std::memory_order mo = std::memory_order::seq_cst) {
+      if constexpr (F == flavor::relaxed_rmw) mo = std::memory_order::relaxed;  // planted
       return a_.fetch_add(v, to_rl(mo), RL_INFO);
     }
     U fetch_sub(U v, std::memory_order mo = std::memory_order::seq_cst) {
+      if constexpr (F == flavor::relaxed_rmw) mo = std::memory_order::relaxed;  // planted
       return a_.fetch_sub(v, to_rl(mo), RL_INFO);
     }
     U fetch_or(U v, std::memory_order mo = std::memory_order::seq_cst) {
+      if constexpr (F == flavor::relaxed_rmw) mo = std::memory_order::relaxed;  // planted
       return a_.fetch_or(v, to_rl(mo), RL_INFO);
     }
     U fetch_and(U v, std::memory_order mo = std::memory_order::seq_cst) {
+      if constexpr (F == flavor::relaxed_rmw) mo = std::memory_order::relaxed;  // planted
       return a_.fetch_and(v, to_rl(mo), RL_INFO);
     }
 
