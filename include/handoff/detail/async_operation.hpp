@@ -18,7 +18,8 @@
 // round; a round a stop request left ends it with cancelled.
 //
 // Invariants:
-//   1. A round completes exactly once, by two arrivals on `pending_` (set to 2 before the core is rearmed):
+//   1. A round completes exactly once, by two arrivals on `arrivals_` (detail/round_arrivals.hpp; expecting
+//      two before the core is rearmed; model: tests/model/async_round_model.cpp):
 //      the registering code arrives when it has finished touching the round, and the round's one event
 //      arrives: the channel that claimed the core (its complete() runs the hook), or a stop callback that
 //      left it (wait_core::interrupt_and_leave), or the registering code itself when it left (then it
@@ -57,6 +58,7 @@
 #include "../select.hpp"
 #include "async_access.hpp"
 #include "in_flight_step.hpp"
+#include "round_arrivals.hpp"
 #include "waiter.hpp"
 
 namespace handoff::detail {
@@ -162,8 +164,7 @@ class async_operation {
 
   // Invariant 1. The second arrival of an event posts the rest of the round to the executor.
   void arrive(std::uint32_t count) noexcept {
-    // acq_rel: the second arrival sees the first's writes (the round's fields, the channel's payload).
-    if (pending_.fetch_sub(count, std::memory_order_acq_rel) != count) return;
+    if (!arrivals_.arrive(count)) return;
     Executor ex = ex_;  // a copy: once posted, the item may run (and the frame go) before post() returns
     ex.post(work_item{&resume_round, this});
   }
@@ -199,8 +200,8 @@ class async_operation {
           outcome_ = selected(selected::none, status::cancelled);
           return true;
         }
-        // 2. Register. pending_ first: an event of this round may arrive as soon as the core is rearmed.
-        pending_.store(2, std::memory_order_relaxed);  // relaxed: published by rearm()'s release
+        // 2. Register. The arrivals first: an event of this round may arrive as soon as the core is rearmed.
+        arrivals_.expect_two();
         if (!core_.rearm()) {
           outcome_ = selected(selected::none, status::cancelled);
           return true;
@@ -224,8 +225,8 @@ class async_operation {
         left_by_us_ = ready && core_.try_leave();
         // 3. Arrive; from here this round belongs to whoever arrives second (invariant 1).
         const std::uint32_t count = left_by_us_ ? 2 : 1;
-        if (pending_.fetch_sub(count, std::memory_order_acq_rel) != count) return false;  // suspended
-        if (finish_round()) return true;  // else a new round (its try step ran in finish_round)
+        if (!arrivals_.arrive(count)) return false;  // suspended
+        if (finish_round()) return true;             // else a new round (its try step ran in finish_round)
       }
     } catch (...) {
       error_ = std::current_exception();  // from a try or finish step: nothing is registered (Exceptions)
@@ -279,7 +280,7 @@ class async_operation {
   std::array<waiter<Sync>, n> links_;
   std::array<in_flight_step, n> steps_{};
   std::array<bool, n> in_flight_{};
-  typename Sync::template atomic<std::uint32_t> pending_{0};
+  round_arrivals<Sync> arrivals_;
   std::size_t enlisted_ = 0;
   bool left_by_us_ = false;
   bool in_order_;
