@@ -5,7 +5,8 @@
 //   no_wake:     release_hold's unpark_all does nothing. An unwatch that parked while the firer still held
 //                the link is never woken: DEADLOCK.
 //   relaxed_rmw: release_hold's fetch_sub is relaxed. wait_unheld's acquire load no longer synchronises with
-//                it, so the notifier's write is not ordered before the unwatcher's read of it: DATA RACE.
+//                it, so the notifier's accesses are not ordered before what the unwatcher does once unwatch
+//                returned: DATA RACE (first found on the watcher's destroyed mark, which the notifier reads).
 #define HANDOFF_MODEL_NO_MAIN
 #include "watch_list_model.cpp"
 
