@@ -19,8 +19,17 @@
 //                       won, its payload (CR-4: a value goes only to a claimed core, which then reports it).
 //   stop_across_rounds: the coroutine leaves round 1 (a case ready) and, when it processes that round itself,
 //                       starts round 2; a stop callback races with both. The stop is seen exactly once: it
-//                       leaves round 1 (then round 1 ends cancelled), or makes round 2's rearm fail, or
-//                       leaves round 2 (invariant 3: never both, never neither).
+//                       leaves round 1 (then round 1 ends cancelled), or the check before round 2 sees it, or
+//                       makes round 2's rearm fail, or leaves round 2 (invariant 3).
+//   retry_then_stop:    a channel claims round 1 and cannot hand over (a new round, started by whichever
+//                       thread processes round 1) while a stop races; a stop that reaches the claimed core
+//                       can neither leave it nor make the next rearm fail (complete() erases its mark), so
+//                       only the check of the stop flag before each round ends the operation then (without
+//                       that check this suite fails: round 2 waits for an event that never comes). Every
+//                       rearmed round is processed exactly once.
+// Not checked (the arrivals' acq_rel orders the same data on every path here): complete()'s release and
+// resumed()'s acquire, interrupt_and_leave's orders, and rearm()'s release of expect_two() to a stop's
+// arrival (Relacy orders each atomic's modifications as it executes them). docs/reliability.md says more.
 // Run: build/dev/tests/async_round_model (ctest -R async_round_model). Exit 0 when every suite passes.
 #include <handoff/detail/round_arrivals.hpp>
 #include <handoff/detail/slow_lock.hpp>
@@ -47,7 +56,7 @@ struct round_kit {
 using channel_lock = handoff::detail::slow_lock<rl_sync<flavor::correct>>;
 
 // How a round ended, as the processing thread finds it (async_operation::finish_round).
-enum class ended { not_processed, by_channel, left_by_us, left_by_stop, rearm_failed };
+enum class ended { not_processed, by_channel, left_by_us, left_by_stop, rearm_failed, stop_seen };
 
 // The parts of an awaiting coroutine a round touches, and the channel it waits on.
 template <flavor F>
@@ -65,6 +74,12 @@ struct coroutine_round {
   bool channel_claimed = false;  // the channel's thread
   bool stop_left = false;        // the stop callback's thread
   int processings = 0;           // as `processed`, read by after()
+  bool retry = false;            // the channel's hand-over failed (its retry status): a new round follows
+  bool went_to_round_two = false;
+  int rounds_rearmed = 0;
+  // std::stop_source's flag (not the library's Sync: never planted). request_stop sets it before it runs the
+  // callbacks; register_round looks at it before each round (async_operation.hpp, invariant 3).
+  rl_sync<flavor::correct>::atomic<int> stop_requested{0};
 
   static void on_event(void* self) noexcept { (void)static_cast<coroutine_round*>(self)->arrive(1); }
 
@@ -77,13 +92,19 @@ struct coroutine_round {
   }
 
   // Steps 2-3 of a round (register_round). `ready`: a case turns out ready while registering.
-  enum class step { rearm_failed, suspended, processed };
+  enum class step { stopped, suspended, processed };
   step register_and_arrive(bool ready, int field) {
+    // acquire: as std::stop_token::stop_requested (libstdc++).
+    if (stop_requested.load(std::memory_order::acquire)) {
+      outcome = ended::stop_seen;  // cancelled before the round
+      return step::stopped;
+    }
     arrivals.expect_two();
     if (!core.rearm()) {
       outcome = ended::rearm_failed;  // the stop came first: cancelled, nothing to process
-      return step::rearm_failed;
+      return step::stopped;
     }
+    ++rounds_rearmed;
     round_field(RL_INFO) = field;
     lock.lock();
     registered = true;
@@ -110,23 +131,35 @@ struct coroutine_round {
     } else {
       outcome = left_by_us ? ended::left_by_us : ended::left_by_stop;
     }
+    if (outcome == ended::by_channel && retry) {
+      // finish_round: the channel could not hand over; a new round starts, here (the posted work item).
+      // Only a stop can end it (the channel made its one claim).
+      retry = false;
+      went_to_round_two = true;
+      outcome = ended::not_processed;
+      left_by_us = false;
+      (void)register_and_arrive(false, 2);
+    }
     return true;
   }
 
   // The channel: claims the link if it is registered, delivers and completes it outside the lock.
-  void channel() {
+  void channel(bool hand_over_fails = false) {
     lock.lock();
     const bool claim = registered && link.try_claim();
     if (claim) registered = false;  // claim_oldest unlinks it
     lock.unlock();
     if (!claim) return;
     channel_claimed = true;
+    retry = hand_over_fails;
     payload(RL_INFO) = 42;
     link.complete(status::ok);  // runs the hook: the channel's arrival
   }
 
   // The stop callback (async_operation::stopper).
   void stop() {
+    // acq_rel: as std::stop_source::request_stop's read-modify-write (libstdc++).
+    stop_requested.fetch_or(1, std::memory_order::acq_rel);
     stop_left = core.interrupt_and_leave();
     if (stop_left) (void)arrive(1);
   }
@@ -140,7 +173,7 @@ struct one_round_suite : rl::test_suite<one_round_suite<F, Leave>, 3> {
   void before() { r.init(); }
   void thread(unsigned index) {
     if (index == 0)
-      rearmed = r.register_and_arrive(Leave, 1) != coroutine_round<F>::step::rearm_failed;
+      rearmed = r.register_and_arrive(Leave, 1) != coroutine_round<F>::step::stopped;
     else if (index == 1)
       r.channel();
     else
@@ -150,7 +183,8 @@ struct one_round_suite : rl::test_suite<one_round_suite<F, Leave>, 3> {
     // Exactly one event decided the round (invariant 2), and the processing says which.
     const int events = (r.channel_claimed ? 1 : 0) + (r.left_by_us ? 1 : 0) + (r.stop_left ? 1 : 0);
     if (!rearmed) {
-      RL_ASSERT(r.outcome == ended::rearm_failed && events == 0 && r.processings == 0);
+      RL_ASSERT((r.outcome == ended::rearm_failed || r.outcome == ended::stop_seen) && events == 0 &&
+                r.processings == 0);
       return;
     }
     RL_ASSERT(events == 1);
@@ -162,11 +196,19 @@ struct one_round_suite : rl::test_suite<one_round_suite<F, Leave>, 3> {
   }
 };
 
+// The stop ended the operation exactly once: it left a round, or a round's rearm failed, or the check before
+// a round saw it (invariant 3); and every round that was rearmed was processed exactly once (none waits for
+// an event that never comes).
+template <flavor F>
+void check_stopped_once(const coroutine_round<F>& r) {
+  RL_ASSERT(r.outcome == ended::left_by_stop || r.outcome == ended::rearm_failed ||
+            r.outcome == ended::stop_seen);
+  RL_ASSERT(r.processings == r.rounds_rearmed);
+}
+
 template <flavor F>
 struct stop_across_rounds_suite : rl::test_suite<stop_across_rounds_suite<F>, 2> {
   coroutine_round<F> r;
-  bool round_one_rearmed = false;
-  bool went_to_round_two = false;
 
   void before() { r.init(); }
   void thread(unsigned index) {
@@ -176,9 +218,8 @@ struct stop_across_rounds_suite : rl::test_suite<stop_across_rounds_suite<F>, 2>
       // otherwise round 1 ended cancelled, processed by whichever thread arrived second.
       using step = typename coroutine_round<F>::step;
       const step first = r.register_and_arrive(true, 1);
-      round_one_rearmed = first != step::rearm_failed;
       if (first != step::processed || r.outcome != ended::left_by_us) return;
-      went_to_round_two = true;
+      r.went_to_round_two = true;
       r.outcome = ended::not_processed;
       r.left_by_us = false;
       (void)r.register_and_arrive(false, 2);  // round 2: waits (no channel here); only the stop ends it
@@ -186,14 +227,27 @@ struct stop_across_rounds_suite : rl::test_suite<stop_across_rounds_suite<F>, 2>
       r.stop();
     }
   }
-  void after() {
-    // The stop ended the operation exactly once: it left a round, or round 2's rearm failed.
-    RL_ASSERT(r.outcome == ended::left_by_stop || r.outcome == ended::rearm_failed);
-    RL_ASSERT(r.stop_left == (r.outcome == ended::left_by_stop));
-    // Round 1, if it was rearmed, was processed once; round 2 likewise (by the stop callback's thread).
-    RL_ASSERT(r.processings ==
-              (round_one_rearmed ? 1 : 0) + (went_to_round_two && r.outcome == ended::left_by_stop ? 1 : 0));
+  void after() { check_stopped_once(r); }
+};
+
+// A channel claims round 1 and cannot hand over (its retry status: a new round) while a stop races. The stop
+// may reach the core while it is claimed: it cannot leave that round, and complete()'s exchange erases its
+// mark, so the next rearm succeeds; only the check of the stop flag before each round (register_round) then
+// ends the operation. Without it the coroutine would wait in round 2 for an event that never comes.
+template <flavor F>
+struct retry_then_stop_suite : rl::test_suite<retry_then_stop_suite<F>, 3> {
+  coroutine_round<F> r;
+
+  void before() { r.init(); }
+  void thread(unsigned index) {
+    if (index == 0)
+      (void)r.register_and_arrive(false, 1);
+    else if (index == 1)
+      r.channel(true);
+    else
+      r.stop();
   }
+  void after() { check_stopped_once(r); }
 };
 
 }  // namespace handoff_model
@@ -212,6 +266,10 @@ int main() {
   ok &= run<one_round_suite<flavor::correct, true>>("async round: leave", rl::random_scheduler_type, 200000);
   ok &= run<stop_across_rounds_suite<flavor::correct>>("async round: stop across rounds",
                                                        rl::fair_full_search_scheduler_type, 0);
+  ok &= run<retry_then_stop_suite<flavor::correct>>("async round: retry, then stop",
+                                                    rl::fair_context_bound_scheduler_type, 0, 3);
+  ok &= run<retry_then_stop_suite<flavor::correct>>("async round: retry, then stop",
+                                                    rl::random_scheduler_type, 200000);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 #endif

@@ -123,8 +123,12 @@ class wait_core {
     const resume_hook hook = resume_;  // read before `done`: a thread's core may vanish right after it
     void* const context = resume_context_;
     // release: publishes the payload, the link's result and winner_; pairs with the acquire load in await()
-    // and with the hook's own acquire (resumed()) (rule G-4).
-    const std::uint32_t old = state_.exchange(done, std::memory_order_release);
+    // and with the hook's own acquire (resumed()) (rule G-4). acquire: a stop callback's interrupt_and_leave
+    // that marked this claimed core (it cannot leave it; this exchange erases its mark) released the stop
+    // request before its mark, and the hook's owner starts its next round on this thread, where
+    // register_round must see that request (async_operation.hpp, invariant 3; the mark no longer makes the
+    // next rearm fail). On x86 the same instruction as release alone.
+    const std::uint32_t old = state_.exchange(done, std::memory_order_acq_rel);
     if (hook)
       hook(context);
     else if (old & sleeping)
@@ -171,8 +175,10 @@ class wait_core {
 
   // left or done -> waiting, for a new round of registrations (no link of the core is linked anywhere).
   // False, the word unchanged, once a stop request marked the core (interrupt_and_leave): the coroutine is
-  // cancelled instead. Decided on this one word, so a stop request either finds this round (and leaves it)
-  // or makes this rearm fail: never both, never neither.
+  // cancelled instead. Decided on this one word, so a stop request that finds the round waiting either
+  // leaves it or makes this rearm fail: never both, never neither. A mark on a claimed core is erased by
+  // complete(): the coroutine sees that request through its stop token before the next round
+  // (async_operation.hpp, invariant 3; tests/model/async_round_model.cpp, retry_then_stop).
   bool rearm() noexcept {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
