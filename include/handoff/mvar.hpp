@@ -728,16 +728,20 @@ class mvar {
       } else {
         if (first && claim(0)) return put_owned(v);  // MV-2, uncontended
       }
-      if (first && answers_without_lock(kFull)) {
-        if (auto answer = give_up_answer(m, status::full, d, st)) return *answer;
-      }
-      // Invariant 10; not for a form that may not wait (a passed deadline or a requested stop on a BUSY box
-      // registers as a try waiter at once: invariant 6).
-      if (first && !give_up_answer(m, status::full, d, st) && spin_before_registering(0, st)) {
-        if constexpr (kStateless) {
-          if (flip(0, kFull)) return status::ok;
-        } else {
-          if (claim(0)) return put_owned(v);
+      if (first) {
+        // The state load first: it is the answer's linearization point. The answer is asked once (it may
+        // read the clock).
+        const bool full_and_idle = answers_without_lock(kFull);
+        const std::optional<status> give_up = give_up_answer(m, status::full, d, st);
+        if (give_up && full_and_idle) return *give_up;
+        // Invariant 10; not for a form that may not wait (a passed deadline or a requested stop on a BUSY
+        // box registers as a try waiter at once: invariant 6).
+        if (!give_up && spin_before_registering(0, st)) {
+          if constexpr (kStateless) {
+            if (flip(0, kFull)) return status::ok;
+          } else {
+            if (claim(0)) return put_owned(v);
+          }
         }
       }
       lock_.lock();
@@ -803,18 +807,21 @@ class mvar {
         }
       }
       if (first && !short_path && claim(kFull)) return kOwned;  // MV-5, uncontended
-      if (first && answers_without_lock(0)) {
-        if (auto answer = give_up_answer(m, status::empty, d, st)) return *answer;
-      }
-      // Invariant 10; not for a form that may not wait (as in put_impl).
-      if (first && !give_up_answer(m, status::empty, d, st) && spin_before_registering(kFull, st)) {
-        if constexpr (kStateless) {
-          if (short_path && flip(kFull, 0)) {
-            out.emplace();
-            return status::ok;
+      if (first) {
+        // As in put_impl: the state load first, the answer asked once.
+        const bool empty_and_idle = answers_without_lock(0);
+        const std::optional<status> give_up = give_up_answer(m, status::empty, d, st);
+        if (give_up && empty_and_idle) return *give_up;
+        // Invariant 10; not for a form that may not wait (as in put_impl).
+        if (!give_up && spin_before_registering(kFull, st)) {
+          if constexpr (kStateless) {
+            if (short_path && flip(kFull, 0)) {
+              out.emplace();
+              return status::ok;
+            }
           }
+          if (!short_path && claim(kFull)) return kOwned;
         }
-        if (!short_path && claim(kFull)) return kOwned;
       }
       lock_.lock();
       const word s = state_.load(std::memory_order_relaxed);  // relaxed: validated by the CAS below
