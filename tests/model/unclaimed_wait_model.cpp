@@ -11,7 +11,18 @@
 //              The turn never moves, so only wake_unclaimed and the re-check can end the wait: the pop must
 //              see the tail at 0 (G-1: no lost wakeup across two words, the tail and the turn).
 //   publish:   the push writes its value and publishes it. The pop must see it published and read the value
-//              (G-4: publish's release exchange pairs with the acquire in take()).
+//              (G-4: the step's release store pairs with the acquire in take()).
+// And the claimed waits and the coroutine hook of the same slots (the store-load pair of stream_ring.hpp,
+// "Memory ordering": a step stores the turn then reads the flags; a waiter marks the flags then reads the
+// turn; rl_sync's store_load_fence stands for the process-wide barrier):
+//   claimed:   a pop that claimed index 0 waits in take() for the push in flight (fill, or a hole when the
+//              move threw), and the push of index 2 (the next lap of slot 0) waits in fill() for that pop
+//              to free the slot. Every wait ends (no DEADLOCK), the pop gets 42 (or the hole), and the
+//              next lap's value is in the slot.
+//   hook:      a coroutine hooks the step in flight on slot 0 (hook_step, the turn it saw free) while the
+//              push publishes. hook_step answers `set` exactly when the step runs the hook (once), and
+//              `moved` exactly when nobody does: a set bit is always served, and the hook never runs for a
+//              coroutine that was told to look again (its pin would be dropped twice).
 // Run: build/dev/tests/unclaimed_wait_model (ctest -R unclaimed_wait_model). Exit 0 when every suite passes.
 #include <handoff/detail/stream_ring.hpp>
 
@@ -98,6 +109,61 @@ struct publish_suite : rl::test_suite<publish_suite<F>, 2> {
   }
 };
 
+template <flavor F, bool Hole>
+struct claimed_suite : rl::test_suite<claimed_suite<F, Hole>, 3> {
+  std::optional<ring_t<F>> ring;
+  bool took = false;
+  int value = 0;
+
+  void before() { ring.emplace(2); }
+  void after() {
+    RL_ASSERT(took == !Hole);
+    RL_ASSERT(Hole || value == 42);
+    std::optional<int> out;
+    RL_ASSERT(ring->take(2, out) && *out == 7);  // the next lap's value (single-threaded now)
+    ring.reset();
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      std::optional<int> out;
+      took = ring->take(0, out);  // claimed: waits for the push of index 0
+      if (took) value = *out;
+    } else if (index == 1) {
+      if (Hole)
+        ring->publish_hole(0);
+      else
+        ring->fill(0, 42);
+    } else {
+      ring->fill(2, 7);  // slot 0's next lap: waits for the pop of index 0 to free it
+    }
+  }
+};
+
+template <flavor F>
+struct hook_suite : rl::test_suite<hook_suite<F>, 2> {
+  std::optional<ring_t<F>> ring;
+  int hook_runs = 0;  // written by the stepping thread only
+  typename ring_t<F>::hook_result answer = ring_t<F>::hook_result::already;
+
+  static void on_step(void* self) noexcept { ++static_cast<hook_suite*>(self)->hook_runs; }
+  void before() {
+    ring.emplace(2);
+    ring->set_step_hook(&hook_suite::on_step, this);
+  }
+  void after() {
+    using result = typename ring_t<F>::hook_result;
+    RL_ASSERT(answer == result::set || answer == result::moved);
+    RL_ASSERT(hook_runs == (answer == result::set ? 1 : 0));
+    ring.reset();
+  }
+  void thread(unsigned index) {
+    if (index == 0)
+      answer = ring->hook_step(0, 0);  // the push of index 0 seen in flight (turn 0: free for it)
+    else
+      ring->fill(0, 42);
+  }
+};
+
 }  // namespace handoff_model
 
 #ifndef HANDOFF_MODEL_NO_MAIN
@@ -109,6 +175,9 @@ int main() {
   ok &= run<give_back_suite<flavor::correct>>("unclaimed wait: give back", rl::random_scheduler_type, 200000);
   ok &=
       run<publish_suite<flavor::correct>>("unclaimed wait: publish", rl::fair_full_search_scheduler_type, 0);
+  ok &= run<claimed_suite<flavor::correct, false>>("claimed waits: value", rl::random_scheduler_type, 200000);
+  ok &= run<claimed_suite<flavor::correct, true>>("claimed waits: hole", rl::random_scheduler_type, 200000);
+  ok &= run<hook_suite<flavor::correct>>("hook vs step", rl::fair_full_search_scheduler_type, 0);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 #endif
