@@ -32,7 +32,7 @@
 //   size() (snapshot), capacity(), waiting() (diagnostic).
 //
 // Memory: a bounded stream allocates its whole ring at construction: the capacity rounded up to a power of
-// two slots (see below), each detail::stream_ring::slot_size() bytes (4-byte turn and flags words and
+// two slots (see below), each detail::stream_ring::slot_size() bytes (a 4-byte turn word, a hole flag and
 // T's storage, padded to T's alignment: 12 bytes for int, 16 for a 64-bit T). So stream<int>(1 << 28), the
 // largest capacity, takes 3 GiB before the first push, and stream<int>(1'000'000) 12 MiB. An unbounded
 // stream allocates a ring of unbounded_ring_size slots, then one block per overflow_block_values values of
@@ -109,12 +109,12 @@
 //   9. A pop that may wait and finds the slot at the head not yet published, with the tail past it and later
 //      pushes claimed after that index (its pusher fell behind them, typically descheduled between its
 //      claim and its publish), does not claim the index: it waits for the slot's turn to move (ring
-//      await_step: a bounded spin, then one park on the slot's flags word) and looks again. Claiming past a
-//      stalled push would let the ring wrap while the push stalls, and pushes and pops of later laps pile up
-//      on that one slot, every publish waking them all (docs/design/stream.md). When the head index's push is
-//      the latest claim (tail = head + 1, as in SPSC), the pop claims and waits in take(): that pusher is
-//      most likely running. A try_pop always claims, and so does a pop whose deadline has passed or whose
-//      stop was requested (G-7: it waits at most for the one push in flight on the index it claims). The wait
+//      await_step: a bounded spin, then one park on the turn word) and looks again. Claiming past a stalled
+//      push would let the ring wrap while the push stalls, and pushes and pops of later laps pile up on that
+//      one slot, every publish waking them all (docs/design/stream.md). When the head index's push is the
+//      latest claim (tail = head + 1, as in SPSC), the pop claims and waits in take(): that pusher is most
+//      likely running. A try_pop always claims, and so does a pop whose deadline has passed or whose stop
+//      was requested (G-7: it waits at most for the one push in flight on the index it claims). The wait
 //      ends when the turn moves (the push published, or another pop claimed the index and took it) or when
 //      the claim is given back (G-8 below): give_back_claim wakes the slot's sleepers (ring
 //      wake_unclaimed), and await_step re-reads head and tail after marking itself asleep, so that one of
@@ -145,14 +145,14 @@
 //  12. A coroutine (handoff/coroutine.hpp, CR-5) never waits for a step in flight by parking its thread: its
 //      try step (async_try_pop / async_try_push) does not claim an index whose slot is not yet published
 //      (pop) or not yet freed (push), nor an overflow cell still being written; it answers "in flight" with
-//      the slot (or cell) and the turn it saw. The coroutine then hooks that turn (a slot's HOOKED flag,
-//      set under lock_ while the turn is still the one it saw: stream_ring's hook_step) and links a step link
-//      into step_waiters_ under lock_; the thread whose step moves the turn (publish, hole, free, or a claim
-//      given back) clears the bit and runs run_step_hook, which takes lock_ and completes every step link
-//      with kRetry once lock_ is released: the coroutine tries again. Checking a slot before the claim is
-//      exact: a published (freed) slot stays so until the pop (push) that claims its index moves it, and a
-//      claim by another thread makes this one's compare-exchange fail. While no coroutine hooks a turn, the
-//      steps pay nothing: the load of the flags that follows every step (for sleepers) also returns HOOKED.
+//      the slot (or cell) and the turn it saw. The coroutine then hooks that turn (ring hooked bit, set
+//      under lock_ by a compare-exchange from the turn it saw) and links a step link into step_waiters_ under
+//      lock_; the thread whose step moves the turn (publish, hole, free, or a claim given back) clears the
+//      bit and runs run_step_hook, which takes lock_ and completes every step link with kRetry once lock_ is
+//      released: the coroutine tries again. Checking a slot before the claim is exact: a published (freed)
+//      slot stays so until the pop (push) that claims its index moves it, and a claim by another thread
+//      makes this one's compare-exchange fail. While no coroutine hooks a turn, the steps pay nothing: the
+//      exchange that moves the turn already returns the bit.
 // Exceptions (G-8): if T's move constructor throws during push, the push throws and its value stays with
 // the caller (as T's constructor left it), no other value is lost, and the stream stays usable. Its claimed
 // ring position is given back when it is still the last one and no pop claimed it (HELD keeps pops out
@@ -776,7 +776,7 @@ class stream {
     // acquire: as at the top of try_fast_pop.
     if (!ring_.before_publication(i, seen) && head_.load(std::memory_order_acquire) != h) return false;
     const std::uint32_t now = ring_.await_step(i, seen, [&] {
-      // acquire: after await_step's acquire mark of the slot; a moved head or a claim given back (the tail
+      // acquire: after await_step's acquire compare-exchange; a moved head or a claim given back (the tail
       // at i again) ends the wait.
       return head_.load(std::memory_order_acquire) == h &&
              index_of(tail_.load(std::memory_order_acquire)) != i;

@@ -20,9 +20,6 @@
 //   of
 //                     its hold on a readiness watch loses its release:
 //                     tests/model/watch_list_planted_model.cpp).
-//   no_store_load_fence: store_load_fence() does nothing (a stream slot's step and its waiter each read the
-//                     other's word without the fence between their store and load: the store-buffering
-//                     outcome loses the wakeup; tests/model/unclaimed_wait_planted_model.cpp).
 #pragma once
 
 #include <handoff/detail/deadline.hpp>
@@ -33,7 +30,7 @@
 
 namespace handoff_model {
 
-enum class flavor { correct, relaxed_exchange, no_wake, relaxed_cas, relaxed_rmw, no_store_load_fence };
+enum class flavor { correct, relaxed_exchange, no_wake, relaxed_cas, relaxed_rmw };
 
 inline rl::memory_order to_rl(std::memory_order mo) {
   switch (mo) {
@@ -152,11 +149,6 @@ struct rl_sync {
     if constexpr (F != flavor::relaxed_cas) rl::yield(1, RL_INFO);
   }
   static void yield() { rl::yield(1, RL_INFO); }
-  // The fence of both halves of stream_ring's store-load pair (detail/stream_ring.hpp, "Memory ordering"):
-  // a seq_cst fence, which is what the process-wide barrier gives the real library on the step's side.
-  static void store_load_fence() {
-    if constexpr (F != flavor::no_store_load_fence) rl::atomic_thread_fence(rl::mo_seq_cst, RL_INFO);
-  }
 };
 
 }  // namespace handoff_model

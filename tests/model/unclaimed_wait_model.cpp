@@ -11,18 +11,17 @@
 //              The turn never moves, so only wake_unclaimed and the re-check can end the wait: the pop must
 //              see the tail at 0 (G-1: no lost wakeup across two words, the tail and the turn).
 //   publish:   the push writes its value and publishes it. The pop must see it published and read the value
-//              (G-4: the step's release store pairs with the acquire in take()).
-// And the claimed waits and the coroutine hook of the same slots (the store-load pair of stream_ring.hpp,
-// "Memory ordering": a step stores the turn then reads the flags; a waiter marks the flags then reads the
-// turn; rl_sync's store_load_fence stands for the process-wide barrier):
+//              (G-4: publish's release exchange pairs with the acquire in take()).
 //   claimed:   a pop that claimed index 0 waits in take() for the push in flight (fill, or a hole when the
 //              move threw), and the push of index 2 (the next lap of slot 0) waits in fill() for that pop
-//              to free the slot. Every wait ends (no DEADLOCK), the pop gets 42 (or the hole), and the
-//              next lap's value is in the slot.
+//              to free the slot: three threads on one turn word. Every wait ends (no DEADLOCK), the pop
+//              gets 42 (or the hole), and the next lap's value is in the slot.
 //   hook:      a coroutine hooks the step in flight on slot 0 (hook_step, the turn it saw free) while the
 //              push publishes. hook_step answers `set` exactly when the step runs the hook (once), and
 //              `moved` exactly when nobody does: a set bit is always served, and the hook never runs for a
 //              coroutine that was told to look again (its pin would be dropped twice).
+// (The claimed and hook suites were written for the two-word slot of commit 5c62b25, where the claimed
+// suite found an ABA on the flags word; they run unchanged against the one-word protocol.)
 // Run: build/dev/tests/unclaimed_wait_model (ctest -R unclaimed_wait_model). Exit 0 when every suite passes.
 #include <handoff/detail/stream_ring.hpp>
 

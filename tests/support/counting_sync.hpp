@@ -42,7 +42,6 @@ namespace handoff_test {
 
 struct sync_counts {
   std::uint64_t park = 0, park_until = 0, unpark_one = 0, unpark_all = 0, yield = 0, lock = 0;
-  std::uint64_t barrier = 0;  // process_barrier (a system call: membarrier), where Base has one
 
   friend bool operator==(const sync_counts&, const sync_counts&) = default;
   friend sync_counts operator-(const sync_counts& after, const sync_counts& before) {
@@ -51,13 +50,11 @@ struct sync_counts {
             after.unpark_one - before.unpark_one,
             after.unpark_all - before.unpark_all,
             after.yield - before.yield,
-            after.lock - before.lock,
-            after.barrier - before.barrier};
+            after.lock - before.lock};
   }
   friend std::ostream& operator<<(std::ostream& os, const sync_counts& c) {
     return os << "{park " << c.park << ", park_until " << c.park_until << ", unpark_one " << c.unpark_one
-              << ", unpark_all " << c.unpark_all << ", yield " << c.yield << ", lock " << c.lock
-              << ", barrier " << c.barrier << "}";
+              << ", unpark_all " << c.unpark_all << ", yield " << c.yield << ", lock " << c.lock << "}";
   }
 };
 
@@ -124,12 +121,6 @@ struct counting_parks : Base {
   static void yield() noexcept {
     ++this_thread_sync_counts.yield;
     Base::yield();
-  }
-  // Only where Base has the process-wide barrier (stream_ring asks with a requires-expression).
-  static void process_barrier() noexcept requires requires { Base::process_barrier(); }
-  {
-    ++this_thread_sync_counts.barrier;
-    Base::process_barrier();
   }
 };
 

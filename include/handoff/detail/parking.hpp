@@ -36,12 +36,6 @@ struct futex_parking {
   static bool wait_until(park_word& word, std::uint32_t expected, const deadline& d) noexcept;
   static void wake_one(park_word& word) noexcept;
   static void wake_all(park_word& word) noexcept;
-  // The process-wide barrier (lib/process_barrier.cpp, membarrier): after process_barrier() returns, every
-  // thread of the process has executed a full memory barrier since the call began (or was not running).
-  // process_barrier_ready() registers the process once and says whether the barrier exists; only then may
-  // process_barrier() be called. The heavy half of stream_ring's asymmetric store-load fence.
-  static bool process_barrier_ready() noexcept;
-  static void process_barrier() noexcept;
 };
 #endif
 
@@ -50,9 +44,6 @@ struct portable_parking {
   static bool wait_until(park_word& word, std::uint32_t expected, const deadline& d) noexcept;
   static void wake_one(park_word& word) noexcept;
   static void wake_all(park_word& word) noexcept;
-  // No process-wide barrier: stream_ring fences both sides of its store-load pair with seq_cst instead.
-  static bool process_barrier_ready() noexcept { return false; }
-  static void process_barrier() noexcept {}
 };
 
 }  // namespace handoff::detail

@@ -16,11 +16,6 @@
 //   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
 //   static constexpr size_t unbounded_ring_slots;   optional: ring slots of an unbounded stream (default 256;
 //                                               a power of two; the deterministic tests use 4, stream.hpp)
-//   static bool process_barrier_ready();        optional: a process-wide barrier exists (os_sync over futex
-//   static void process_barrier();              parking: Linux membarrier); stream_ring's slot publications
-//                                               are then plain stores (detail/stream_ring.hpp)
-//   static void store_load_fence();             optional, for model checkers: the fence both halves of
-//                                               stream_ring's store-load pair use instead (tests/model)
 // os_sync<futex_parking> and os_sync<portable_parking> run on real threads; a test tree may substitute a
 // deterministic scheduler with the same shape (the folly DeterministicSchedule pattern).
 // ---------------------------------------------------------------------------------------------------------------
@@ -105,8 +100,6 @@ struct os_sync {
   static void unpark_one(atomic<std::uint32_t>& word) noexcept { Parking::wake_one(word); }
   static void unpark_all(atomic<std::uint32_t>& word) noexcept { Parking::wake_all(word); }
   static bool passed(const deadline& d) noexcept { return d.passed(); }
-  static bool process_barrier_ready() noexcept { return Parking::process_barrier_ready(); }
-  static void process_barrier() noexcept { Parking::process_barrier(); }
   static void relax() noexcept { spin_pause(); }
   static void yield() noexcept { std::this_thread::yield(); }
 };
