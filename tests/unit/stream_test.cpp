@@ -742,8 +742,9 @@ TYPED_TEST(StreamTest, DestroyWhileWaitingIsCaught) {  // G-9
 void destroy_right_after_pop(long capacity) {
   const int rounds = 2000;
   for (int round = 0; round < rounds; ++round) {
-    auto s = capacity < 0 ? std::make_unique<handoff::stream<int>>(handoff::unbounded)
-                          : std::make_unique<handoff::stream<int>>(capacity);
+    // make_stream returns by value and a stream is not movable: the unbounded case is spelled out here.
+    auto s = capacity == kUnbounded ? std::make_unique<handoff::stream<int>>(handoff::unbounded)
+                                    : std::make_unique<handoff::stream<int>>(capacity);
     std::thread pusher([p = s.get(), round] { ASSERT_TRUE(p->push(round)); });
     std::optional<int> v = s->pop();
     s.reset();  // the pusher may not have returned from its push yet
@@ -760,7 +761,7 @@ TEST(StreamLifetimeTest, PopperDestroysAOneSlotStreamRightAfterItsPop) {
   destroy_right_after_pop(1);
 }
 TEST(StreamLifetimeTest, PopperDestroysAnUnboundedStreamRightAfterItsPop) {
-  destroy_right_after_pop(-1);
+  destroy_right_after_pop(kUnbounded);
 }
 
 }  // namespace
