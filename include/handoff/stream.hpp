@@ -1148,14 +1148,23 @@ class stream {
   // Outside lock_, T's move noexcept: move the values of the n overflow cells claimed in run (oldest first)
   // into ring indices first .. first + n - 1, claimed with them. Holes come only from a push whose move
   // threw, so with a noexcept move none reaches here; one would be published as a ring hole (its pop skips
-  // it) rather than leave its index unpublished.
+  // it) rather than leave its index unpublished. The pops that claimed these indices and went to sleep on
+  // them are woken after the last publish, not after each (ring fill_deferring_wake): a wake in the middle
+  // of the run is a system call that delays every later index, whose pops then spin out and park as well,
+  // and each of their wakes delays the run further. Measured: docs/design/stream.md, "The refill's wakes".
   void move_into_ring(const typename overflow_type::pop_claim* run, std::uint32_t n,
                       std::uint32_t first) noexcept {
+    std::uint32_t asleep[overflow_refill_values];  // indices whose sleepers are owed a wake
+    std::uint32_t owed = 0;
     for (std::uint32_t j = 0; j < n; ++j) {
       const std::uint32_t i = (first + j) & index_mask;
-      if (!overflow_type::transfer(run[j], [&](T&& v) noexcept { ring_.fill(i, std::move(v)); }))
-        ring_.publish_hole(i);
+      const bool value = overflow_type::transfer_keeping_block(run[j], [&](T&& v) noexcept {
+        if (ring_.fill_deferring_wake(i, std::move(v))) asleep[owed++] = i;
+      });
+      if (!value) ring_.publish_hole(i);
     }
+    for (std::uint32_t k = 0; k < owed; ++k) ring_.wake_sleepers(asleep[k]);
+    overflow_type::release_run(run, n);
   }
 
   // Invariant 4: an unbounded stream's ring is full (or OVERFLOW is set): v goes to the overflow list. Its

@@ -228,6 +228,31 @@ class stream_overflow {
     return !hole;
   }
 
+  // transfer() for a run of claims (the refill, oldest first): the same per cell, but the references are
+  // kept until release_run(run, n), which drops each block's in one read-modify-write (a run's claims on a
+  // block are adjacent) instead of one per cell.
+  template <class Sink>
+  static bool transfer_keeping_block(const pop_claim& c, Sink&& sink) noexcept {
+    static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "the value must leave its cell without a throw");
+    cell& x = c.b->cells[c.k];
+    ring_type::await_turn(x.turn, 1);  // its pusher may still be moving the value in (invariant 2)
+    const bool hole = x.hole;
+    if (!hole) {
+      sink(std::move(*x.value()));
+      x.value()->~T();  // outside the lock
+    }
+    return !hole;
+  }
+  // Drop the references of run[0 .. n), each of which transfer_keeping_block finished.
+  static void release_run(const pop_claim* run, std::size_t n) noexcept {
+    for (std::size_t j = 0; j < n;) {
+      block* b = run[j].b;
+      std::size_t refs = 0;
+      for (; j < n && run[j].b == b; ++j) refs += run[j].unlinked ? 2 : 1;
+      release_block(b, refs);
+    }
+  }
+
  private:
   // Under the lock (every write of size_ is): a load and a store, not a read-modify-write, whose locked
   // instruction on a line that size() readers share costs more inside the critical section. relaxed: the

@@ -17,8 +17,9 @@
 //     it; it is read only by the popper that claimed i, once that pusher published it. Indices are claimed
 //     on the tail word with count < capacity <= size(). Behind a stalled step, several threads may wait on
 //     one turn word (the popper of i, the pusher of i + size(), later claimants behind them), each for a
-//     step already in flight in another thread, so publish() wakes them all: waits here are bounded by that
-//     thread's progress, never by a thread that has not started. Pops that have not claimed an index may
+//     step already in flight in another thread, so publish() wakes them all (a run's publisher,
+//     fill_deferring_wake, after its last publish): waits here are bounded by that thread's progress, never
+//     by a thread that has not started. Pops that have not claimed an index may
 //     also wait on its turn word (await_step, stream.hpp invariant 9) for the step in flight to finish.
 //   - A "hole" is a published slot that holds no value: the pusher's move constructor threw after it had
 //     claimed the index (G-8). Its popper frees the slot and claims again; the value stayed with the pusher.
@@ -92,6 +93,30 @@ class stream_ring {
     s.hole = false;
     publish_step(s.turn, full_turn(i));
   }
+
+  // fill() for a thread that publishes a run of slots (stream.hpp's refill, invariant 4): the same step, but
+  // the futex wake it owes is left to the caller, who calls wake_sleepers(i) for every index this returned
+  // true for once the whole run is published. The wake is late, never lost: the exchange below changed the
+  // word, so a sleeper that has not gone to sleep yet returns from its park at once, and one asleep is woken
+  // by the caller's unpark_all on the same word. By then the slot may have moved on and have new sleepers
+  // (the next lap's push); they take the wake as spurious and re-read. Why: a wake is a system call of
+  // several microseconds on the VMs, and each one made in the middle of the run let the run's later
+  // claimants spin out and park too (docs/design/stream.md, "The refill's wakes").
+  template <class U>
+  [[nodiscard]] bool fill_deferring_wake(std::uint32_t i, U&& v) {
+    slot& s = at(i);
+    await_turn(s.turn, free_turn(i));
+    ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
+    s.hole = false;
+    // release: as publish().
+    const std::uint32_t old = s.turn.exchange(full_turn(i), std::memory_order_release);
+    if (old & hooked) [[unlikely]]
+      run_hook();
+    return (old & sleeping) != 0;
+  }
+  // The wake fill_deferring_wake(i, ...) left to its caller (the ring outlives it: the caller is inside an
+  // operation on the stream, G-9).
+  void wake_sleepers(std::uint32_t i) noexcept { Sync::unpark_all(at(i).turn); }
 
   // The stream's hook for hooked turns (see Invariants): run, outside every lock, by the thread whose step
   // cleared a hooked bit. Set once, before the ring is shared.
