@@ -78,9 +78,14 @@
 //      claims them, the index after them for its own value, and clears OVERFLOW in the same
 //      compare-exchange. The values move from their cells into their slots outside lock_ (invariant 6), in
 //      index order; pops may claim those indices meanwhile and wait for the slots' turns, as for any push
-//      in flight. Only when T's move constructor is noexcept (a value moved out of its cell cannot go back)
-//      and not for a coroutine's try (the moves wait for cell writes and slot frees in flight: invariant
-//      12). Cost: one lock per push while OVERFLOW is set, one per run of pops.
+//      in flight. So that they rarely have to, a thread's pop that takes an index that is a multiple of
+//      top_up_values (64) also tops the ring up before it drains: if OVERFLOW is set, lock_ is free at once
+//      (try_lock: a busy lock is left alone) and the ring has room for top_up_values more, it claims the
+//      next run of the list with the indices from the tail on, as above; the run is younger than every
+//      ring value and older than the list's rest, so FIFO holds either way. Only when T's move constructor
+//      is noexcept (a value moved out of its cell cannot go back) and not for a coroutine's try (the moves
+//      wait for cell writes and slot frees in flight: invariant 12). Cost: one lock per push while OVERFLOW
+//      is set, one per run of pops.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
 //   6. T's constructors and destructors never run under lock_: an overflow cell is claimed first and its
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
@@ -259,6 +264,12 @@ class stream {
   static constexpr std::size_t overflow_block_values = 32;
   // At most this many values move from the overflow list into a drained ring with one pop (invariant 4).
   static constexpr std::size_t overflow_refill_values = 64;
+  // The top-up (invariant 4): a thread's pop of an index that is a multiple of this looks at OVERFLOW, and
+  // tops the ring up with a run of up to this many list values when it has room for them (64; a ring of
+  // 4 slots, the deterministic tests', checks at every pop and moves one value).
+  static constexpr std::size_t top_up_values =
+      (std::min)(overflow_refill_values, (std::max)(unbounded_ring_size / 4, std::size_t{1}));
+  static_assert(std::has_single_bit(top_up_values));
   // The smallest capacity at which a blocked push or pop yields before it registers (invariant 7).
   static constexpr std::size_t min_yield_capacity = 16;
   // Ring slots of a capacity-1 stream when they fit in 4 KiB (else 2): consecutive indices then use their own
@@ -753,7 +764,13 @@ class stream {
       }
       // acq_rel: the claim of index i is ordered with the registrations on this word (invariant 2).
       if (head_.compare_exchange_weak(h, advanced(h), std::memory_order_acq_rel, std::memory_order_acquire)) {
-        if (ring_.take(i, out)) return fast::done;
+        if (ring_.take(i, out)) {
+          if constexpr (!Async) {
+            if ((i & (top_up_values - 1)) == 0 && is_unbounded()) [[unlikely]]
+              top_up_ring(i);  // invariant 4
+          }
+          return fast::done;
+        }
         h = head_.load(std::memory_order_acquire);  // a hole (a push whose move threw): claim again
       }
     }
@@ -1508,7 +1525,7 @@ class stream {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       if (may_refill && !c.last) {
         typename overflow_type::pop_claim run[overflow_refill_values];
-        const std::uint32_t n = claim_refill(t, run);
+        const std::uint32_t n = claim_refill(t, run, fast_limit_);
         if (n > 0) drained = run[n - 1].last;
         guard.unlock();
         move_into_ring(run, n, index_of(t));
@@ -1527,15 +1544,53 @@ class stream {
     return status::ok;
   }
 
-  // Under lock_, the ring drained at tail word t (OVERFLOW set: only lock_'s holder moves the tail) and the
-  // list not empty: claim the next n values of the list (n <= overflow_refill_values) into run[0 .. n) and
-  // ring indices t .. t + n - 1 for them; the caller moves each into its index outside lock_. Pops may claim
-  // those indices at once and wait for their slots' turns (ring take, or invariant 9's wait), as for a push
-  // in flight. Returns n (0 if the tail word moved, which the lock and OVERFLOW rule out: a non-empty list
-  // means OVERFLOW is set, and it is cleared only under lock_ once the list is empty).
-  std::uint32_t claim_refill(std::uint64_t t, typename overflow_type::pop_claim* run) noexcept {
-    const std::uint32_t n = static_cast<std::uint32_t>(
-        (std::min)({overflow_.size(), std::size_t{overflow_refill_values}, std::size_t{fast_limit_}}));
+  // Invariant 4, the top-up: a thread's fast pop took index i, a multiple of top_up_values, from an
+  // unbounded stream. If OVERFLOW is set and the ring has room for top_up_values more, move the next run of
+  // the list (up to top_up_values) into the indices after the tail, as a drained ring's refill does, but
+  // while the ring still holds values: by the time the pops reach the run's indices its values are
+  // published, so they do not wait for the moves (a drained ring's refill makes every pop behind it wait).
+  // Only if lock_ is free at once: a busy lock means pushes (or another refill) hold it, and the next
+  // multiple of top_up_values looks again; a ring that drains meanwhile is refilled by take_from_overflow.
+  // Only with T's move noexcept, as every refill. The run's values are younger than every ring value (they
+  // take the indices after the tail) and older than the list's rest: FIFO is kept (ST-2).
+  [[gnu::noinline]] void top_up_ring(std::uint32_t i) noexcept {
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      // relaxed: a hint; the tail is read again under lock_. The head is past i, so the count from i + 1
+      // is at least the true one: no lock is asked for while the ring lacks the room.
+      const std::uint64_t seen = tail_.load(std::memory_order_relaxed);
+      if (!(seen & kOverflow) ||
+          distance((i + 1) & index_mask, index_of(seen)) + top_up_values > fast_limit_ || !lock_.try_lock())
+        return;
+      detail::relockable_guard<Sync> guard(lock_, detail::adopt_held_lock{});
+      // acquire: as in pop_after_fast (the head first: count is then at least the true count).
+      const std::uint64_t h = head_.load(std::memory_order_acquire);
+      const std::uint64_t t = tail_.load(std::memory_order_acquire);
+      if (!(t & kOverflow)) return;
+      const std::uint32_t count = distance(index_of(h), index_of(t));
+      if (count + top_up_values > fast_limit_) return;
+      typename overflow_type::pop_claim run[top_up_values];
+      const std::uint32_t n = claim_refill(t, run, top_up_values);
+      if (n == 0) return;
+      guard.unlock();
+      move_into_ring(run, n, index_of(t));
+      if (run[n - 1].last) {  // the run took the list's last value: OVERFLOW goes, as in take_from_overflow
+        guard.lock();
+        if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
+      }
+    }
+  }
+
+  // Under lock_, tail word t with OVERFLOW set (only lock_'s holder moves the tail) and `room` free ring
+  // positions after it (the whole ring when it is drained): claim the next n values of the list
+  // (n <= overflow_refill_values, n <= room) into run[0 .. n) and ring indices t .. t + n - 1 for them; the
+  // caller moves each into its index outside lock_. Pops may claim those indices at once and wait for their
+  // slots' turns (ring take, or invariant 9's wait), as for a push in flight. Returns n (0 if the list is
+  // empty, or if the tail word moved, which the lock and OVERFLOW rule out: a non-empty list means OVERFLOW
+  // is set, and it is cleared only under lock_ once the list is empty).
+  std::uint32_t claim_refill(std::uint64_t t, typename overflow_type::pop_claim* run,
+                             std::size_t room) noexcept {
+    const std::uint32_t n =
+        static_cast<std::uint32_t>((std::min)({overflow_.size(), std::size_t{overflow_refill_values}, room}));
     if (n == 0) return 0;
     // acq_rel: the tail moves as a fast push's claim does (invariant 2: ordered with registrations on this
     // word); the values reach their pops through the slots' turns (fill's release, take's acquire).

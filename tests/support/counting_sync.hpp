@@ -140,6 +140,11 @@ class slow_lock<handoff_test::counting_sync<Base>> {
     ++handoff_test::this_thread_sync_counts.lock;
     inner_.lock();
   }
+  // An attempt counts as an acquisition whether or not it succeeds: the path asked for the lock.
+  bool try_lock() noexcept {
+    ++handoff_test::this_thread_sync_counts.lock;
+    return inner_.try_lock();
+  }
   void unlock() noexcept { inner_.unlock(); }
 
  private:

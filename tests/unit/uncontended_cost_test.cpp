@@ -265,7 +265,9 @@ TYPED_TEST(UncontendedCost, G6_UnboundedStreamWithinItsRingNoLockNoSyscall) {
 // Stream.hpp invariant 4, the refill: values beyond an unbounded stream's ring go through the overflow list
 // under the lock, but they come back into the ring in runs, so the stream does not stay on the slow path.
 //  - A pop that drains the ring takes its own value from the list and moves up to overflow_refill_values more
-//    into the ring: the pops after it are fast again (one lock per run, plus one to clear OVERFLOW).
+//    into the ring: the pops after it are fast again (one lock per run, plus one to clear OVERFLOW). On one
+//    thread the ring never drains: every top_up_values-th pop finds room for a run and tops the ring up
+//    (one lock per run, and it asks for the lock only when the ring has that room).
 //  - A push that finds room in the ring for the whole list and its own value moves the list back into the
 //    ring and clears OVERFLOW: the pushes after it are fast again.
 // Values stay in FIFO order throughout, and size() is exact at every step (single thread).

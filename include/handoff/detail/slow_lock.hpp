@@ -32,6 +32,13 @@ class slow_lock {
     while (word_.exchange(2, std::memory_order_acquire) != 0) Sync::park(word_, 2);
   }
 
+  // One attempt, no spin and no park (a thread with optional work under the lock: stream's top-up).
+  bool try_lock() noexcept {
+    std::uint32_t expected = 0;
+    // acquire: as in lock().
+    return word_.compare_exchange_strong(expected, 1, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+
   void unlock() noexcept {
     // release: publishes the queue changes; pairs with the acquire in lock().
     if (word_.exchange(0, std::memory_order_release) == 2) Sync::unpark_one(word_);
@@ -55,10 +62,14 @@ class slow_guard {
 
 // A guard that can drop and re-take the lock (slow paths unlock before running T's constructors or parking).
 // The destructor unlocks only if held, so every exit path, exceptions included, leaves the lock free.
+// Tag: the guard takes over a lock its caller already holds (after a successful try_lock).
+struct adopt_held_lock {};
+
 template <class Sync>
 class relockable_guard {
  public:
   explicit relockable_guard(slow_lock<Sync>& l) noexcept : lock_(l) { lock(); }
+  relockable_guard(slow_lock<Sync>& l, adopt_held_lock) noexcept : lock_(l), held_(true) {}
   ~relockable_guard() {
     if (held_) lock_.unlock();
   }
