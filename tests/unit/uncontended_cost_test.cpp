@@ -289,8 +289,9 @@ TYPED_TEST(UncontendedCost, G6_UnboundedStreamRefillLeavesTheSlowPath) {
     }
   };
 
-  // Pop side: the ring full and 2 runs in the list. Each pop that finds the ring drained takes one value
-  // and refills a run: 2 * run list values cost 2 refills, plus one lock to clear OVERFLOW at the end.
+  // Pop side: the ring full and 2 runs in the list. On one thread the ring never drains: the pops of the
+  // 64th indices that find room for a run top it up (2 runs, plus one lock to clear OVERFLOW at the end);
+  // with other poppers a pop that finds the ring drained refills it instead (take_from_overflow).
   push_n(ring);
   constexpr int blocks = 2 * run / static_cast<int>(stream_t::overflow_block_values);
   EXPECT_EQ(counted("overflow pushes", [&] { push_n(2 * run); }).lock,
@@ -302,12 +303,26 @@ TYPED_TEST(UncontendedCost, G6_UnboundedStreamRefillLeavesTheSlowPath) {
                             << drain;
   EXPECT_EQ(drain.park + drain.park_until + drain.yield, 0u) << drain;
 
-  // Push side: the ring full and 10 values in the list; once pops have made room for all of them, the next
-  // push moves them back into the ring, and the pushes after it take the fast path.
+  // The top-up: the ring full and 10 values in the list; the pops that make room for a run take the list
+  // back themselves (one try_lock, one lock to clear OVERFLOW), and the pushes after them are fast again.
+  constexpr int top_up = static_cast<int>(stream_t::top_up_values);
+  static_assert(ring / 2 >= 2 * top_up, "ring / 2 pops pass an index where the ring has room for a run");
   push_n(ring + 10);
-  pop_n(ring / 2);  // from the ring: fast
+  EXPECT_EQ(counted("pops that make room for a run", [&] { pop_n(ring / 2); }).lock, 2u)
+      << "the top-up's try_lock, and the lock that clears OVERFLOW once its run emptied the list";
+  EXPECT_EQ(counted("pushes after them", [&] { push_n(ring / 4); }), none)
+      << "OVERFLOW cleared: pushes within the ring are fast again";
+  EXPECT_EQ(counted("pops of the rest", [&] { pop_n(next_in - next_out); }), none)
+      << "every value is in the ring again";
+
+  // Push side: the ring full and 10 values in the list; pops make room for the list and one more value but
+  // not for a run (no top-up, and no lock asked for), so the next push moves the list back into the ring,
+  // and the pushes after it take the fast path.
+  static_assert(ring / 8 < top_up && 10 + 1 + ring / 16 <= ring / 8, "room for the list, not for a run");
+  push_n(ring + 10);
+  EXPECT_EQ(counted("pops short of a run", [&] { pop_n(ring / 8); }), none);
   EXPECT_EQ(counted("the push that takes the list back", [&] { push_n(1); }).lock, 1u);
-  EXPECT_EQ(counted("pushes after it", [&] { push_n(ring / 4); }), none)
+  EXPECT_EQ(counted("pushes after it", [&] { push_n(ring / 16); }), none)
       << "OVERFLOW cleared: pushes within the ring are fast again";
   EXPECT_EQ(counted("pops of the rest", [&] { pop_n(next_in - next_out); }), none)
       << "every value is in the ring again";

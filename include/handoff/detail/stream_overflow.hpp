@@ -216,16 +216,9 @@ class stream_overflow {
   // is not called).
   template <class Sink>
   static bool transfer(const pop_claim& c, Sink&& sink) noexcept {
-    static_assert(std::is_nothrow_invocable_v<Sink&, T&&>, "the value must leave its cell without a throw");
-    cell& x = c.b->cells[c.k];
-    ring_type::await_turn(x.turn, 1);  // its pusher may still be moving the value in (invariant 2)
-    const bool hole = x.hole;
-    if (!hole) {
-      sink(std::move(*x.value()));
-      x.value()->~T();  // outside the lock
-    }
+    const bool value = transfer_keeping_block(c, std::forward<Sink>(sink));
     release_block(c.b, c.unlinked ? 2 : 1);  // our cell, and the link if we unlinked it
-    return !hole;
+    return value;
   }
 
   // transfer() for a run of claims (the refill, oldest first): the same per cell, but the references are
