@@ -60,10 +60,11 @@ class slow_guard {
   slow_lock<Sync>& lock_;
 };
 
-// A guard that can drop and re-take the lock (slow paths unlock before running T's constructors or parking).
-// The destructor unlocks only if held, so every exit path, exceptions included, leaves the lock free.
 // Tag: the guard takes over a lock its caller already holds (after a successful try_lock).
 struct adopt_held_lock {};
+
+// A guard that can drop and re-take the lock (slow paths unlock before running T's constructors or parking).
+// The destructor unlocks only if held, so every exit path, exceptions included, leaves the lock free.
 
 template <class Sync>
 class relockable_guard {

@@ -87,21 +87,18 @@ class stream_ring {
   // tail word or calls publish_hole(i). `v` is whatever T's constructor left it.
   template <class U>
   void fill(std::uint32_t i, U&& v) {
-    slot& s = at(i);
-    await_turn(s.turn, free_turn(i));
-    ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
-    s.hole = false;
-    publish_step(s.turn, full_turn(i));
+    if (fill_deferring_wake(i, std::forward<U>(v))) wake_sleepers(i);
   }
 
-  // fill() for a thread that publishes a run of slots (stream.hpp's refill, invariant 4): the same step, but
-  // the futex wake it owes is left to the caller, who calls wake_sleepers(i) for every index this returned
-  // true for once the whole run is published. The wake is late, never lost: the exchange below changed the
-  // word, so a sleeper that has not gone to sleep yet returns from its park at once, and one asleep is woken
-  // by the caller's unpark_all on the same word. By then the slot may have moved on and have new sleepers
-  // (the next lap's push); they take the wake as spurious and re-read. Why: a wake is a system call of
-  // several microseconds on the VMs, and each one made in the middle of the run let the run's later
-  // claimants spin out and park too (docs/design/stream.md, "The refill's wakes").
+  // fill() without its wake, for a thread that publishes a run of slots (stream.hpp's refill, invariant 4;
+  // fill() is this plus wake_sleepers): the futex wake the step owes is left to the caller, who calls
+  // wake_sleepers(i) for every index this returned true for once the whole run is published. The wake is
+  // late, never lost: the exchange below changed the word, so a sleeper that has not gone to sleep yet
+  // returns from its park at once, and one asleep is woken by the caller's unpark_all on the same word. By
+  // then the slot may have moved on and have new sleepers (the next lap's push); they take the wake as
+  // spurious and re-read. Why: a wake is a system call of several microseconds on the VMs, and each one made
+  // in the middle of the run let the run's later claimants spin out and park too (docs/design/stream.md, "The
+  // refill's wakes").
   template <class U>
   [[nodiscard]] bool fill_deferring_wake(std::uint32_t i, U&& v) {
     slot& s = at(i);
