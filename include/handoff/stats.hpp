@@ -48,7 +48,7 @@ struct stream_stats {
   // counted.
   std::uint64_t full_events = 0;
   std::uint64_t empty_events = 0;
-  std::size_t overflow_blocks = 0;  // an unbounded stream's overflow blocks linked now (each holds 32 values)
+  std::size_t overflow_blocks = 0;  // an unbounded stream's overflow blocks linked now (each holds 31 values)
   std::uint64_t blocked_ns = 0;
 };
 

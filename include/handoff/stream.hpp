@@ -42,7 +42,8 @@
 // modulo 2^29; count = tail - head):
 //   tail word: tail index (next index to push) and the flags a pusher obeys: POPPERS (poppers wait), PUSHERS
 //              (pushers wait), OVERFLOW (unbounded: values beyond the ring wait in a list), CLOSED, WATCHED
-//              (readable watchers are armed: invariant 11).
+//              (readable watchers are armed: invariant 11), plus the overflow list's tail position L (bits
+//              29..57, invariant 4).
 //   head word: head index (next index to pop) and the flags a popper obeys: PUSHERS (the same fact, mirrored)
 //              and HELD (a push whose move threw is deciding whether to give its index back), WATCHED
 //              (writable watchers are armed), plus an epoch that every such decision advances.
@@ -69,23 +70,30 @@
 //      (ST-2), no barging.
 //   4. Unbounded streams push into the ring while it has room; beyond it, values go to an overflow list
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
-//      ring first and then the list. Memory is the ring plus one block of 32 cells per 32 values of backlog
-//      beyond it (a partly used tail block stays for the next overflow). The list comes back into the ring
-//      in runs (the refill), so that a backlog does not keep both sides on lock_: a thread's pop that finds
-//      the ring drained takes its own value from the list and also claims the next values of the list (up
-//      to overflow_refill_values, 64) with the ring indices from the tail on, under lock_; a thread's push
-//      that finds OVERFLOW set and room in the ring for the whole list (at most 64 values) and its own value
-//      claims them, the index after them for its own value, and clears OVERFLOW in the same
-//      compare-exchange. The values move from their cells into their slots outside lock_ (invariant 6), in
-//      index order; pops may claim those indices meanwhile and wait for the slots' turns, as for any push
-//      in flight. So that they rarely have to, a thread's pop that takes an index that is a multiple of
-//      top_up_values (64) also tops the ring up before it drains: if OVERFLOW is set, lock_ is free at once
-//      (try_lock: a busy lock is left alone) and the ring has room for top_up_values more, it claims the
-//      next run of the list with the indices from the tail on, as above; the run is younger than every
-//      ring value and older than the list's rest, so FIFO holds either way. Only when T's move constructor
-//      is noexcept (a value moved out of its cell cannot go back) and not for a coroutine's try (the moves
-//      wait for cell writes and slot frees in flight: invariant 12). Cost: one lock per push while OVERFLOW
-//      is set, one per run of pops.
+//      ring first and then the list. Memory is the ring plus one block of 31 cells per 31 values of backlog
+//      beyond it (a partly used tail block stays for the next overflow; detail/stream_overflow.hpp). A push
+//      claims its list cell on the tail word itself, without lock_: the list's tail position L lives in the
+//      word's bits 29..57, and the claim is a compare-exchange L -> L + 1 of the whole word, so it fails if
+//      a flag changed meanwhile (a thread's push does so on its fast path while OVERFLOW is the only flag;
+//      the first list value, which sets OVERFLOW, readable watchers and a coroutine's try take the same
+//      step under lock_). The push that claims a block's last cell links the next block (allocated before
+//      its claim) and moves L past the block's sentinel position; pushes that find L on a sentinel wait for
+//      that install. OVERFLOW goes only under lock_, by a compare-exchange from a word whose L shows the
+//      list empty (clear_overflow_if_empty): a push that claimed meanwhile moved L, and the clear fails. The
+//      list comes back into the ring in runs (the refill), so that a backlog does not keep the pops on
+//      lock_: a thread's pop that finds the ring drained takes its own value from the list and also claims
+//      the next values of the list (up to overflow_refill_values, 64) with the ring indices from the tail
+//      on, under lock_ (only lock_'s holder moves the tail index while OVERFLOW is set; the compare-exchange
+//      is retried when only L moved). The values move from their cells into their slots outside lock_
+//      (invariant 6), in index order; pops may claim those indices meanwhile and wait for the slots' turns,
+//      as for any push in flight. So that they rarely have to, a thread's pop that takes an index that is a
+//      multiple of top_up_values (64) also tops the ring up before it drains: if OVERFLOW is set, lock_ is
+//      free at once (try_lock: a busy lock is left alone) and the ring has room for top_up_values more, it
+//      claims the next run of the list with the indices from the tail on, as above; the run is younger than
+//      every ring value and older than the list's rest, so FIFO holds either way. Only when T's move
+//      constructor is noexcept (a value moved out of its cell cannot go back) and not for a coroutine's try
+//      (the moves wait for cell writes and slot frees in flight: invariant 12). Cost: one lock per run of
+//      pops, none per push; a block allocation per 31 values of backlog.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
 //   6. T's constructors and destructors never run under lock_: an overflow cell is claimed first and its
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
@@ -261,7 +269,16 @@ class stream {
   static_assert(std::has_single_bit(unbounded_ring_size) && unbounded_ring_size >= 2 &&
                     unbounded_ring_size <= max_capacity,
                 "Sync::unbounded_ring_slots: a power of two from 2 to max_capacity");
-  static constexpr std::size_t overflow_block_values = 32;
+  // Positions per overflow block (invariant 4): a power of two, its last one the sentinel a block install
+  // moves the list's tail past, so each block holds one value fewer (31). Sync::overflow_block_positions
+  // overrides it (the deterministic tests' 4: three values per block, so their few values cross installs).
+  static constexpr std::uint32_t overflow_block_positions = [] {
+    if constexpr (requires { Sync::overflow_block_positions; })
+      return std::uint32_t{Sync::overflow_block_positions};
+    else
+      return std::uint32_t{32};
+  }();
+  static constexpr std::size_t overflow_block_values = overflow_block_positions - 1;
   // At most this many values move from the overflow list into a drained ring with one pop (invariant 4).
   static constexpr std::size_t overflow_refill_values = 64;
   // The top-up (invariant 4): a thread's pop of an index that is a multiple of this looks at OVERFLOW, and
@@ -315,9 +332,9 @@ class stream {
     HANDOFF_PRECONDITION_ON(info_, step_waiters_.empty(), "destroyed while a coroutine waits on it (G-9)");
     // acquire: the last operations' slot writes are visible (the caller synchronised with them anyway).
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
-    const std::uint32_t tail = index_of(tail_.load(std::memory_order_acquire));
-    for (std::uint32_t i = head; i != tail; i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
-    // Then overflow_'s destructor destroys the overflow values (they come after every ring value).
+    const std::uint64_t t = tail_.load(std::memory_order_acquire);
+    for (std::uint32_t i = head; i != index_of(t); i = (i + 1) & index_mask) ring_.destroy_quiescent(i);
+    overflow_.destroy_values(list_position(t));  // then overflow_'s destructor frees its blocks
   }
 
   // ---- push: ST-1..ST-5, G-7. false / closed / full / timeout / cancelled: the value stays with the caller
@@ -522,9 +539,9 @@ class stream {
     // relaxed: a snapshot; nothing is read through it. The head is read first, so head <= tail holds for the
     // pair; the clamp covers pops and pushes that passed between the two loads.
     const std::uint32_t head = index_of(head_.load(std::memory_order_relaxed));
-    const std::uint32_t tail = index_of(tail_.load(std::memory_order_relaxed));
-    const std::uint32_t ring_count = (std::min)(distance(head, tail), fast_limit_);
-    return ring_count + overflow_.size();
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);
+    const std::uint32_t ring_count = (std::min)(distance(head, index_of(t)), fast_limit_);
+    return ring_count + overflow_.size(list_position(t));
   }
   std::size_t capacity() const noexcept { return capacity_; }
   std::string_view name() const noexcept { return info_.name(); }  // OB-1: empty when not named
@@ -532,8 +549,10 @@ class stream {
   // (handoff/stats.hpp).
   stream_stats stats() const {
     detail::slow_guard<Sync> guard(lock_);
-    return {poppers_.counts(), pushers_.counts(),  close_waiters_.counts(), full_events_,
-            empty_events_,     overflow_.blocks(), info_.blocked_ns()};
+    return {poppers_.counts(),       pushers_.counts(),
+            close_waiters_.counts(), full_events_,
+            empty_events_,           overflow_.blocks(list_position(tail_.load(std::memory_order_acquire))),
+            info_.blocked_ns()};
   }
 
   // Diagnostic snapshot of how many threads wait (takes the slow-path lock; not for hot paths).
@@ -609,6 +628,19 @@ class stream {
   static constexpr unsigned kEpochShift = ring_type::index_bits;
   static constexpr std::uint64_t kEpochMask = ((std::uint64_t{1} << 29) - 1) << kEpochShift;
 
+  // Values beyond an unbounded stream's ring (invariant 4): detail/stream_overflow.hpp (pushes claim cells on
+  // the tail word without lock_; pops under lock_).
+  using overflow_type = detail::stream_overflow<T, Sync, overflow_block_positions>;
+  // Tail word bits 29..57: the overflow list's tail position L (invariant 4; detail/stream_overflow.hpp).
+  static constexpr unsigned kListShift = ring_type::index_bits;
+  static constexpr std::uint64_t kListMask = std::uint64_t{overflow_type::position_mask} << kListShift;
+  static std::uint32_t list_position(std::uint64_t t) noexcept {
+    return static_cast<std::uint32_t>((t & kListMask) >> kListShift);
+  }
+  static std::uint64_t with_list_position(std::uint64_t t, std::uint32_t p) noexcept {
+    return (t & ~kListMask) | (std::uint64_t{p} << kListShift);
+  }
+
   static std::uint64_t with_index(std::uint64_t w, std::uint32_t i) noexcept { return (w & ~kIndexMask) | i; }
   static std::uint64_t next_epoch(std::uint64_t w) noexcept {
     return (w & ~kEpochMask) | ((w + (std::uint64_t{1} << kEpochShift)) & kEpochMask);
@@ -632,9 +664,6 @@ class stream {
       return capacity_one_ring_slots * ring_type::slot_size() <= 4096 ? capacity_one_ring_slots : 2;
     return capacity == 0 ? 0 : std::bit_ceil(capacity < 2 ? std::size_t{2} : capacity);
   }
-
-  // Values beyond an unbounded stream's ring (invariant 4): detail/stream_overflow.hpp, guarded by lock_.
-  using overflow_type = detail::stream_overflow<T, Sync, overflow_block_values>;
 
   // ---- fast paths (invariant 1)
   // blocked: full (push) or empty (pop), no waiters; in_flight: a coroutine's try met a step in flight on the
@@ -684,7 +713,17 @@ class stream {
     std::uint64_t t = tail_.load(std::memory_order_acquire);
     for (;;) {
       if (t & kClosed) return fast::closed;
-      if (t & (kPoppers | kPushers | kOverflow | kWatched)) return fast::slow;
+      if (t & (kPoppers | kPushers | kOverflow | kWatched)) {
+        if constexpr (!Async) {
+          // Invariant 4: with a backlog and no other flag, a thread's push claims the list's next cell on
+          // this word, without lock_.
+          if ((t & (kPoppers | kPushers | kOverflow | kWatched)) == kOverflow) {
+            if (push_to_list(v, t)) return fast::done;
+            continue;  // t is the word now, with other flags or without OVERFLOW: look again
+          }
+        }
+        return fast::slow;
+      }
       const std::uint32_t i = index_of(t);
       if (!has_room(i)) {
         // Full at the head load, if the tail did not move meanwhile (else look again).
@@ -722,6 +761,89 @@ class stream {
     if (ring_.size() == fast_limit_ && ring_.free_for(tail)) return true;
     // acquire: nothing is read through the head, but a "full" answer is linearized at this load.
     return distance(index_of(head_.load(std::memory_order_acquire)), tail) < fast_limit_;
+  }
+
+  // Invariant 4, the lock-free list push: OVERFLOW is the only flag on tail word t. Claim the list's cell at
+  // position L by the compare-exchange L -> L + 1 of the whole word, which fails if a flag or a position
+  // changed meanwhile, so no push claims a cell across a close, a registration or the clear of OVERFLOW. A
+  // claim of a block's last cell installs the next block first (detail/stream_overflow.hpp invariant 2; its
+  // allocation, like the length check, happens before the claim and leaves v untouched when it throws); a
+  // push that finds L on the sentinel waits for that install. False, with t the word now, once the word is
+  // no longer so: the caller looks again.
+  [[gnu::noinline]] bool push_to_list(T& v, std::uint64_t& t) {
+    std::unique_ptr<typename overflow_type::block> spare;  // the next block, for a block's last cell
+    constexpr std::uint64_t diverting = kPoppers | kPushers | kOverflow | kWatched | kClosed;
+    while ((t & diverting) == kOverflow) {
+      const std::uint32_t p = list_position(t);
+      const std::uint32_t k = overflow_type::offset(p);
+      if (k == overflow_type::sentinel) {
+        t = await_list_install(true);
+        continue;
+      }
+      if (k == overflow_type::last_cell && !spare) {
+        overflow_.check_length(p);           // may throw std::length_error: v is untouched
+        spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
+        // acquire: as in try_fast_push (the block pointer is read after it below).
+        t = tail_.load(std::memory_order_acquire);
+        continue;
+      }
+      // Read after t: if the compare-exchange expecting t succeeds, this is the block of p's lap.
+      typename overflow_type::block* b = overflow_.tail_block();
+      // acq_rel: the claim is ordered with close() and the flag changes on this word (invariant 2), and
+      // with the install that moved L into this lap (stream_overflow's memory ordering); the value itself
+      // is published by the cell's turn.
+      if (tail_.compare_exchange_weak(t, with_list_position(t, overflow_type::next_position(p)),
+                                      std::memory_order_acq_rel, std::memory_order_acquire)) {
+        fill_list_cell({b, k, p}, v, spare);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A push that read the list's tail position on a sentinel (an install in flight): wait for the install
+  // and return the tail word after it. `with_overflow`: the lock-free push, which stops waiting as soon as
+  // OVERFLOW goes (its pushes take the ring again); the slow path waits for the install itself.
+  std::uint64_t await_list_install(bool with_overflow) noexcept {
+    std::uint64_t t = 0;
+    overflow_.await_install([&] {
+      // acquire: the new block and the installer's writes before its compare-exchange of L (link_next).
+      t = tail_.load(std::memory_order_acquire);
+      return overflow_type::offset(list_position(t)) == overflow_type::sentinel &&
+             (!with_overflow || (t & kOverflow));
+    });
+    return t;
+  }
+
+  // A claimed list cell (claim c, by this thread's compare-exchange): install the next block if c is its
+  // block's last cell (spare holds it), then move v in outside lock_ (invariant 6). If T's move throws, the
+  // cell is given back or becomes a hole (give_back_or_hole) and the exception propagates; v stays with us.
+  void fill_list_cell(const typename overflow_type::push_claim& c, T& v,
+                      std::unique_ptr<typename overflow_type::block>& spare) {
+    if (c.k == overflow_type::last_cell) install_next_block(c, spare);
+    try {
+      if (overflow_type::fill(c, v)) run_step_hook(this);  // a coroutine hooked the cell (invariant 12)
+    } catch (...) {
+      give_back_or_hole(c);
+      throw;
+    }
+  }
+
+  // The installer (stream_overflow invariant 2): c claimed its block's last cell, so L is on the sentinel,
+  // where no other thread moves it. Link the next block, move L past the sentinel, and wake (or resume) the
+  // pushes that wait for it.
+  void install_next_block(const typename overflow_type::push_claim& c,
+                          std::unique_ptr<typename overflow_type::block>& spare) noexcept {
+    overflow_.link_next(c.b, spare);
+    const std::uint32_t past = overflow_type::next_position(overflow_type::next_position(c.pos));
+    // relaxed: the compare-exchange below decides; only the other fields can change meanwhile.
+    std::uint64_t w = tail_.load(std::memory_order_relaxed);
+    // acq_rel: release publishes link_next's block to every push and pop that reads L in the new lap with
+    // acquire; acquire as every update of this word.
+    while (!tail_.compare_exchange_weak(w, with_list_position(w, past), std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    }
+    if (overflow_.announce_install(past)) run_step_hook(this);  // a coroutine hooked the install
   }
 
   // `wait_deadline`: the deadline of a pop that may wait (pop, pop_for, ...; with its stop token `st`), null
@@ -879,13 +1001,45 @@ class stream {
     bool given_back = false, hooked = false;
     {
       detail::slow_guard<Sync> guard(lock_);
-      given_back = overflow_.give_back(c, [&] { set_tail_flag(kOverflow, false); });
+      given_back = give_back_list_cell(c);
       // A coroutine may have hooked the cell given back (invariant 12): no step will move its turn now, so
       // the bit goes here, under lock_ (the cell's block stays alive: no pop can claim the cell meanwhile).
       if (given_back) hooked = ring_type::unhook_turn(overflow_type::turn_of(c));
     }
     if (!given_back) hooked = overflow_type::publish_hole(c);
     if (hooked) run_step_hook(this);
+  }
+
+  // Under lock_ (stream_overflow invariant 4): move L back over c's cell if c is still the last claim, no pop
+  // claimed it and it is not a block's last cell (whose claim installed the next block); OVERFLOW goes with
+  // it when the list is then empty. Only L changes meanwhile (lock-free pushes, an installer; the rest of the
+  // word is frozen by lock_ and OVERFLOW), so the loop ends.
+  bool give_back_list_cell(const typename overflow_type::push_claim& c) noexcept {
+    if (c.k == overflow_type::last_cell || !overflow_.unclaimed(c.pos)) return false;
+    // acquire: as in pop_after_fast.
+    std::uint64_t t = tail_.load(std::memory_order_acquire);
+    while (list_position(t) == overflow_type::next_position(c.pos)) {
+      std::uint64_t back = with_list_position(t, c.pos);
+      if (overflow_.values_before(c.pos) == 0) back &= ~kOverflow;
+      // acq_rel: a claim (given back) and a flag change on this word (invariant 2).
+      if (tail_.compare_exchange_weak(t, back, std::memory_order_acq_rel, std::memory_order_acquire))
+        return true;
+    }
+    return false;  // a later push claimed the next cell: ours becomes a hole
+  }
+
+  // Under lock_, after pops claimed list values: OVERFLOW goes once the list is empty, by a compare-exchange
+  // that fails if a push claimed a cell meanwhile (L moved: the list is not empty, OVERFLOW stays). Pushes
+  // read OVERFLOW and L in one word, so none claims a cell after the clear (invariant 4).
+  void clear_overflow_if_empty() noexcept {
+    // acquire: as in pop_after_fast.
+    std::uint64_t t = tail_.load(std::memory_order_acquire);
+    while ((t & kOverflow) && overflow_.values(list_position(t)) == 0) {
+      // acq_rel: a flag change on the pushes' word (invariant 2).
+      if (tail_.compare_exchange_weak(t, t & ~kOverflow, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+        return;
+    }
   }
 
   // Under lock_: set or clear a tail-word flag (the index may change concurrently on the fast path).
@@ -1036,10 +1190,8 @@ class stream {
         if (k == room::moved) continue;
         if (k == room::free)
           r = push_into_ring(guard, t, v, fire, in_flight);
-        else if ((t & kOverflow) && !in_flight)
-          r = push_past_overflow(guard, t, v, spare, fire);  // invariant 4: the ring may take the list back
         else if (is_unbounded())
-          r = push_into_overflow(guard, t, v, spare, fire);  // invariant 4: push never waits
+          r = push_into_overflow(guard, t, v, spare, fire, in_flight);  // invariant 4: push never waits
         else
           r = register_pusher(guard, t, v, m, d, st, fire);
       }
@@ -1126,42 +1278,6 @@ class stream {
     return status::ok;
   }
 
-  // Invariant 4: OVERFLOW is set at tail word t (only lock_'s holder moves the tail then). If the ring has
-  // room for every value of the list (at most overflow_refill_values) and v, the list moves into the ring
-  // (the refill: its cells and the indices from t are claimed here and the values moved outside lock_), v
-  // takes the index after them and OVERFLOW goes with the same compare-exchange, so that the pushes after
-  // this one take the fast path again. Otherwise v goes to the list. Out of line, as take_from_overflow: the
-  // overflow cases keep their run arrays and moves out of push_impl and pop_after_fast (bounded streams
-  // never come here).
-  [[gnu::noinline]] step push_past_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
-                                            std::unique_ptr<typename overflow_type::block>& spare,
-                                            detail::watch_firing<Sync>& fire) {
-    if constexpr (std::is_nothrow_move_constructible_v<T>) {
-      const std::size_t n = overflow_.size();  // exact under lock_
-      // acquire: as in ring_room. The head never passes the frozen tail, so count only shrinks meanwhile.
-      // Read only for a short list: the head's line is the pops' (a miss inside the critical section).
-      if (n <= overflow_refill_values &&
-          distance(index_of(head_.load(std::memory_order_acquire)), index_of(t)) + n + 1 <= fast_limit_) {
-        const std::uint32_t first = index_of(t);
-        const std::uint32_t mine = (first + static_cast<std::uint32_t>(n)) & index_mask;
-        // acq_rel: as in try_fast_push. A watcher armed on the emptied list goes with the claim (invariant
-        // 11).
-        if (!tail_.compare_exchange_strong(t,
-                                           with_index(t, (mine + 1) & index_mask) & ~(kOverflow | kWatched),
-                                           std::memory_order_acq_rel, std::memory_order_acquire))
-          return again;
-        if (t & kWatched) readable_watches_.take_all(fire.chain());
-        typename overflow_type::pop_claim run[overflow_refill_values];
-        if (n > 0) overflow_.claim_pops(run, n);
-        guard.unlock();
-        move_into_ring(run, static_cast<std::uint32_t>(n), first);
-        fill_claimed(mine, v);
-        return status::ok;
-      }
-    }
-    return push_into_overflow(guard, t, v, spare, fire);
-  }
-
   // Outside lock_, T's move noexcept: move the values of the n overflow cells claimed in run (oldest first)
   // into ring indices first .. first + n - 1, claimed with them. Holes come only from a push whose move
   // threw, so with a noexcept move none reaches here; one would be published as a ring hole (its pop skips
@@ -1184,32 +1300,53 @@ class stream {
     overflow_type::release_run(run, n);
   }
 
-  // Invariant 4: an unbounded stream's ring is full (or OVERFLOW is set): v goes to the overflow list. Its
-  // cell is claimed under lock_ (a new block, if needed, is allocated outside it first) and filled outside it
-  // (invariant 6). A spare block we did not need is freed by the caller.
+  // Invariant 4, under lock_: an unbounded stream's ring is full or OVERFLOW is set (tail word t, read under
+  // this hold of lock_: no POPPERS, no CLOSED), so v goes to the overflow list: the same claim as the
+  // lock-free push_to_list, for what that one leaves here: the first list value (its compare-exchange sets
+  // OVERFLOW, and links the list's first block the first time), readable watchers to take (the claim clears
+  // WATCHED), and a coroutine's try (which answers "in flight" instead of waiting for an install, invariant
+  // 12). A block is allocated outside lock_ (then the words are read again).
   step push_into_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t, T& v,
                           std::unique_ptr<typename overflow_type::block>& spare,
-                          detail::watch_firing<Sync>& fire) {
-    if (overflow_.needs_block() && !spare) {
+                          detail::watch_firing<Sync>& fire, detail::inflight_step_ptr in_flight) {
+    const std::uint32_t p = list_position(t);
+    const std::uint32_t k = overflow_type::offset(p);
+    if (k == overflow_type::sentinel) {  // an install in flight
+      if (in_flight) {
+        const std::uint32_t seen = overflow_.install_turn();
+        // acquire: as in await_list_install (the turn first, then the word).
+        if (list_position(tail_.load(std::memory_order_acquire)) != p) return again;
+        *in_flight = detail::in_flight_step{};
+        in_flight->install = true;
+        in_flight->seen = seen;
+        return kInFlight;
+      }
+      guard.unlock();
+      (void)await_list_install(false);
+      return again;
+    }
+    if ((!overflow_.started() || k == overflow_type::last_cell) && !spare) {
+      if (k == overflow_type::last_cell) overflow_.check_length(p);  // may throw: v is untouched
       guard.unlock();
       spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
       return again;
     }
-    const typename overflow_type::push_claim c = overflow_.claim_push(spare);
-    // t was read under this hold of lock_, so its flags are exact: no write to the tail's line (which the
-    // fast pops read) when OVERFLOW is already set, and readable watchers are armed iff WATCHED is set
-    // (invariant 11: both change only under lock_).
+    if (!overflow_.started()) overflow_.start(spare);  // L is 0: its block is the first
+    // t was read under this hold of lock_, so its flags are exact: readable watchers are armed iff WATCHED
+    // is set (invariant 11: both change only under lock_).
     HANDOFF_PRECONDITION_ON(info_, readable_watches_.empty() == !(t & kWatched),
                             "internal invariant 11 broken: readable watchers and WATCHED disagree");
-    if (!(t & kOverflow)) set_tail_flag(kOverflow, true);
-    if (t & kWatched) take_readable_watches(fire);
+    // Read after t, as in push_to_list.
+    typename overflow_type::block* b = overflow_.tail_block();
+    // acq_rel: as in push_to_list; this claim also sets OVERFLOW and takes the readable watchers (invariant
+    // 11). It fails if the tail moved (a fast push, a lock-free list push): look again.
+    if (!tail_.compare_exchange_strong(
+            t, (with_list_position(t, overflow_type::next_position(p)) | kOverflow) & ~kWatched,
+            std::memory_order_acq_rel, std::memory_order_acquire))
+      return again;
+    if (t & kWatched) readable_watches_.take_all(fire.chain());
     guard.unlock();
-    try {
-      if (overflow_type::fill(c, v)) run_step_hook(this);  // outside lock_ (invariants 6, 12)
-    } catch (...) {
-      give_back_or_hole(c);  // the value stays with us
-      throw;
-    }
+    fill_list_cell({b, k, p}, v, spare);
     return status::ok;
   }
 
@@ -1399,7 +1536,7 @@ class stream {
       else if (t & kPushers)
         r = take_from_rendezvous_pusher(guard, out);  // capacity 0 (ST-3)
       // invariant 4: the ring is drained, the overflow list is next (its size() is exact under lock_).
-      else if (overflow_.size() > 0) {
+      else if (overflow_.values(list_position(t)) > 0) {
         if (in_flight &&
             !ring_type::cell_published(overflow_.next_pop_turn().load(std::memory_order_relaxed))) {
           // invariant 12; relaxed: a hint (a take re-reads the turn with acquire), hooked under lock_.
@@ -1515,30 +1652,25 @@ class stream {
   // its cell under lock_, take it outside (invariant 6). A thread's pop (`may_refill`: not a coroutine's try,
   // invariant 12) also claims up to overflow_refill_values of the next values and the ring indices after t,
   // and moves them into the ring outside lock_ (the refill), so that the pops after it take the fast path.
-  // If this pop's claims took the list's last value, it relocks once its values are out and clears OVERFLOW
-  // if the list is still empty (a push that found room for the empty list may have cleared it already:
-  // push_past_overflow).
+  // OVERFLOW goes before lock_ is released if these claims emptied the list (clear_overflow_if_empty).
   [[gnu::noinline]] step take_from_overflow(detail::relockable_guard<Sync>& guard, std::uint64_t t,
                                             bool may_refill, std::optional<T>& out) {
     const typename overflow_type::pop_claim c = overflow_.claim_pop();
-    bool drained = c.last;
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
-      if (may_refill && !c.last) {
+      if (may_refill) {
         typename overflow_type::pop_claim run[overflow_refill_values];
         const std::uint32_t n = claim_refill(t, run, fast_limit_);
-        if (n > 0) drained = run[n - 1].last;
+        clear_overflow_if_empty();
         guard.unlock();
         move_into_ring(run, n, index_of(t));
       }
     }
-    if (guard.owns_lock()) guard.unlock();
-    std::exception_ptr error;
-    const bool got = overflow_type::take(c, out, error);
-    if (drained) {
-      guard.lock();
-      if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
+    if (guard.owns_lock()) {
+      clear_overflow_if_empty();
       guard.unlock();
     }
+    std::exception_ptr error;
+    const bool got = overflow_type::take(c, out, error);
     if (error) std::rethrow_exception(error);  // this pop's own value (see Exceptions)
     if (!got) return again;                    // a hole (a push whose move threw): claim again
     return status::ok;
@@ -1549,7 +1681,7 @@ class stream {
   // the list (up to top_up_values) into the indices after the tail, as a drained ring's refill does, but
   // while the ring still holds values: by the time the pops reach the run's indices its values are
   // published, so they do not wait for the moves (a drained ring's refill makes every pop behind it wait).
-  // Only if lock_ is free at once: a busy lock means pushes (or another refill) hold it, and the next
+  // Only if lock_ is free at once: a busy lock means another refill (or a slow push) holds it, and the next
   // multiple of top_up_values looks again; a ring that drains meanwhile is refilled by take_from_overflow.
   // Only with T's move noexcept, as every refill. The run's values are younger than every ring value (they
   // take the indices after the tail) and older than the list's rest: FIFO is kept (ST-2).
@@ -1571,32 +1703,34 @@ class stream {
       typename overflow_type::pop_claim run[top_up_values];
       const std::uint32_t n = claim_refill(t, run, top_up_values);
       if (n == 0) return;
+      clear_overflow_if_empty();  // the run took the list's last value: OVERFLOW goes, as in
+                                  // take_from_overflow
       guard.unlock();
       move_into_ring(run, n, index_of(t));
-      if (run[n - 1].last) {  // the run took the list's last value: OVERFLOW goes, as in take_from_overflow
-        guard.lock();
-        if (overflow_.size() == 0) set_tail_flag(kOverflow, false);
-      }
     }
   }
 
-  // Under lock_, tail word t with OVERFLOW set (only lock_'s holder moves the tail) and `room` free ring
-  // positions after it (the whole ring when it is drained): claim the next n values of the list
-  // (n <= overflow_refill_values, n <= room) into run[0 .. n) and ring indices t .. t + n - 1 for them; the
-  // caller moves each into its index outside lock_. Pops may claim those indices at once and wait for their
-  // slots' turns (ring take, or invariant 9's wait), as for a push in flight. Returns n (0 if the list is
-  // empty, or if the tail word moved, which the lock and OVERFLOW rule out: a non-empty list means OVERFLOW
-  // is set, and it is cleared only under lock_ once the list is empty).
+  // Under lock_, tail word t with OVERFLOW set and `room` free ring positions after its index (the whole ring
+  // when it is drained): claim the next n values of the list (n <= overflow_refill_values, n <= room) into
+  // run[0 .. n) and ring indices index_of(t) .. + n - 1 for them; the caller moves each into its index
+  // outside lock_. Pops may claim those indices at once and wait for their slots' turns (ring take, or
+  // invariant 9's wait), as for a push in flight. Returns n (0 if the list is empty). Lock-free pushes move
+  // L meanwhile (then the compare-exchange fails and n is counted again, never smaller); the index and the
+  // flags stay as in t: only lock_'s holder moves the tail index while OVERFLOW is set, and OVERFLOW goes
+  // only under lock_.
   std::uint32_t claim_refill(std::uint64_t t, typename overflow_type::pop_claim* run,
                              std::size_t room) noexcept {
-    const std::uint32_t n =
-        static_cast<std::uint32_t>((std::min)({overflow_.size(), std::size_t{overflow_refill_values}, room}));
-    if (n == 0) return 0;
-    // acq_rel: the tail moves as a fast push's claim does (invariant 2: ordered with registrations on this
-    // word); the values reach their pops through the slots' turns (fill's release, take's acquire).
-    if (!tail_.compare_exchange_strong(t, with_index(t, (index_of(t) + n) & index_mask),
-                                       std::memory_order_acq_rel, std::memory_order_acquire))
-      return 0;
+    std::uint32_t n = 0;
+    for (;;) {
+      n = static_cast<std::uint32_t>((std::min)(
+          {std::size_t{overflow_.values(list_position(t))}, std::size_t{overflow_refill_values}, room}));
+      if (n == 0) return 0;
+      // acq_rel: the tail moves as a fast push's claim does (invariant 2: ordered with registrations on this
+      // word); the values reach their pops through the slots' turns (fill's release, take's acquire).
+      if (tail_.compare_exchange_weak(t, with_index(t, (index_of(t) + n) & index_mask),
+                                      std::memory_order_acq_rel, std::memory_order_acquire))
+        break;
+    }
     overflow_.claim_pops(run, n);
     return n;
   }
@@ -1658,8 +1792,8 @@ class stream {
       std::uint64_t t = tail_.load(std::memory_order_acquire);
       if (distance(index_of(h), index_of(t)) > 0 || (t & kClosed)) return false;
       if ((t & kPushers) && has_partner(pushers_, w)) return false;  // capacity 0: a pusher waits
-      // relaxed: under lock_, as in pop_after_fast.
-      if (overflow_.size() > 0) return false;
+      // Under lock_, exact as of t (a later claim moves L, and the compare-exchange below fails).
+      if (overflow_.values(list_position(t)) > 0) return false;
       // acq_rel: as in pop_after_fast's registration (valid only if the tail word is unchanged).
       if (!tail_.compare_exchange_strong(t, t | kPoppers, std::memory_order_acq_rel,
                                          std::memory_order_acquire))
@@ -1729,9 +1863,16 @@ class stream {
     using hook_result = typename ring_type::hook_result;
     detail::slow_guard<Sync> guard(lock_);
     hook_result r = hook_result::moved;
-    if (step.overflow) {
+    if (step.install) {
+      // The overflow list's block install a push met (invariant 4): its installer publishes the turn
+      // (announce_install) and runs the hook.
+      r = ring_type::hook_turn(overflow_.install_turn_word(), step.seen);
+      if (r == hook_result::set) info_.pin();
+    } else if (step.overflow) {
       // The next pop's cell, exact under lock_; a give-back of it clears the bit under lock_ too.
-      if (overflow_.size() > 0) r = ring_type::hook_turn(overflow_.next_pop_turn(), 0);
+      // acquire: as in pop_after_fast.
+      if (overflow_.values(list_position(tail_.load(std::memory_order_acquire))) > 0)
+        r = ring_type::hook_turn(overflow_.next_pop_turn(), 0);
       if (r == hook_result::set) info_.pin();
     } else {
       r = ring_.hook_step(step.index, step.seen);
@@ -1795,7 +1936,8 @@ class stream {
       // acquire: as in pop_after_fast (the head first, so a count of 0 means empty at the tail load).
       const std::uint64_t h = head_.load(std::memory_order_acquire);
       std::uint64_t t = tail_.load(std::memory_order_acquire);
-      if (distance(index_of(h), index_of(t)) > 0 || (t & (kClosed | kPushers)) || overflow_.size() > 0)
+      if (distance(index_of(h), index_of(t)) > 0 || (t & (kClosed | kPushers)) ||
+          overflow_.values(list_position(t)) > 0)
         return readiness::ready;  // a value, a rendezvous pusher, an overflow value, or end-of-stream
       // acq_rel: registration on the tail word (invariant 2), as register_popper's.
       if (!(t & kWatched) && !tail_.compare_exchange_strong(t, t | kWatched, std::memory_order_acq_rel,

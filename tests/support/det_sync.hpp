@@ -582,9 +582,11 @@ struct det_sync {
 };
 
 // det_sync with a 4-slot ring for unbounded streams (stream<T>::unbounded_ring_size, 256 with det_sync), so
-// that a scenario's few values reach the overflow list and its refill (stream.hpp invariant 4).
+// that a scenario's few values reach the overflow list and its refill (stream.hpp invariant 4), and overflow
+// blocks of 4 positions (3 values), so that they cross block installs and their sentinel waits too.
 struct det_small_ring_sync : det_sync {
   static constexpr std::size_t unbounded_ring_slots = 4;
+  static constexpr std::uint32_t overflow_block_positions = 4;
 };
 
 // ---- det threads

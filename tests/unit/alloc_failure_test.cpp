@@ -121,8 +121,10 @@ TEST(AllocationFailure, UnboundedOverflowPushReportsAndLosesNothing) {
   SKIP_WITHOUT_FAILING_NEW();
   handoff::stream<std::unique_ptr<int>> s(handoff::unbounded);
   using stream_type = handoff::stream<std::unique_ptr<int>>;
-  // The ring and one whole overflow block full: the next push must allocate a block.
-  const int ring = static_cast<int>(stream_type::unbounded_ring_size + stream_type::overflow_block_values);
+  // The ring and all but the last cell of the first overflow block full: the next push claims that cell and
+  // must allocate the next block before its claim (stream_overflow.hpp invariant 2).
+  const int ring =
+      static_cast<int>(stream_type::unbounded_ring_size + stream_type::overflow_block_values - 1);
   int next = 0;
   for (; next < ring; ++next) ASSERT_TRUE(s.push(std::make_unique<int>(next)));
 
@@ -164,7 +166,7 @@ TEST(AllocationFailure, EveryAllocationPointOfAnUnboundedStream) {
     };
     long thrown = 0;
     for (int i = 0; i < 3000; ++i) {
-      // Mostly pushes: the backlog outgrows the ring by about 1,500 values, and overflow blocks (32 values
+      // Mostly pushes: the backlog outgrows the ring by about 1,500 values, and overflow blocks (31 values
       // each) are allocated: more than the 40 countdowns below.
       if (i % 5 == 4) {
         std::string out;

@@ -15,6 +15,7 @@ struct in_flight_step {
   bool pop = false;         // a publication a pop waits for (its push may still give the index back)
   std::uint32_t index = 0;  // the ring index whose slot the step is on
   std::uint32_t seen = 0;   // that slot's turn as the try read it (flags dropped)
+  bool install = false;     // the overflow list's block install (a push met its sentinel); seen: its turn
 };
 
 // Null for every thread's operation: only a coroutine's try asks for the step instead of waiting for it.

@@ -295,6 +295,20 @@ class stream_ring {
   // Whether a turn (as loaded, flags included) says "published" for an overflow cell (turn 1).
   static bool cell_published(std::uint32_t turn) noexcept { return (turn & ~flag_bits) == 1; }
 
+  // A turn word of this protocol used as a step counter (the overflow list's install turn,
+  // detail/stream_overflow.hpp): its value without the flags, and a wait until that value is no longer
+  // `seen` (bounded spin, then park; woken by publish()). The caller re-reads whatever the step changed.
+  static std::uint32_t turn_value(const typename Sync::template atomic<std::uint32_t>& turn,
+                                  std::memory_order order) noexcept {
+    return turn.load(order) & ~flag_bits;
+  }
+  static void await_turn_change(typename Sync::template atomic<std::uint32_t>& turn,
+                                std::uint32_t seen) noexcept {
+    park_until_ready<Sync>(turn, sleeping, [seen](std::uint32_t t) { return (t & ~hooked) != seen; });
+  }
+  // The largest value such a counter holds (the flag bits above it).
+  static constexpr std::uint32_t turn_value_mask = ~(std::uint32_t{3} << 30);
+
  private:
   static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
   static constexpr std::uint32_t hooked = std::uint32_t{1} << 30;
