@@ -103,11 +103,13 @@ void check_delivery(const std::vector<std::vector<std::uint64_t>>& lists, std::u
   for (std::uint32_t c : count) DET_CHECK_MSG(c == 1, "a value lost or delivered twice");
 }
 
-detached consume_all(det_stream& s, det_executor& e, std::vector<std::uint64_t>& got) {
+template <class Stream>
+detached consume_all(Stream& s, det_executor& e, std::vector<std::uint64_t>& got) {
   while (auto v = co_await s.async_pop(e.executor())) got.push_back(*v);
   e.finished();
 }
-detached produce(det_stream& s, det_executor& e, std::uint64_t producer, std::uint64_t n) {
+template <class Stream>
+detached produce(Stream& s, det_executor& e, std::uint64_t producer, std::uint64_t n) {
   for (std::uint64_t k = 0; k < n; ++k) {
     std::uint64_t v = tagged(producer, k);
     DET_CHECK(co_await s.async_push(v, e.executor()) == status::ok);
@@ -305,6 +307,37 @@ void pushers_in_flight(std::size_t cap) {
   check_delivery({got}, 2, 3);
 }
 
+// CR-5, stream invariants 4 and 12: an unbounded stream with a 4-slot ring and overflow blocks of 3 values
+// (det_small_ring_sync). A coroutine producer and a thread producer fill the ring and go on into the
+// overflow list, where the coroutine may meet a block install in flight (its try hooks the install turn
+// instead of waiting for it); then a coroutine consumer and a thread consumer drain it, meeting list cells
+// still being written. Every value once, in each producer's order.
+void unbounded_overflow_mixed() {
+  constexpr std::uint64_t per = 8;
+  handoff::stream<std::uint64_t, handoff_test::det_small_ring_sync> s(handoff::unbounded);
+  det_executor e;
+  std::vector<std::uint64_t> by_coroutine, by_thread;
+  det_thread writer(
+      [&] {
+        for (std::uint64_t k = 0; k < per; ++k) DET_CHECK(s.push(tagged(1, k)));
+      },
+      "writer");
+  produce(s, e, 0, per);  // runs on this thread until its first wait (a push never waits here)
+  writer.join();
+  e.wait_finished(1);  // the coroutine producer
+  consume_all(s, e, by_coroutine);
+  det_thread reader(
+      [&] {
+        while (auto v = s.pop()) by_thread.push_back(*v);
+      },
+      "reader");
+  s.close();
+  reader.join();
+  e.wait_finished(2);  // and the coroutine consumer
+  e.stop();
+  check_delivery({by_coroutine, by_thread}, 2, per);
+}
+
 // mvar: a coroutine taker and a thread taker, a coroutine putter and a thread putter (CR-1, CR-2, CR-5: a
 // coroutine that meets BUSY registers and is served by the holder).
 detached take_n(handoff::mvar<std::uint64_t, det_sync>& m, det_executor& e, int n,
@@ -411,6 +444,7 @@ DET_COROUTINE(CloseWithCoroutinesOnBothSides_Cap2_CR7, close_with_coroutines_on_
 DET_COROUTINE(RendezvousThreadAndCoroutine_CR2, rendezvous_both_ways())
 DET_COROUTINE(StalledPusher_Cap1_CR5, pushers_in_flight(1))
 DET_COROUTINE(StalledPusher_Cap4_CR5, pushers_in_flight(4))
+DET_COROUTINE(UnboundedOverflowInstallsAndCells_CR5, unbounded_overflow_mixed())
 DET_COROUTINE(MvarThreadsAndCoroutines_CR1_CR5, mvar_mixed())
 DET_COROUTINE(ThrowingPusherGivesBack_Cap1_CR5, throwing_pusher(1))
 DET_COROUTINE(ThrowingPusherGivesBack_Cap4_CR5, throwing_pusher(4))
