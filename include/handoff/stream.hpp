@@ -36,7 +36,8 @@
 // T's storage, padded to T's alignment: 12 bytes for int, 16 for a 64-bit T). So stream<int>(1 << 28), the
 // largest capacity, takes 3 GiB before the first push, and stream<int>(1'000'000) 12 MiB. An unbounded
 // stream allocates a ring of unbounded_ring_size slots, then one block per overflow_block_values values of
-// backlog beyond it (invariant 4). Capacity 0 allocates no ring.
+// backlog beyond it (invariant 4); a push throws std::length_error (its value untouched, as for
+// std::bad_alloc) when the backlog has reached 2^28 values. Capacity 0 allocates no ring.
 //
 // Two words, each on its own cache line so that producers and consumers do not contend (indices are 29 bits,
 // modulo 2^29; count = tail - head):
