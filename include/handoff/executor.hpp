@@ -62,7 +62,8 @@ class thread_pool {
       pool_->outstanding_.fetch_add(1, std::memory_order_relaxed);
       // An unbounded push fails only once the pool is shutting down and idle (a post from outside after
       // every item ran: a lifetime violation that would lose a resumption); a throw (bad_alloc for an
-      // overflow block) cannot be reported from here either: noexcept terminates.
+      // overflow block, length_error at a backlog of 2^28 items) cannot be reported from here either:
+      // noexcept terminates.
       [[maybe_unused]] const bool queued = pool_->queue_.push(w);
       HANDOFF_PRECONDITION(queued, "handoff::thread_pool: post() after the pool finished its work");
     }

@@ -100,7 +100,8 @@
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
 //      never waits for an operation to start; it may wait for slot or cell writes (and, in a refill,
 //      invariant 4, up to 64 of each and the frees of the slots it fills) already in flight in other
-//      threads (detail/stream_ring.hpp), which is bounded by those threads' progress.
+//      threads (detail/stream_ring.hpp), and an unbounded push for an overflow block install in flight
+//      (invariant 4), which is bounded by those threads' progress.
 //   7. A push that finds a bounded stream of capacity >= min_yield_capacity (16) full, or a pop that finds
 //      such a stream empty, and that may wait, first yields the CPU up to Sync::yield_limit times (1 in the
 //      library's policy, detail/sync.hpp), trying the fast path again after each, and only then takes the
@@ -535,7 +536,8 @@ class stream {
 
   // Snapshot of buffered values (ring positions claimed by pushers and not yet by poppers, plus overflow).
   // A refill (invariant 4) moves the tail before it takes its run off the list, so for that instant the run
-  // may be counted twice (at most overflow_refill_values over; never under).
+  // may be counted twice, or (the list's head read after the tail word) not at all: at most
+  // overflow_refill_values over or under.
   std::size_t size() const noexcept {
     // relaxed: a snapshot; nothing is read through it. The head is read first, so head <= tail holds for the
     // pair; the clamp covers pops and pushes that passed between the two loads.
@@ -781,8 +783,8 @@ class stream {
         t = await_list_install(true);
         continue;
       }
+      if (k == overflow_type::last_cell) overflow_.check_length(p);  // may throw: v is untouched
       if (k == overflow_type::last_cell && !spare) {
-        overflow_.check_length(p);           // may throw std::length_error: v is untouched
         spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
         // acquire: as in try_fast_push (the block pointer is read after it below).
         t = tail_.load(std::memory_order_acquire);
@@ -803,8 +805,10 @@ class stream {
   }
 
   // A push that read the list's tail position on a sentinel (an install in flight): wait for the install
-  // and return the tail word after it. `with_overflow`: the lock-free push, which stops waiting as soon as
-  // OVERFLOW goes (its pushes take the ring again); the slow path waits for the install itself.
+  // and return the tail word after it. `with_overflow`: the lock-free push, which does not wait at all if
+  // OVERFLOW is already gone when it looks (its push takes the ring again); once waiting, it waits for the
+  // install either way (the wait is on the install turn, which only the installer moves): bounded by the
+  // installer's progress, a few instructions after its claim unless it is descheduled there.
   std::uint64_t await_list_install(bool with_overflow) noexcept {
     std::uint64_t t = 0;
     overflow_.await_install([&] {
@@ -844,7 +848,7 @@ class stream {
     while (!tail_.compare_exchange_weak(w, with_list_position(w, past), std::memory_order_acq_rel,
                                         std::memory_order_relaxed)) {
     }
-    if (overflow_.announce_install(past)) run_step_hook(this);  // a coroutine hooked the install
+    if (overflow_.announce_install()) run_step_hook(this);  // a coroutine hooked the install
   }
 
   // `wait_deadline`: the deadline of a pop that may wait (pop, pop_for, ...; with its stop token `st`), null
@@ -1251,8 +1255,9 @@ class stream {
     const std::uint32_t head = index_of(head_.load(std::memory_order_acquire));
     if (distance(head, index_of(t)) < fast_limit_) return room::free;
     // Fast pushes and pops move both words while we hold lock_: if the head passed t, the distance wrapped
-    // and "full" would be false. Under lock_ the tail only moves forward (a give-back takes lock_), so if it
-    // still equals t, it did at the head load and "full" held then.
+    // and "full" would be false. Under lock_ the tail index only moves forward (a give-back takes lock_), so
+    // if the word still equals t, it did at the head load and "full" held then. (A block install may move
+    // the list position meanwhile even with OVERFLOW clear: then "moved", and the caller looks again.)
     // acquire: as above.
     return tail_.load(std::memory_order_acquire) == t ? room::none : room::moved;
   }
@@ -1326,8 +1331,8 @@ class stream {
       (void)await_list_install(false);
       return again;
     }
+    if (k == overflow_type::last_cell) overflow_.check_length(p);  // may throw: v is untouched
     if ((!overflow_.started() || k == overflow_type::last_cell) && !spare) {
-      if (k == overflow_type::last_cell) overflow_.check_length(p);  // may throw: v is untouched
       guard.unlock();
       spare = overflow_type::new_block();  // may throw std::bad_alloc: v is untouched
       return again;

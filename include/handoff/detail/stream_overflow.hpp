@@ -39,6 +39,12 @@
 //   6. The backlog stays near 2^28 positions at most: a push that would claim a block's last cell with the
 //      backlog at 2^28 throws std::length_error (check_length) with its value untouched. Half the position
 //      range is then left to tell "before" from "after" between positions read at different times.
+//   7. Wrap-around, as for the ring's turns (stream_ring.hpp): positions count modulo 2^29 and installs
+//      modulo 2^30. A push descheduled between its read of the tail word and its compare-exchange while
+//      2^29 list positions pass (about 5x10^8 values, with the ring's index frozen all the while: pops that
+//      never refill) could find the same word again and write into a block freed meanwhile; a push waiting
+//      on a sentinel could miss its install if 2^30 installs (3x10^10 values) pass between its read of the
+//      install turn and its park. Not guarded further.
 // Memory ordering:
 //   - publish (fill, publish_hole) is stream_ring::publish, a release exchange on the cell's turn; a pop's
 //     take reads it with stream_ring::await_turn, an acquire load: the pusher's writes (the value, the hole
@@ -190,11 +196,10 @@ class stream_overflow {
     b->next.store(n, std::memory_order_release);
     tail_block_.store(n, std::memory_order_release);
   }
-  // After the installer moved L to `position` (past the sentinel): publish the install turn, waking pushes in
+  // After the installer moved L past the sentinel: advance the install turn (a count of installs modulo
+  // 2^30, one read-modify-write: the previous installer may still be advancing it), waking pushes in
   // await_install. True when a coroutine hooked the install (the stream runs its step hook).
-  [[nodiscard]] bool announce_install(std::uint32_t position) noexcept {
-    return ring_type::publish(install_turn_, (position / Lap) & ring_type::turn_value_mask);
-  }
+  [[nodiscard]] bool announce_install() noexcept { return ring_type::publish_next(install_turn_); }
   // A push that read L on a sentinel: wait until still_on_sentinel() (which re-reads the tail word) is false.
   // The turn is read before the tail word: if the install's publish came first, the acquire read of the turn
   // makes the new L visible to still_on_sentinel(); if not, the turn moves after that read and the wait ends.
@@ -345,9 +350,11 @@ class stream_overflow {
 
   block* head_ = nullptr;            // guarded by the lock: the block of H (or of the sentinel H is on)
   std::uint32_t head_position_ = 0;  // H, guarded by the lock
-  typename Sync::template atomic<std::uint32_t> head_mirror_{0};   // H, for snapshots
-  typename Sync::template atomic<block*> tail_block_{nullptr};     // invariant 2
-  typename Sync::template atomic<std::uint32_t> install_turn_{0};  // L's lap after the last install
+  typename Sync::template atomic<std::uint32_t> head_mirror_{0};  // H, for snapshots
+  // The pushes' side, on its own cache line: every lock-free push reads tail_block_, and the pops' claims
+  // write the fields above under the lock.
+  alignas(64) typename Sync::template atomic<block*> tail_block_{nullptr};  // invariant 2
+  typename Sync::template atomic<std::uint32_t> install_turn_{0};           // installs, modulo 2^30
 };
 
 }  // namespace handoff::detail

@@ -306,8 +306,18 @@ class stream_ring {
                                 std::uint32_t seen) noexcept {
     park_until_ready<Sync>(turn, sleeping, [seen](std::uint32_t t) { return (t & ~hooked) != seen; });
   }
-  // The largest value such a counter holds (the flag bits above it).
-  static constexpr std::uint32_t turn_value_mask = ~(std::uint32_t{3} << 30);
+  // Advance such a counter by one (modulo 2^30) as publish() moves a turn: one read-modify-write, so
+  // concurrent advances never publish the same value twice; wakes its sleepers; true when it was hooked.
+  [[nodiscard]] static bool publish_next(typename Sync::template atomic<std::uint32_t>& turn) noexcept {
+    // relaxed: the compare-exchange below decides.
+    std::uint32_t old = turn.load(std::memory_order_relaxed);
+    // release: as publish()'s exchange (pairs with the waiter's acquire read of the counter).
+    while (!turn.compare_exchange_weak(old, ((old & ~flag_bits) + 1) & ~flag_bits, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+    }
+    if (old & sleeping) Sync::unpark_all(turn);
+    return (old & hooked) != 0;
+  }
 
  private:
   static constexpr std::uint32_t sleeping = std::uint32_t{1} << 31;
