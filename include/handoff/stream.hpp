@@ -710,8 +710,11 @@ class stream {
 
   // `step`: a coroutine's try (invariant 12), which claims an index only once its slot is free.
   // Async: a coroutine's try (invariant 12); a thread's fast push is compiled without the step check.
+  // always_inline: g++ inlines it into push_impl only while it stays small, and the bounded MPMC rows lost
+  // 0.25-0.7x when the list push's branch tipped it out (the call, and the registers it saves, on every
+  // push of a contended CAS loop; scripts/ab.sh against 203061f, 2026-12-04).
   template <bool Async = false>
-  fast try_fast_push(T& v, detail::inflight_step_ptr step = nullptr) {
+  [[gnu::always_inline]] inline fast try_fast_push(T& v, detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags (CLOSED: the close() happens-before our failure); the CAS below decides.
     std::uint64_t t = tail_.load(std::memory_order_acquire);
     for (;;) {
@@ -721,8 +724,10 @@ class stream {
           // Invariant 4: with a backlog and no other flag, a thread's push claims the list's next cell on
           // this word, without lock_.
           if ((t & (kPoppers | kPushers | kOverflow | kWatched)) == kOverflow) {
-            if (push_to_list(v, t)) return fast::done;
-            continue;  // t is the word now, with other flags or without OVERFLOW: look again
+            const list_push r = push_to_list(v, t);
+            if (r.done) return fast::done;
+            t = r.word;  // the word now, with other flags or without OVERFLOW: look again
+            continue;
           }
         }
         return fast::slow;
@@ -760,7 +765,7 @@ class stream {
   // Otherwise, or when the slot is not free yet (full, or that pop still in flight), the head word decides
   // (one cache miss). No lagging copy of the head is kept: one that is not refreshed for 2^29 indices would
   // wrap and say "room" on a full stream.
-  bool has_room(std::uint32_t tail) const noexcept {
+  [[gnu::always_inline]] inline bool has_room(std::uint32_t tail) const noexcept {  // as try_fast_push
     if (ring_.size() == fast_limit_ && ring_.free_for(tail)) return true;
     // acquire: nothing is read through the head, but a "full" answer is linearized at this load.
     return distance(index_of(head_.load(std::memory_order_acquire)), tail) < fast_limit_;
@@ -771,9 +776,14 @@ class stream {
   // changed meanwhile, so no push claims a cell across a close, a registration or the clear of OVERFLOW. A
   // claim of a block's last cell installs the next block first (detail/stream_overflow.hpp invariant 2; its
   // allocation, like the length check, happens before the claim and leaves v untouched when it throws); a
-  // push that finds L on the sentinel waits for that install. False, with t the word now, once the word is
-  // no longer so: the caller looks again.
-  [[gnu::noinline]] bool push_to_list(T& v, std::uint64_t& t) {
+  // push that finds L on the sentinel waits for that install. Not done, with the word now, once the word is
+  // no longer so: the caller looks again. (t by value, the answer in registers: a reference would take the
+  // caller's t out of its registers on the fast path of every push, bounded streams included.)
+  struct list_push {
+    bool done;
+    std::uint64_t word;
+  };
+  [[gnu::noinline]] list_push push_to_list(T& v, std::uint64_t t) {
     std::unique_ptr<typename overflow_type::block> spare;  // the next block, for a block's last cell
     constexpr std::uint64_t diverting = kPoppers | kPushers | kOverflow | kWatched | kClosed;
     while ((t & diverting) == kOverflow) {
@@ -798,10 +808,10 @@ class stream {
       if (tail_.compare_exchange_weak(t, with_list_position(t, overflow_type::next_position(p)),
                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
         fill_list_cell({b, k, p}, v, spare);
-        return true;
+        return {true, t};
       }
     }
-    return false;
+    return {false, t};
   }
 
   // A push that read the list's tail position on a sentinel (an install in flight): wait for the install
@@ -1088,8 +1098,9 @@ class stream {
   // Invariant 8: a blocked push waits (Sync::spin_limit relax steps at most) for room_batch() free slots,
   // then tries the fast path once more. The slot that index tail + room_batch() - 1 will use is free once the
   // pop room_batch() - 1 positions past the current head is done (the ring is exactly as large as the
-  // capacity).
-  fast push_after_room(T& v) {
+  // capacity). always_inline, as try_fast_push (which it inlines): g++ inlined it into push_impl before the
+  // list push grew try_fast_push, and left it out of line after.
+  [[gnu::always_inline]] inline fast push_after_room(T& v) {
     // relaxed: only picks the slot to watch; try_fast_push reads the tail again with acquire.
     const std::uint32_t want =
         (index_of(tail_.load(std::memory_order_relaxed)) + room_batch() - 1) & index_mask;
