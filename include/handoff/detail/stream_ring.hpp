@@ -85,9 +85,15 @@ class stream_ring {
   // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
   // stays free for index i and the exception propagates; the caller then either gives the index back on the
   // tail word or calls publish_hole(i). `v` is whatever T's constructor left it.
+  // The turn word's address is taken before the publish: once it is published, the popper may take the value
+  // and destroy the stream (its partner's operation has returned, channel_info.hpp Invariants 3), so the
+  // wake after it must not read the ring's fields (wake_sleepers(i) would: a use after free that
+  // StreamLifetimeTest.PopperDestroysAOneSlotStreamRightAfterItsPop caught under TSan, from 203061f to
+  // the fix). The wake itself uses only the address, as publish()'s does.
   template <class U>
   void fill(std::uint32_t i, U&& v) {
-    if (fill_deferring_wake(i, std::forward<U>(v))) wake_sleepers(i);
+    auto& turn = at(i).turn;
+    if (fill_deferring_wake(i, std::forward<U>(v))) Sync::unpark_all(turn);
   }
 
   // fill() without its wake, for a thread that publishes a run of slots (stream.hpp's refill, invariant 4;
@@ -111,8 +117,8 @@ class stream_ring {
       run_hook();
     return (old & sleeping) != 0;
   }
-  // The wake fill_deferring_wake(i, ...) left to its caller (the ring outlives it: the caller is inside an
-  // operation on the stream, G-9).
+  // The wake fill_deferring_wake(i, ...) left to its caller (the refill, which runs inside a pop of its own:
+  // the stream outlives it, G-9; fill() does not use it, see there).
   void wake_sleepers(std::uint32_t i) noexcept { Sync::unpark_all(at(i).turn); }
 
   // The stream's hook for hooked turns (see Invariants): run, outside every lock, by the thread whose step
