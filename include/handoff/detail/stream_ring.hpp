@@ -97,14 +97,14 @@ class stream_ring {
   }
 
   // fill() without its wake, for a thread that publishes a run of slots (stream.hpp's refill, invariant 4;
-  // fill() is this plus wake_sleepers): the futex wake the step owes is left to the caller, who calls
-  // wake_sleepers(i) for every index this returned true for once the whole run is published. The wake is
-  // late, never lost: the exchange below changed the word, so a sleeper that has not gone to sleep yet
-  // returns from its park at once, and one asleep is woken by the caller's unpark_all on the same word. By
-  // then the slot may have moved on and have new sleepers (the next lap's push); they take the wake as
-  // spurious and re-read. Why: a wake is a system call of several microseconds on the VMs, and each one made
-  // in the middle of the run let the run's later claimants spin out and park too (docs/design/stream.md, "The
-  // refill's wakes").
+  // fill() is this plus the wake, on the turn's address taken before the publish): the futex wake the step
+  // owes is left to the caller, who calls wake_sleepers(i) for every index this returned true for once the
+  // whole run is published. The wake is late, never lost: the exchange below changed the word, so a sleeper
+  // that has not gone to sleep yet returns from its park at once, and one asleep is woken by the caller's
+  // unpark_all on the same word. By then the slot may have moved on and have new sleepers (the next lap's
+  // push); they take the wake as spurious and re-read. Why: a wake is a system call of several microseconds
+  // on the VMs, and each one made in the middle of the run let the run's later claimants spin out and park
+  // too (docs/design/stream.md, "The refill's wakes").
   template <class U>
   [[nodiscard]] bool fill_deferring_wake(std::uint32_t i, U&& v) {
     slot& s = at(i);
