@@ -1304,16 +1304,17 @@ class stream {
   // and each of their wakes delays the run further. Measured: docs/design/stream.md, "The refill's wakes".
   void move_into_ring(const typename overflow_type::pop_claim* run, std::uint32_t n,
                       std::uint32_t first) noexcept {
-    std::uint32_t asleep[overflow_refill_values];  // indices whose sleepers are owed a wake
+    typename ring_type::owed_wake*
+        asleep[overflow_refill_values];  // turn words whose sleepers are owed a wake
     std::uint32_t owed = 0;
     for (std::uint32_t j = 0; j < n; ++j) {
       const std::uint32_t i = (first + j) & index_mask;
       const bool value = overflow_type::transfer_keeping_block(run[j], [&](T&& v) noexcept {
-        if (ring_.fill_deferring_wake(i, std::move(v))) asleep[owed++] = i;
+        if (auto* sleepers = ring_.fill_deferring_wake(i, std::move(v))) asleep[owed++] = sleepers;
       });
       if (!value) ring_.publish_hole(i);
     }
-    for (std::uint32_t k = 0; k < owed; ++k) ring_.wake_sleepers(asleep[k]);
+    for (std::uint32_t k = 0; k < owed; ++k) Sync::unpark_all(*asleep[k]);
     overflow_type::release_run(run, n);
   }
 

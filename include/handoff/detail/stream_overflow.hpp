@@ -87,12 +87,23 @@ class stream_overflow {
   static constexpr std::uint32_t block_values = Lap - 1;
   static constexpr std::uint32_t last_cell = Lap - 2;  // offset of a block's last cell
   static constexpr std::uint32_t sentinel = Lap - 1;   // offset of the position L waits on during an install
-  // Invariant 6: the positions a backlog may span (2^28; a few blocks more while pushes race to the check).
-  static constexpr std::uint32_t max_backlog_positions = std::uint32_t{1} << (position_bits - 1);
-  // Whether position a is at or before b: within max_backlog_positions and a margin (2^27) of it. Positions
-  // read at different times (a stale L beside a newer H) differ by far less than the rest of the range.
+  // Half the position range (2^28): the most positions a backlog may span (invariant 6).
+  static constexpr std::uint32_t backlog_range = std::uint32_t{1} << (position_bits - 1);
+  // Invariant 6: the positions a backlog may span before a push throws std::length_error (a few blocks
+  // more while pushes race to the check): backlog_range, or Sync::overflow_max_backlog_positions, which
+  // the tests lower so that the error can be reached without 2^28 values (alloc_failure_test.cpp).
+  static constexpr std::uint32_t max_backlog_positions = [] {
+    if constexpr (requires { Sync::overflow_max_backlog_positions; })
+      return std::uint32_t{Sync::overflow_max_backlog_positions};
+    else
+      return backlog_range;
+  }();
+  static_assert(max_backlog_positions >= 2 * Lap && max_backlog_positions <= backlog_range,
+                "Sync::overflow_max_backlog_positions: from two blocks to 2^28 positions");
+  // Whether position a is at or before b: within backlog_range and a margin (2^27) of it. Positions read at
+  // different times (a stale L beside a newer H) differ by far less than the rest of the range.
   static bool at_or_before(std::uint32_t a, std::uint32_t b) noexcept {
-    return distance(a, b) < max_backlog_positions + (max_backlog_positions >> 1);
+    return distance(a, b) < backlog_range + (backlog_range >> 1);
   }
 
   struct cell {
@@ -180,7 +191,8 @@ class stream_overflow {
     // relaxed: H only grows; a lagging value only overstates the backlog.
     const std::uint32_t h = head_mirror_.load(std::memory_order_relaxed);
     if (at_or_before(h, p) && distance(h, p) >= max_backlog_positions)
-      throw std::length_error("handoff::stream: an unbounded stream's backlog reached 2^28 values");
+      throw std::length_error(
+          "handoff::stream: an unbounded stream's backlog reached its limit (2^28 values)");
   }
 
   // The block of the tail position, read after the tail word showed a position that is not a sentinel

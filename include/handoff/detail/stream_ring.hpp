@@ -82,44 +82,44 @@ class stream_ring {
   // Bytes per slot (turn word, hole flag and the value's storage), for callers that size a ring by memory.
   static constexpr std::size_t slot_size() noexcept { return sizeof(slot); }
 
+  // The turn word a deferred wake is owed on (fill_deferring_wake's result).
+  using owed_wake = typename Sync::template atomic<std::uint32_t>;
+
   // Construct the value of index i from `v` (the pusher that claimed i). If T's constructor throws, the slot
   // stays free for index i and the exception propagates; the caller then either gives the index back on the
   // tail word or calls publish_hole(i). `v` is whatever T's constructor left it.
-  // The turn word's address is taken before the publish: once it is published, the popper may take the value
-  // and destroy the stream (its partner's operation has returned, channel_info.hpp Invariants 3), so the
-  // wake after it must not read the ring's fields (wake_sleepers(i) would: a use after free that
-  // StreamLifetimeTest.PopperDestroysAOneSlotStreamRightAfterItsPop caught under TSan, from 203061f to
-  // the fix). The wake itself uses only the address, as publish()'s does.
   template <class U>
   void fill(std::uint32_t i, U&& v) {
-    auto& turn = at(i).turn;
-    if (fill_deferring_wake(i, std::forward<U>(v))) Sync::unpark_all(turn);
+    if (owed_wake* sleepers = fill_deferring_wake(i, std::forward<U>(v))) Sync::unpark_all(*sleepers);
   }
 
-  // fill() without its wake, for a thread that publishes a run of slots (stream.hpp's refill, invariant 4;
-  // fill() is this plus the wake, on the turn's address taken before the publish): the futex wake the step
-  // owes is left to the caller, who calls wake_sleepers(i) for every index this returned true for once the
-  // whole run is published. The wake is late, never lost: the exchange below changed the word, so a sleeper
-  // that has not gone to sleep yet returns from its park at once, and one asleep is woken by the caller's
-  // unpark_all on the same word. By then the slot may have moved on and have new sleepers (the next lap's
-  // push); they take the wake as spurious and re-read. Why: a wake is a system call of several microseconds
-  // on the VMs, and each one made in the middle of the run let the run's later claimants spin out and park
-  // too (docs/design/stream.md, "The refill's wakes").
+  // fill() without its wake, for a thread that publishes a run of slots (stream.hpp's refill, invariant 4):
+  // returns the address of the turn word whose sleepers are owed a futex wake, or null when nobody sleeps
+  // on it, and the caller wakes them (Sync::unpark_all) once the whole run is published. The address is
+  // taken before the publish: once the value is published its popper may take it and destroy the stream
+  // (its partner's operation has returned, channel_info.hpp Invariants 3), so nothing after the publish may
+  // read the ring's fields; the wake uses only the address, as publish()'s does (a re-read of the ring after
+  // the publish was a use after free from 203061f to 8314c3c, caught by TSan in
+  // StreamLifetimeTest.PopperDestroysAOneSlotStreamRightAfterItsPop). The wake is late, never lost: the
+  // exchange below changed the word, so a sleeper that has not gone to sleep yet returns from its park at
+  // once, and one asleep is woken by the caller's unpark_all on the same word. By then the slot may have
+  // moved on and have new sleepers (the next lap's push); they take the wake as spurious and re-read. Why
+  // defer: a wake is a system call of several microseconds on the VMs, and each one made in the middle of
+  // the run let the run's later claimants spin out and park too (docs/design/stream.md, "The refill's
+  // wakes").
   template <class U>
-  [[nodiscard]] bool fill_deferring_wake(std::uint32_t i, U&& v) {
+  [[nodiscard]] owed_wake* fill_deferring_wake(std::uint32_t i, U&& v) {
     slot& s = at(i);
     await_turn(s.turn, free_turn(i));
     ::new (static_cast<void*>(s.storage)) T(std::forward<U>(v));
     s.hole = false;
+    owed_wake* const turn = &s.turn;  // before the publish: see above
     // release: as publish().
-    const std::uint32_t old = s.turn.exchange(full_turn(i), std::memory_order_release);
+    const std::uint32_t old = turn->exchange(full_turn(i), std::memory_order_release);
     if (old & hooked) [[unlikely]]
       run_hook();
-    return (old & sleeping) != 0;
+    return (old & sleeping) != 0 ? turn : nullptr;
   }
-  // The wake fill_deferring_wake(i, ...) left to its caller (the refill, which runs inside a pop of its own:
-  // the stream outlives it, G-9; fill() does not use it, see there).
-  void wake_sleepers(std::uint32_t i) noexcept { Sync::unpark_all(at(i).turn); }
 
   // The stream's hook for hooked turns (see Invariants): run, outside every lock, by the thread whose step
   // cleared a hooked bit. Set once, before the ring is shared.
