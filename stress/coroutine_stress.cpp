@@ -27,15 +27,18 @@
 #include <thread>
 #include <vector>
 
+#include "stream_capacity.hpp"
 #include "stress.hpp"
 #include "support/coroutine_support.hpp"
 
 namespace {
 
+using stress::capacity_name;
+using stress::kUnbounded;
+using stress::make_stream;
+
 using handoff::status;
 using namespace std::chrono_literals;
-
-constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 
 using handoff_test::detached;  // tests/support/coroutine_support.hpp
 
@@ -128,13 +131,11 @@ struct coroutine_mix {
   }
 
   static void one_round(stress::context& ctx, std::size_t capacity, unsigned round) {
-    const std::string tag =
-        " (capacity " + (capacity == kUnbounded ? std::string("unbounded") : std::to_string(capacity)) + ")";
+    const std::string tag = " (capacity " + capacity_name(capacity) + ")";
     constexpr unsigned thread_producers = 2, coroutine_producers = 2, side_producer = 1;
     const unsigned producers = thread_producers + coroutine_producers + side_producer;
     const std::uint64_t per = 2000;
-    std::unique_ptr<stream_t> s = capacity == kUnbounded ? std::make_unique<stream_t>(handoff::unbounded)
-                                                         : std::make_unique<stream_t>(capacity);
+    std::unique_ptr<stream_t> s = make_stream<std::uint64_t, Sync>(capacity);
     mvar_t side;
     stress::ledger ledger(producers, per);
     round_state r;

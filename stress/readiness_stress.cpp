@@ -23,7 +23,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -31,26 +30,18 @@
 #include <thread>
 #include <vector>
 
+#include "stream_capacity.hpp"
 #include "stress.hpp"
 
 namespace {
 
+using stress::capacity_name;
+using stress::kUnbounded;
+using stress::make_stream;
+
 using handoff::readiness;
 using handoff::status;
 using namespace std::chrono_literals;
-
-constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
-
-template <class Sync>
-std::unique_ptr<handoff::stream<std::uint64_t, Sync>> make_stream(std::size_t capacity) {
-  if (capacity == kUnbounded)
-    return std::make_unique<handoff::stream<std::uint64_t, Sync>>(handoff::unbounded);
-  return std::make_unique<handoff::stream<std::uint64_t, Sync>>(capacity);
-}
-
-std::string capacity_name(std::size_t capacity) {
-  return capacity == kUnbounded ? std::string("unbounded") : std::to_string(capacity);
-}
 
 // An epoll set watching one eventfd_notifier: the loop's sleep.
 class epoll_sleep {
@@ -95,7 +86,7 @@ struct readiness_epoll_loop {
     const bool competitor = rng() % 3 == 0;
     const std::string tag =
         " (round " + std::to_string(round) + ", capacity " + capacity_name(capacity) + ")";
-    auto s = make_stream<Sync>(capacity);
+    auto s = make_stream<std::uint64_t, Sync>(capacity);
     stress::ledger ledger(producers, per);
     handoff::eventfd_notifier wake;
     epoll_sleep sleep(wake);
@@ -210,7 +201,7 @@ struct readiness_epoll_loop {
     const std::uint64_t count = 500 + rng() % 3000;
     const std::string tag =
         " (round " + std::to_string(round) + ", writable, capacity " + capacity_name(capacity) + ")";
-    auto s = make_stream<Sync>(capacity);
+    auto s = make_stream<std::uint64_t, Sync>(capacity);
     stress::ledger ledger(1, count);
     handoff::eventfd_notifier wake;
     epoll_sleep sleep(wake);

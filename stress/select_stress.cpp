@@ -27,7 +27,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -37,9 +36,14 @@
 #include <utility>
 #include <vector>
 
+#include "stream_capacity.hpp"
 #include "stress.hpp"
 
 namespace {
+
+using stress::capacity_name;
+using stress::kUnbounded;
+using stress::make_stream;
 
 using handoff::selected;
 using handoff::status;
@@ -48,8 +52,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMovedFrom = ~std::uint64_t{0};
 constexpr std::uint64_t kParked = kMovedFrom - 1;  // the value of a push case parked on an idle stream
-constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
-
 // A ledger value that records being moved from: a push case must move only when it won (SE-1, G-2).
 struct item {
   std::uint64_t v = kMovedFrom;
@@ -64,16 +66,6 @@ struct item {
 
 template <class Sync>
 using stream_t = handoff::stream<item, Sync>;
-
-template <class Sync>
-std::unique_ptr<stream_t<Sync>> make_stream(std::size_t capacity) {
-  if (capacity == kUnbounded) return std::make_unique<stream_t<Sync>>(handoff::unbounded);
-  return std::make_unique<stream_t<Sync>>(capacity);
-}
-
-std::string capacity_name(std::size_t capacity) {
-  return capacity == kUnbounded ? std::string("unbounded") : std::to_string(capacity);
-}
 
 // The channel a value was sent on: its ledger producer id is producer * channels + channel.
 unsigned channel_of(std::uint64_t value, unsigned channels) {
@@ -374,7 +366,7 @@ struct select_fan_in {
   static void run_round(stress::context& ctx, unsigned round, std::mt19937_64& rng) {
     round_state r;
     for (unsigned c = 0; c < kStreams; ++c)
-      r.streams[c] = make_stream<Sync>(kCapacities[(c + round) % kCapacities.size()]);
+      r.streams[c] = make_stream<item, Sync>(kCapacities[(c + round) % kCapacities.size()]);
     const unsigned plain = static_cast<unsigned>(rng() % kStreams);
     const bool close_while_pushing = rng() % 2;
     r.tag = " (round " + std::to_string(round) + ")";
@@ -579,7 +571,7 @@ struct select_fan_out {
   static void run_round(stress::context& ctx, unsigned round, std::mt19937_64& rng) {
     round_state r;
     for (unsigned c = 0; c < kStreams; ++c)
-      r.streams[c] = make_stream<Sync>(kCapacities[(c + round) % kCapacities.size()]);
+      r.streams[c] = make_stream<item, Sync>(kCapacities[(c + round) % kCapacities.size()]);
     const bool close_while_pushing = rng() % 2;
     r.tag = " (round " + std::to_string(round) + ")";
     std::vector<std::unique_ptr<stoppable>> stops;

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,9 +34,14 @@
 #include <utility>
 #include <vector>
 
+#include "stream_capacity.hpp"
 #include "stress.hpp"
 
 namespace {
+
+using stress::capacity_name;
+using stress::kUnbounded;
+using stress::make_stream;
 
 using stress::cores;
 using stress::stoppable;
@@ -47,7 +51,6 @@ using handoff::status;
 using steady = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMovedFrom = ~std::uint64_t{0};
-constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 
 // A ledger value that records being moved from (G-2: a failed push must not move from its argument).
 struct item {
@@ -61,18 +64,8 @@ struct item {
   }
 };
 
-std::string capacity_name(std::size_t capacity) {
-  return capacity == kUnbounded ? std::string("unbounded") : std::to_string(capacity);
-}
-
 bool one_of(status s, std::initializer_list<status> allowed) {
   return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
-}
-
-template <class Sync>
-std::unique_ptr<handoff::stream<item, Sync>> make_stream(std::size_t capacity) {
-  if (capacity == kUnbounded) return std::make_unique<handoff::stream<item, Sync>>(handoff::unbounded);
-  return std::make_unique<handoff::stream<item, Sync>>(capacity);
 }
 
 // The state one round shares between its threads.
@@ -80,7 +73,7 @@ template <class Sync>
 struct round_state {
   round_state(std::size_t cap, unsigned producers, std::uint64_t max_per_producer)
       : capacity(cap),
-        s(make_stream<Sync>(cap)),
+        s(make_stream<item, Sync>(cap)),
         ledger(producers, max_per_producer),
         returned_upto(std::make_unique<std::atomic<std::int64_t>[]>(producers)) {
     for (unsigned p = 0; p < producers; ++p) returned_upto[p].store(-1);
