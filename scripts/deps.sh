@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages handoff needs to build and test.
 #   scripts/deps.sh          build + unit tests + reliability tooling + the neighbours tests' libraries
-#   scripts/deps.sh --bench  also plotting, the Go and crossbeam peers (golang-go, cargo, librust-*-dev) and asio
+#   scripts/deps.sh --bench  also plotting and the Go and crossbeam peers (golang-go, cargo, librust-*-dev)
 # Exits 0 when everything is present (or was installed), 1 when packages are
 # missing and we are not root (the sudo line to run is printed).
 set -euo pipefail
@@ -13,6 +13,8 @@ packages=(
   # The libraries users mix handoff with (ctests neighbours_light, neighbours_heavy; Boost.Asio comes with
   # Boost.Fiber's libboost1.74-dev), which are also the benchmark peers.
   libconcurrentqueue-dev libatomic-queue-dev libtbb-dev libboost-fiber-dev libboost-context-dev
+  # Standalone asio 1.22: handoff/asio_token.hpp's test (asio_token_test) and the coroutine benchmark's peer.
+  libasio-dev
 )
 
 for arg in "$@"; do
@@ -21,8 +23,6 @@ for arg in "$@"; do
       # Plotting, and the Go and crossbeam-channel peers (bench/go, bench/crossbeam, built offline; libc is a
       # dependency of bench/crossbeam). Not on the test path (scripts/test.sh runs deps.sh without --bench).
       packages+=(gnuplot-nox golang-go librust-crossbeam-channel-dev librust-libc-dev)
-      # Standalone asio 1.22: experimental::concurrent_channel, the coroutine peer (bench/coroutine_bench.cpp).
-      packages+=(libasio-dev)
       # Debian's cargo and rustc (the toolchain its crates are packaged for) unless a cargo is already there.
       [[ -x /usr/bin/cargo ]] || packages+=(cargo rustc) ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
