@@ -229,24 +229,24 @@ TEST(AsioToken, APushWaitsForRoomAndHandsItsValueOver) {
 #if defined(ASIO_HAS_CO_AWAIT)
 TEST(AsioToken, MvarAndConditionThroughUseAwaitable) {
   asio::io_context io;
-  handoff::mvar<int> box;
+  handoff::mvar<int> to_coroutine, from_coroutine;  // two boxes: a partner's take cannot take its own put
   handoff::condition<int> ready;
   std::vector<int> log;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        handoff::result<int> taken = co_await handoff::async_take(box, asio::use_awaitable);
+        handoff::result<int> taken = co_await handoff::async_take(to_coroutine, asio::use_awaitable);
         log.push_back(taken.has_value() ? *taken : -1);
-        int reply = *taken + 1;
-        const status put = co_await handoff::async_put(box, reply, asio::use_awaitable);
+        int reply = taken.has_value() ? *taken + 1 : -1;
+        const status put = co_await handoff::async_put(from_coroutine, reply, asio::use_awaitable);
         log.push_back(put == status::ok ? 0 : -1);
         handoff::result<int> signalled = co_await handoff::async_wait(ready, asio::use_awaitable);
         log.push_back(signalled.has_value() ? *signalled : -1);
       },
       asio::detached);
   std::thread partner([&] {
-    box.put(41);
-    auto reply = box.take_for(std::chrono::seconds(60));  // the coroutine's put; a bound, not a timing
+    to_coroutine.put(41);
+    auto reply = from_coroutine.take_for(std::chrono::seconds(60));  // a bound on a hang, not a timing
     EXPECT_EQ(reply.has_value() ? *reply : -1, 42);
     // signal() says whether a waiter heard it: loop until the coroutine waits (it registers after its put),
     // for at most a minute (a coroutine that never waits fails the test instead of hanging it).
