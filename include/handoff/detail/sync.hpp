@@ -42,7 +42,13 @@ namespace handoff {
 // - A yield phase between this spin and the park (4 sched_yield calls, each followed by one more look, as
 //   crossbeam's Backoff::snooze), for registered waiters only, was rejected on the AMD VM: mvar ping-pong
 //   0.43 pinned, 0.49 unpinned; SPSC capacity 0 0.79 / 0.64; 2x2 capacity 1 0.91 / 0.58; 1x1 beside a busy
-//   thread 0.23 (a yield hands the busy thread a time slice).
+//   thread 0.23 (a yield hands the busy thread a time slice). Re-measured 2026-12-05 on the AMD VM against
+//   0416a7c (the same 4 yields in wait_core::await, 5-6 interleaved rounds, medians new/old, unpinned /
+//   pinned): broadcast to 8 3.04 / 3.99 (2.1x / 2.7x std::condition_variable: issue 20's target), condition
+//   ping-pong 2.45 / 1.96, mvar ping-pong 3.59 / 1.04, SPSC capacity 0 2.00 / 1.82, 2x2 capacity 1 stream
+//   2.17 / 2.08 (mvar 0.89 / 1.18), 8x8 capacity 1 0.97 / 1.32; and SPSC capacity 1024 beside a busy thread
+//   (stream_yield/1x1+busy) 0.13. Still not taken, for the same reason: it needs a signal that tells a team
+//   oversubscribed by its own threads (yield helps) from an unrelated busy thread (yield feeds it).
 // - Adaptive budgets on the Intel VM (constant 128: mvar ping-pong 241k round trips/s, 571k at 512): growing
 //   on short parks alone (cap 2048, or cap 512 with a trial that kept a doubling only if it ended more waits
 //   in the spin phase) made two-thread hand-offs 1.4-6.2x but a mutex + deque over condition<void> at 2x2-8x8
