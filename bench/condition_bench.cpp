@@ -34,12 +34,12 @@
 //                            generation word; the broadcaster waits for the count, bumps the generation and
 //                            notify_all. A waiter that counted itself may not be asleep yet when the
 //                            generation moves (its wait then returns at once): no mutex orders the two.
-// Every row except the spin_limit=0 ones runs unpinned and pinned (`<row>/unpinned`, `<row>/pinned`:
-// bench/harness.hpp; pinned puts thread i on CPU i mod cores, so nine threads share two cores by a fixed
-// rule). bench/go and bench/crossbeam run the same rows for Go's sync.Cond and Rust's std::sync::Condvar
-// (crossbeam has no condition variable).
-// Counters: items_per_second (notifies, round trips, or broadcast rounds per second of wall time),
-// cpu_ns_per_msg (process CPU per item, every thread counted).
+// Every row except the spin_limit=0 and wait_yield_limit=4 ones (tuning aids) runs unpinned and pinned
+// (`<row>/unpinned`, `<row>/pinned`: bench/harness.hpp; pinned puts thread i on CPU i mod cores, so nine
+// threads share two cores by a fixed rule). bench/go and bench/crossbeam run the same rows for Go's sync.Cond
+// and Rust's std::sync::Condvar (crossbeam has no condition variable). Counters: items_per_second (notifies,
+// round trips, or broadcast rounds per second of wall time), cpu_ns_per_msg (process CPU per item, every
+// thread counted).
 // ---------------------------------------------------------------------------------------------------------------
 #include <benchmark/benchmark.h>
 
@@ -81,6 +81,15 @@ struct no_spin_sync : handoff::default_sync {
 struct handoff_cv_no_spin {
   static constexpr const char* name = "handoff.condition<>(spin_limit=0)";
   using type = handoff::condition<void, no_spin_sync>;
+};
+// The opt-in yield phase (detail/sync.hpp, default_wait_yield_limit): a waiter yields up to 4 times after its
+// spin before it parks, unless its yields lately fed a busy thread.
+struct yielding_sync : handoff::default_sync {
+  static constexpr unsigned wait_yield_limit = 4;
+};
+struct handoff_cv_yielding {
+  static constexpr const char* name = "handoff.condition<>(wait_yield_limit=4)";
+  using type = handoff::condition<void, yielding_sync>;
 };
 
 // ---- notify with nobody waiting
@@ -368,7 +377,8 @@ void register_cv(std::uint64_t round_trips, std::uint64_t rounds) {
       [rounds](benchmark::State& s, const std::string& n) { broadcast_cv<CV>(s, n, rounds); }, hb::team_rows);
 }
 
-// The spin_limit=0 rows, a tuning aid: registered once, with the automatic pinning rule.
+// The spin_limit=0 and wait_yield_limit=4 rows, tuning aids: registered once, with the automatic pinning
+// rule.
 template <class CV>
 void register_cv_tuning(std::uint64_t round_trips, std::uint64_t rounds) {
   benchmark::RegisterBenchmark((std::string("notify_no_waiters/") + CV::name).c_str(), notify_no_waiters<CV>)
@@ -412,6 +422,7 @@ int main(int argc, char** argv) {
       [rounds](benchmark::State& s, const std::string& n) { broadcast_handoff_typed(s, n, rounds); },
       hb::team_rows);
   register_cv_tuning<handoff_cv_no_spin>(round_trips, rounds);
+  register_cv_tuning<handoff_cv_yielding>(round_trips, rounds);
   register_cv<std_cv>(round_trips, rounds);
   register_cv<std_cv_any>(round_trips, rounds);
   hb::register_pinnings(

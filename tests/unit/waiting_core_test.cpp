@@ -17,6 +17,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -364,6 +365,98 @@ TEST(WaitSpinBudget, FollowsTheParkReports) {
     EXPECT_EQ(budget::parks_reported(), 46u);
     static_assert(budget::lowest_steps <= handoff::default_spin_limit,
                   "an idle waiter spins no more than before");
+  }).join();
+}
+
+// The yield phase of a registered wait (detail/spin_wait.hpp, wait_yield_phase), on fresh threads: counts
+// of this thread's yields and parks, a hook that runs inside a yield (a thread that ran on this CPU during
+// it), and yields that take a slice (a busy thread kept the CPU: simulated by a 1 ms sleep, far above
+// slow_yield).
+thread_local unsigned yields_made = 0;
+thread_local unsigned parks_made = 0;
+thread_local std::function<void()>* during_yield = nullptr;
+thread_local bool yields_take_a_slice = false;
+struct yield_probe_sync : handoff::default_sync {
+  static constexpr unsigned wait_yield_limit = 4;  // the opt-in (sync.hpp, default_wait_yield_limit)
+  static void yield() noexcept {
+    ++yields_made;
+    if (during_yield) (*during_yield)();
+    if (yields_take_a_slice) std::this_thread::sleep_for(1ms);
+  }
+  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    ++parks_made;
+    handoff::default_sync::park(word, expected);
+  }
+  static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
+    ++parks_made;
+    return handoff::default_sync::park_until(word, expected, d);
+  }
+};
+struct no_yield_sync : yield_probe_sync {
+  static constexpr unsigned wait_yield_limit = 0;
+};
+using yield_phase = handoff::detail::wait_yield_phase<yield_probe_sync>;
+using probe_node = waiting_room<yield_probe_sync>::node;
+
+// A wait that nobody ends yields `limit` times (each yield quick), then parks until its deadline.
+TEST(WaitYieldPhase, AWaitNobodyEndsYieldsTheLimitThenParks) {
+  static_assert(yield_phase::limit == 4);
+  std::thread([] {
+    waiting_room<yield_probe_sync> room;
+    probe_node w;
+    int payload = -1;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(5ms)), probe_node::outcome::timed_out);
+    EXPECT_GE(parks_made, 1u);
+    if (yield_phase::current_pause().count() == 0) {
+      EXPECT_EQ(yields_made, yield_phase::limit) << "no yield was slow, so the phase made them all";
+    }
+  }).join();
+}
+
+// A waker that runs during a yield (on this CPU) ends the wait at the look after it: no park.
+TEST(WaitYieldPhase, AWakerDuringAYieldEndsTheWaitWithoutAPark) {
+  std::thread([] {
+    waiting_room<yield_probe_sync> room;
+    probe_node w;
+    int payload = -1;
+    std::function<void()> wake = [&] {
+      during_yield = nullptr;
+      EXPECT_TRUE(room.wake_one(7));
+    };
+    during_yield = &wake;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(handoff_test::hang_bound)),
+              probe_node::outcome::completed);
+    EXPECT_EQ(payload, 7);
+    EXPECT_EQ(yields_made, 1u);
+    EXPECT_EQ(parks_made, 0u) << "the look after the yield saw the completion";
+  }).join();
+}
+
+// A yield that took a slice (the CPU went to a thread that kept it) ends the phase and pauses it.
+TEST(WaitYieldPhase, ASlowYieldEndsThePhaseAndPausesIt) {
+  std::thread([] {
+    waiting_room<yield_probe_sync> room;
+    probe_node w;
+    int payload = -1;
+    yields_take_a_slice = true;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(5ms)), probe_node::outcome::timed_out);
+    EXPECT_EQ(yields_made, 1u) << "the phase goes on after a slow yield";
+    EXPECT_EQ(yield_phase::current_pause(), yield_phase::first_pause);
+  }).join();
+}
+
+// A policy with wait_yield_limit = 0 (the default, or without the knob, as the deterministic scheduler's)
+// never yields.
+TEST(WaitYieldPhase, APolicyWithoutYieldsNeverYields) {
+  static_assert(handoff::detail::wait_yield_phase<no_yield_sync>::limit == 0);
+  static_assert(handoff::detail::wait_yield_phase<handoff::default_sync>::limit == 0, "an opt-in");
+  std::thread([] {
+    waiting_room<no_yield_sync> room;
+    waiting_room<no_yield_sync>::node w;
+    int payload = -1;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(5ms)),
+              waiting_room<no_yield_sync>::node::outcome::timed_out);
+    EXPECT_EQ(yields_made, 0u);
   }).join();
 }
 

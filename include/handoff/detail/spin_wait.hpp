@@ -7,6 +7,8 @@
 //   wait_spin_budget<Sync>          the spin budget of a registered wait (wait_core::await): per thread,
 //                                   adapted from what the thread's parks say (below); a policy without
 //                                   `adaptive_spin` (a deterministic scheduler's) keeps Sync::spin_limit.
+//   wait_yield_phase<Sync>          the yield phase of a registered wait, after its spin: a few yields, each
+//                                   timed, paused per thread while yields feed a busy thread (below).
 //   park_until_ready(word, bit, ready)   spin_until, then the park phase of the wake protocol below, until
 //                                   ready(value without `bit`) holds. Used by the stream ring's slot turns
 //                                   and the topic's lag wait; wait_core::await (waiter.hpp) adds deadlines,
@@ -28,6 +30,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -116,6 +119,75 @@ struct wait_spin_budget {
     long switches = -1;
     park_report last{};
     unsigned long parks = 0;
+  };
+  static state& mine() noexcept {
+    thread_local state st;
+    return st;
+  }
+};
+
+// The yield phase of a registered wait (wait_core::await), between the spin and the park, for a Sync policy
+// with `wait_yield_limit` above 0 (os_sync: default_wait_yield_limit, 0: an opt-in; a deterministic
+// scheduler's has none: no phase): up to that many Sync::yield() calls, each followed by one more look at
+// the word, as crossbeam's Backoff::snooze. Why: with more runnable threads than cores (a broadcast to 8 on
+// 2 cores, ping-pong threads sharing a core), the thread that will complete this wait often needs this CPU;
+// a yield hands it over without the futex sleep and wake of a park (figures: sync.hpp,
+// default_wait_yield_limit).
+// When not: a yield also hands the CPU to an unrelated busy thread, which keeps it for its whole time slice
+// (milliseconds). So each yield is timed, and one that took longer than slow_yield stops the phase and
+// pauses it for this thread (thread_local) for `pause`, which doubles from first_pause up to longest_pause
+// while the yields that probe after each pause stay slow, and restarts at first_pause after a phase whose
+// yields were all quick. A thread beside a busy one thus spends one slow yield per pause (at most 1 in
+// about 100 ms at first, 1 in 1.6 s later) instead of one per wait.
+// Correctness does not depend on it: the waiter has not set its sleeping bit, so a waker that completes
+// the wait meanwhile makes no wake call and the next look sees `done`.
+template <class Sync>
+struct wait_yield_phase {
+  static constexpr unsigned limit = [] {
+    if constexpr (requires { Sync::wait_yield_limit; })
+      return unsigned{Sync::wait_yield_limit};
+    else
+      return 0u;
+  }();
+  static constexpr std::chrono::nanoseconds slow_yield{200'000};
+  static constexpr std::chrono::milliseconds first_pause{100};
+  static constexpr std::chrono::milliseconds longest_pause{1600};
+
+  // Yields while !done(v) (v: the last value read of `word`), up to `limit` times; returns the last value
+  // read. `order`: as spin_until's.
+  template <class Done>
+  static std::uint32_t yield_until(const typename Sync::template atomic<std::uint32_t>& word,
+                                   std::memory_order order, Done done, std::uint32_t v) noexcept {
+    if constexpr (limit == 0) {
+      return v;
+    } else {
+      if (done(v)) return v;
+      state& st = mine();
+      auto before = std::chrono::steady_clock::now();
+      if (before < st.paused_until) return v;
+      for (unsigned k = 0; k < limit; ++k) {
+        Sync::yield();
+        const auto after = std::chrono::steady_clock::now();
+        v = word.load(order);
+        if (after - before > slow_yield) {  // the CPU went to a thread that kept it: pause the phase
+          st.pause = st.pause.count() == 0 ? first_pause : (std::min)(st.pause * 2, longest_pause);
+          st.paused_until = after + st.pause;
+          return v;
+        }
+        if (done(v)) break;
+        before = after;
+      }
+      st.pause = {};  // every yield of this phase was quick
+      return v;
+    }
+  }
+  // This thread's current pause length (0: the last phase's yields were quick), for tests and diagnostics.
+  static std::chrono::milliseconds current_pause() noexcept { return mine().pause; }
+
+ private:
+  struct state {
+    std::chrono::steady_clock::time_point paused_until{};
+    std::chrono::milliseconds pause{};
   };
   static state& mine() noexcept {
     thread_local state st;

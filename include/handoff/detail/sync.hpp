@@ -13,6 +13,8 @@
 //                                               (detail/spin_wait.hpp; os_sync: true, det_sync: absent)
 //   static void yield();                        give the CPU to another runnable thread (sched_yield)
 //   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
+//   static constexpr unsigned wait_yield_limit; optional: yields of a registered wait between its spin and
+//                                               its park (detail/spin_wait.hpp; absent: none)
 //   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
 //   static constexpr size_t unbounded_ring_slots;   optional: ring slots of an unbounded stream (default 256;
 //                                               a power of two; the deterministic tests use 4, stream.hpp)
@@ -47,8 +49,11 @@ namespace handoff {
 //   pinned): broadcast to 8 3.04 / 3.99 (2.1x / 2.7x std::condition_variable: issue 20's target), condition
 //   ping-pong 2.45 / 1.96, mvar ping-pong 3.59 / 1.04, SPSC capacity 0 2.00 / 1.82, 2x2 capacity 1 stream
 //   2.17 / 2.08 (mvar 0.89 / 1.18), 8x8 capacity 1 0.97 / 1.32; and SPSC capacity 1024 beside a busy thread
-//   (stream_yield/1x1+busy) 0.13. Still not taken, for the same reason: it needs a signal that tells a team
-//   oversubscribed by its own threads (yield helps) from an unrelated busy thread (yield feeds it).
+//   (stream_yield/1x1+busy) 0.13. Timing each yield and pausing the phase after a slow one (the
+//   wait_yield_phase that exists now) brought the busy rows to 0.66-0.72 and kept broadcast at 2.58 / 3.78,
+//   with losses on capacity-1 mvar rows (default_wait_yield_limit above): an opt-in, not the default. A
+//   signal that tells a team oversubscribed by its own threads (a yield helps) from an unrelated busy thread
+//   (a yield feeds it) is what would make it the default.
 // - Adaptive budgets on the Intel VM (constant 128: mvar ping-pong 241k round trips/s, 571k at 512): growing
 //   on short parks alone (cap 2048, or cap 512 with a trial that kept a doubling only if it ended more waits
 //   in the spin phase) made two-thread hand-offs 1.4-6.2x but a mutex + deque over condition<void> at 2x2-8x8
@@ -73,6 +78,20 @@ inline constexpr unsigned default_spin_limit = 128;
 // stream<T, my_sync>) to register at once.
 inline constexpr unsigned default_yield_limit = 1;
 
+// Yields a registered wait makes after its spin and before it parks (detail/spin_wait.hpp,
+// wait_yield_phase), each followed by one more look; a thread whose yields take long (they fed a busy
+// thread) stops making them for a while. 0 by default: park right after the spin. Opt in with a policy
+// (`struct yielding_sync : handoff::default_sync { static constexpr unsigned wait_yield_limit = 4; };`,
+// then condition<T, yielding_sync>) where many threads of one team share few cores and wake each other: a
+// broadcast to 8 waiters on 2 cores, threads that hand values back and forth on a shared core. Measured
+// (scripts/ab.sh, 6 interleaved rounds on the 2-core AMD VM, 4 yields for every registered wait against
+// none, paired medians new/old, unpinned / pinned): broadcast to 8 2.58 / 3.78 (2.2x / 2.4x
+// std::condition_variable), its latency rounds 1.87 / 2.17, condition ping-pong 2.79 / 1.17, mvar
+// ping-pong 1.86 / 1.08; but SPSC capacity 1024 beside a busy thread 0.72 (8x8 beside one 0.66), MPMC 2x2
+// capacity 1 mvar 0.97 / 0.73, 8x8 capacity 1 mvar 0.79 / 0.98, signal-latency rounds 0.73 / 0.66 (the
+// moodycamel rows of the same runs, which nothing here moves: 0.82-0.98). Not the default for that reason.
+inline constexpr unsigned default_wait_yield_limit = 0;
+
 namespace detail {
 
 // One step of a bounded spin (PAUSE / YIELD). Not named cpu_relax: Boost.Fiber defines a function-like macro
@@ -95,7 +114,8 @@ struct os_sync {
   static constexpr unsigned spin_limit = default_spin_limit;
   static constexpr bool adaptive_spin = true;  // registered waits: detail/spin_wait.hpp, wait_spin_budget
   static constexpr unsigned yield_limit = default_yield_limit;
-  static constexpr bool record_blocked = true;  // detail/blocked_record.hpp
+  static constexpr unsigned wait_yield_limit = default_wait_yield_limit;  // detail/spin_wait.hpp
+  static constexpr bool record_blocked = true;                            // detail/blocked_record.hpp
 
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     Parking::wait(word, expected);

@@ -228,12 +228,13 @@ class wait_core {
     // The spin phase (spin_wait.hpp), until done, or a stop request while unclaimed. acquire: pairs with the
     // release exchange in complete() (a `done` read here returns at once with the payload visible).
     using budget = wait_spin_budget<Sync>;
-    std::uint32_t s = spin_until<Sync>(
-        state_, std::memory_order_acquire,
-        [](std::uint32_t v) {
-          return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
-        },
-        budget::current());
+    const auto ends_the_wait = [](std::uint32_t v) {
+      return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
+    };
+    std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, ends_the_wait, budget::current());
+    // The yield phase (spin_wait.hpp): a few yields, each followed by a look, unless this thread's yields
+    // lately fed a busy thread. acquire: as the spin phase.
+    s = wait_yield_phase<Sync>::yield_until(state_, std::memory_order_acquire, ends_the_wait, s);
     // What the wait's first park says about its spin, for the thread's adaptive budget (spin_wait.hpp,
     // wait_spin_budget), reported when await returns: how long it parked, whether the thread that woke it
     // ran on the CPU it parked on, and whether it was preempted since its previous park.
