@@ -208,19 +208,7 @@ void one_round(stress::context& ctx, std::size_t capacity, unsigned round) {
   }
   {
     auto& hb = ctx.new_heartbeat("thread consumer" + r.tag);
-    threads.emplace_back([&, &hb = hb] {
-      auto seen = ledger.consumer_state();
-      for (;;) {
-        std::optional<std::uint64_t> v;
-        {
-          stress::in_call beat(hb, "pop");
-          v = s->pop();
-        }
-        if (!v) return;
-        ledger.received(*v, seen);
-        ctx.count_operations(1);
-      }
-    });
+    threads.emplace_back([&, &hb = hb] { stress::pop_until_closed(*s, ledger, hb, &ctx); });
   }
   {  // chaos: stop requests and slot emits at random moments, until every asynchronous actor finished
     auto& hb = ctx.new_heartbeat("chaos" + r.tag);

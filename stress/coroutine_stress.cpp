@@ -200,19 +200,7 @@ struct coroutine_mix {
       }
       for (unsigned c = 0; c < 2; ++c) {
         auto& hb = ctx.new_heartbeat("thread consumer " + std::to_string(c) + tag);
-        threads.emplace_back([&, &hb = hb] {
-          auto seen = ledger.consumer_state();
-          for (;;) {
-            std::optional<std::uint64_t> v;
-            {
-              stress::in_call beat(hb, "pop");
-              v = s->pop();
-            }
-            if (!v) return;
-            ledger.received(*v, seen);
-            ctx.count_operations(1);
-          }
-        });
+        threads.emplace_back([&, &hb = hb] { stress::pop_until_closed(*s, ledger, hb, &ctx); });
       }
       {  // chaos: stop requests at random moments, until the coroutines are done
         auto& hb = ctx.new_heartbeat("chaos" + tag);

@@ -145,18 +145,7 @@ struct readiness_epoll_loop {
     }
     if (competitor) {
       auto& hb = ctx.new_heartbeat("competing popper" + tag);
-      threads.emplace_back([&, &hb = hb] {
-        auto seen = ledger.consumer_state();
-        for (;;) {
-          std::optional<std::uint64_t> v;
-          {
-            stress::in_call beat(hb, "pop");
-            v = s->pop();
-          }
-          if (!v) return;
-          ledger.received(*v, seen);
-        }
-      });
+      threads.emplace_back([&, &hb = hb] { stress::pop_until_closed(*s, ledger, hb); });
     }
     // The event loop: this thread.
     auto& hb = ctx.new_heartbeat("epoll loop" + tag);

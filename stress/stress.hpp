@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
@@ -109,6 +110,14 @@ class ledger {
   std::uint64_t lost_ = 0;
 };
 
+class context;
+
+// A consumer thread's body: pops from `s` (a blocking pop, marked "pop" on `hb`) until it is closed and
+// drained, recording each value in `l` as one consumer (per-producer order checked) and, given `ctx`,
+// counting it as an operation.
+template <class Stream>
+void pop_until_closed(Stream& s, ledger& l, heartbeat& hb, context* ctx = nullptr);
+
 class context {
  public:
   context(const options& o, std::string scenario);
@@ -141,6 +150,21 @@ class context {
   // waits on and the replay command. Every stress run is its false-positive gate.
   handoff::debug::watchdog deadlock_watch_;
 };
+
+template <class Stream>
+void pop_until_closed(Stream& s, ledger& l, heartbeat& hb, context* ctx) {
+  auto seen = l.consumer_state();
+  for (;;) {
+    std::optional<std::uint64_t> v;
+    {
+      in_call beat(hb, "pop");
+      v = s.pop();
+    }
+    if (!v) return;
+    l.received(*v, seen);
+    if (ctx) ctx->count_operations(1);
+  }
+}
 
 using scenario_fn = std::function<void(context&)>;
 void register_scenario(std::string name, scenario_fn fn);
