@@ -34,7 +34,7 @@
 //                            generation word; the broadcaster waits for the count, bumps the generation and
 //                            notify_all. A waiter that counted itself may not be asleep yet when the
 //                            generation moves (its wait then returns at once): no mutex orders the two.
-// Every row except the spin_limit=0 and wait_yield_limit=4 ones (tuning aids) runs unpinned and pinned
+// Every row except the spin_limit=0 and wait_yield_always ones (tuning aids) runs unpinned and pinned
 // (`<row>/unpinned`, `<row>/pinned`: bench/harness.hpp; pinned puts thread i on CPU i mod cores, so nine
 // threads share two cores by a fixed rule). bench/go and bench/crossbeam run the same rows for Go's sync.Cond
 // and Rust's std::sync::Condvar (crossbeam has no condition variable). Counters: items_per_second (notifies,
@@ -82,13 +82,14 @@ struct handoff_cv_no_spin {
   static constexpr const char* name = "handoff.condition<>(spin_limit=0)";
   using type = handoff::condition<void, no_spin_sync>;
 };
-// The opt-in yield phase (detail/sync.hpp, default_wait_yield_limit): a waiter yields up to 4 times after its
-// spin before it parks, unless its yields lately fed a busy thread.
+// The yield phase in every wait (detail/sync.hpp, default_wait_yield_limit): a waiter yields up to 4 times
+// after its spin before it parks, not only after a crowd wake (the default), unless its yields lately fed a
+// busy thread.
 struct yielding_sync : handoff::default_sync {
-  static constexpr unsigned wait_yield_limit = 4;
+  static constexpr bool wait_yield_always = true;
 };
 struct handoff_cv_yielding {
-  static constexpr const char* name = "handoff.condition<>(wait_yield_limit=4)";
+  static constexpr const char* name = "handoff.condition<>(wait_yield_always)";
   using type = handoff::condition<void, yielding_sync>;
 };
 
@@ -377,7 +378,7 @@ void register_cv(std::uint64_t round_trips, std::uint64_t rounds) {
       [rounds](benchmark::State& s, const std::string& n) { broadcast_cv<CV>(s, n, rounds); }, hb::team_rows);
 }
 
-// The spin_limit=0 and wait_yield_limit=4 rows, tuning aids: registered once, with the automatic pinning
+// The spin_limit=0 and wait_yield_always rows, tuning aids: registered once, with the automatic pinning
 // rule.
 template <class CV>
 void register_cv_tuning(std::uint64_t round_trips, std::uint64_t rounds) {

@@ -260,9 +260,10 @@ STRESS_SCENARIO_SYNC(mvar_chain_wide);
 STRESS_SCENARIO_SYNC(mvar_chain_throwing_moves);
 STRESS_SCENARIO_SYNC(mvar_pingpong);
 
-// The opt-in yield phase (detail/sync.hpp, default_wait_yield_limit): as above, with yields before a park.
+// The yield phase in every wait (detail/sync.hpp, default_wait_yield_limit; an mvar never wakes a crowd, so
+// the default policy never yields here): as above, with yields before a park.
 struct yielding_mvar_sync : handoff::default_sync {
-  static constexpr unsigned wait_yield_limit = 4;
+  static constexpr bool wait_yield_always = true;
 };
 STRESS_SCENARIO(mvar_chain_ordered_yielding) {
   mvar_chain_ordered<yielding_mvar_sync>::run(ctx);

@@ -87,7 +87,7 @@ struct waiting_room {
     lock.unlock();
     for (node* w : claimed) {
       *static_cast<int*>(w->slot) = value;
-      w->complete(status::ok);
+      w->complete(status::ok, static_cast<std::uint32_t>(claimed.size()));  // one call: a crowd wake
     }
     return static_cast<int>(claimed.size());
   }
@@ -371,13 +371,15 @@ TEST(WaitSpinBudget, FollowsTheParkReports) {
 // The yield phase of a registered wait (detail/spin_wait.hpp, wait_yield_phase), on fresh threads: counts
 // of this thread's yields and parks, a hook that runs inside a yield (a thread that ran on this CPU during
 // it), and yields that take a slice (a busy thread kept the CPU: simulated by a 1 ms sleep, far above
-// slow_yield).
+// slow_yield). yield_probe_sync yields in every wait (wait_yield_always); gated_probe_sync only after a
+// crowd wake, as the default policy.
 thread_local unsigned yields_made = 0;
 thread_local unsigned parks_made = 0;
 thread_local std::function<void()>* during_yield = nullptr;
 thread_local bool yields_take_a_slice = false;
 struct yield_probe_sync : handoff::default_sync {
-  static constexpr unsigned wait_yield_limit = 4;  // the opt-in (sync.hpp, default_wait_yield_limit)
+  static constexpr unsigned wait_yield_limit = 4;
+  static constexpr bool wait_yield_always = true;  // not only after a crowd wake
   static void yield() noexcept {
     ++yields_made;
     if (during_yield) (*during_yield)();
@@ -394,6 +396,9 @@ struct yield_probe_sync : handoff::default_sync {
 };
 struct no_yield_sync : yield_probe_sync {
   static constexpr unsigned wait_yield_limit = 0;
+};
+struct gated_probe_sync : yield_probe_sync {
+  static constexpr bool wait_yield_always = false;  // the default gate (sync.hpp, default_wait_yield_limit)
 };
 using yield_phase = handoff::detail::wait_yield_phase<yield_probe_sync>;
 using probe_node = waiting_room<yield_probe_sync>::node;
@@ -445,11 +450,12 @@ TEST(WaitYieldPhase, ASlowYieldEndsThePhaseAndPausesIt) {
   }).join();
 }
 
-// A policy with wait_yield_limit = 0 (the default, or without the knob, as the deterministic scheduler's)
-// never yields.
+// A policy with wait_yield_limit = 0 (or without the knob, as the deterministic scheduler's) never yields.
 TEST(WaitYieldPhase, APolicyWithoutYieldsNeverYields) {
   static_assert(handoff::detail::wait_yield_phase<no_yield_sync>::limit == 0);
-  static_assert(handoff::detail::wait_yield_phase<handoff::default_sync>::limit == 0, "an opt-in");
+  static_assert(handoff::detail::wait_yield_phase<handoff::default_sync>::limit ==
+                handoff::default_wait_yield_limit);
+  static_assert(!handoff::detail::wait_yield_phase<handoff::default_sync>::always, "after a crowd wake only");
   std::thread([] {
     waiting_room<no_yield_sync> room;
     waiting_room<no_yield_sync>::node w;
@@ -458,6 +464,135 @@ TEST(WaitYieldPhase, APolicyWithoutYieldsNeverYields) {
               waiting_room<no_yield_sync>::node::outcome::timed_out);
     EXPECT_EQ(yields_made, 0u);
   }).join();
+}
+
+// The default gate: no yields until the thread's last park was ended by a crowd wake; after one, the next
+// wait yields; a park that no crowd ended (here: a deadline) closes the gate again.
+TEST(WaitYieldPhase, TheDefaultGateYieldsOnlyAfterACrowdWake) {
+  using budget = handoff::detail::wait_spin_budget<gated_probe_sync>;
+  using gated = handoff::detail::wait_yield_phase<gated_probe_sync>;
+  if (!budget::adaptive) GTEST_SKIP() << "no CPU signals on this platform: no park reports, no gate";
+  std::thread([] {
+    waiting_room<gated_probe_sync> room;
+    int payload = -1;
+    {
+      waiting_room<gated_probe_sync>::node w;
+      EXPECT_EQ(room.wait(w, &payload, deadline::after(2ms)),
+                waiting_room<gated_probe_sync>::node::outcome::timed_out);
+      EXPECT_EQ(yields_made, 0u) << "no crowd wake yet";
+      EXPECT_GE(parks_made, 1u);
+      EXPECT_FALSE(budget::last_report().woken_in_crowd) << "a deadline ended the park";
+    }
+    budget::after_park({budget::grow_below / 2, false, false, /*woken=*/true, /*woken_in_crowd=*/true});
+    {
+      waiting_room<gated_probe_sync>::node w;
+      EXPECT_EQ(room.wait(w, &payload, deadline::after(2ms)),
+                waiting_room<gated_probe_sync>::node::outcome::timed_out);
+      EXPECT_GE(yields_made, 1u) << "the last park was ended by a crowd wake";
+      if (gated::current_pause().count() == 0) {
+        EXPECT_EQ(yields_made, gated::limit);
+      }
+    }
+    const unsigned before = yields_made;
+    {
+      waiting_room<gated_probe_sync>::node w;
+      EXPECT_EQ(room.wait(w, &payload, deadline::after(2ms)),
+                waiting_room<gated_probe_sync>::node::outcome::timed_out);
+      EXPECT_EQ(yields_made, before) << "the timed-out park reported no crowd";
+    }
+  }).join();
+}
+
+// A thread whose waits keep ending in the yield phase skips it once after resample_after of them, so that a
+// park re-samples the crowd signal (which only parks refresh).
+TEST(WaitYieldPhase, WaitsThatKeepEndingInTheYieldPhaseParkOnceToResample) {
+  using budget = handoff::detail::wait_spin_budget<gated_probe_sync>;
+  using gated = handoff::detail::wait_yield_phase<gated_probe_sync>;
+  if (!budget::adaptive) GTEST_SKIP() << "no CPU signals on this platform: no park reports, no gate";
+  std::thread([] {
+    budget::after_park({budget::grow_below / 2, false, false, /*woken=*/true, /*woken_in_crowd=*/true});
+    waiting_room<gated_probe_sync> room;
+    std::function<void()> wake = [&] { EXPECT_TRUE(room.wake_one(7)); };
+    for (unsigned i = 0; i < gated::resample_after; ++i) {
+      during_yield = &wake;  // the waker runs inside the first yield: the phase ends the wait
+      waiting_room<gated_probe_sync>::node w;
+      int payload = -1;
+      ASSERT_EQ(room.wait(w, &payload, deadline::after(handoff_test::hang_bound)),
+                waiting_room<gated_probe_sync>::node::outcome::completed);
+      ASSERT_EQ(yields_made, i + 1) << "wait " << i << " ended in its first yield";
+    }
+    during_yield = nullptr;
+    ASSERT_EQ(parks_made, 0u);
+    waiting_room<gated_probe_sync>::node w;
+    int payload = -1;
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(2ms)),
+              waiting_room<gated_probe_sync>::node::outcome::timed_out);
+    EXPECT_EQ(yields_made, gated::resample_after) << "the phase was skipped";
+    EXPECT_GE(parks_made, 1u);
+  }).join();
+}
+
+// The crowd signal end to end: a wake of as many parked waiters as there are CPUs, by one call, is reported
+// as a crowd wake by each waiter that parked; a wake of one waiter is not (where there are 2 CPUs or more).
+struct crowd_probe_sync : handoff::default_sync {
+  static inline std::atomic<unsigned> parks{0};  // every thread's parks
+  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    parks.fetch_add(1);
+    handoff::default_sync::park(word, expected);
+  }
+  static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
+    parks.fetch_add(1);
+    return handoff::default_sync::park_until(word, expected, d);
+  }
+};
+TEST(WaitYieldPhase, AWakeOfAsManyWaitersAsCPUsIsACrowdWake) {
+  using budget = handoff::detail::wait_spin_budget<crowd_probe_sync>;
+  if (!budget::adaptive) GTEST_SKIP() << "no CPU signals on this platform: no park reports";
+  const unsigned cpus = handoff::detail::online_cpus();
+  const unsigned n = std::clamp(cpus, 1u, 64u);
+  waiting_room<crowd_probe_sync> room;
+  struct seen {
+    bool parked = false;
+    bool crowd = false;
+  };
+  std::vector<seen> broadcast_round(n), single_round(n);
+  std::barrier round_done(static_cast<std::ptrdiff_t>(n) + 1);
+  std::vector<std::thread> waiters;
+  for (unsigned i = 0; i < n; ++i) {
+    waiters.emplace_back([&, i] {
+      for (auto* round : {&broadcast_round, &single_round}) {
+        waiting_room<crowd_probe_sync>::node w;
+        int payload = -1;
+        const unsigned long before = budget::parks_reported();
+        EXPECT_EQ(room.wait(w, &payload, deadline::after(handoff_test::hang_bound)),
+                  waiting_room<crowd_probe_sync>::node::outcome::completed);
+        (*round)[i] = {budget::parks_reported() != before, budget::last_report().woken_in_crowd};
+        round_done.arrive_and_wait();
+      }
+    });
+  }
+  // Round 1: one call wakes all n once every one of them has gone to park.
+  until([&] { return crowd_probe_sync::parks.load() >= n; });
+  EXPECT_EQ(room.wake_all(1), static_cast<int>(n));
+  const unsigned parks_before = crowd_probe_sync::parks.load();  // before round 2 can start: the barrier
+  round_done.arrive_and_wait();
+  // Round 2: one call per waiter.
+  until([&] { return room.registered.load() == static_cast<int>(2 * n); });
+  until([&] { return crowd_probe_sync::parks.load() >= parks_before + n; });
+  for (unsigned i = 0; i < n; ++i) EXPECT_TRUE(room.wake_one(2));
+  round_done.arrive_and_wait();
+  for (auto& t : waiters) t.join();
+  unsigned parked = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    if (broadcast_round[i].parked) {
+      ++parked;
+      EXPECT_TRUE(broadcast_round[i].crowd) << "waiter " << i << ", woken by a wake of " << n;
+    }
+    if (single_round[i].parked && cpus >= 2) {
+      EXPECT_FALSE(single_round[i].crowd) << "waiter " << i;
+    }
+  }
+  EXPECT_GE(parked, 1u) << "the main thread woke them only after they went to park";
 }
 
 // A policy's own spin_limit stays inside the bounds: 0 never spins, a budget above 512 is reachable.

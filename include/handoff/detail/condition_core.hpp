@@ -231,12 +231,14 @@ class condition_core {
     // relaxed: as in signal_with.
     if (waiters_.load(std::memory_order_relaxed) == 0) return 0;
     node* chain = nullptr;  // claimed, oldest first, linked through `next` (invariant 3)
+    std::uint32_t claimed = 0;
     {
       slow_guard<Sync> guard(lock_);
       node** tail = &chain;
       while (node* w = queue_.claim_oldest(&info_)) {
         *tail = w;
         tail = &w->next;
+        ++claimed;
       }
       *tail = nullptr;
       publish_count();
@@ -249,8 +251,8 @@ class condition_core {
         give_back(chain);
         throw;
       }
-      chain = w->next;          // read before complete(): the node may vanish after it
-      w->complete(status::ok);  // CO-7: counted exactly when delivered
+      chain = w->next;                   // read before complete(): the node may vanish after it
+      w->complete(status::ok, claimed);  // CO-7: counted exactly when delivered
       ++woken;
     }
     return woken;

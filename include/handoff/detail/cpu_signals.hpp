@@ -16,6 +16,8 @@
 #include <cerrno>
 #endif
 
+#include <thread>
+
 namespace handoff::detail {
 
 #if defined(__linux__) && defined(RUSAGE_THREAD)
@@ -34,6 +36,12 @@ inline int current_cpu() noexcept {
 #else
   return -1;
 #endif
+}
+
+// The number of CPUs online, read once (0 where unknown: then every count compares as "at least").
+inline unsigned online_cpus() noexcept {
+  static const unsigned n = std::thread::hardware_concurrency();
+  return n;
 }
 
 inline long involuntary_switches() noexcept {

@@ -8,7 +8,8 @@
 //                                   adapted from what the thread's parks say (below); a policy without
 //                                   `adaptive_spin` (a deterministic scheduler's) keeps Sync::spin_limit.
 //   wait_yield_phase<Sync>          the yield phase of a registered wait, after its spin: a few yields, each
-//                                   timed, paused per thread while yields feed a busy thread (below).
+//                                   timed, after a crowd wake only, paused per thread while yields feed a
+//                                   busy thread (below).
 //   park_until_ready(word, bit, ready)   spin_until, then the park phase of the wake protocol below, until
 //                                   ready(value without `bit`) holds. Used by the stream ring's slot turns
 //                                   and the topic's lag wait; wait_core::await (waiter.hpp) adds deadlines,
@@ -81,9 +82,10 @@ struct wait_spin_budget {
   // What one park of a wait says about the spin before it.
   struct park_report {
     std::chrono::nanoseconds parked;
-    bool waker_took_my_cpu;  // the waker ran on the CPU this thread parked on
-    bool preempted;          // this thread was preempted since its previous park
-    bool woken = true;       // a waker ended the wait (not a deadline or a stop request)
+    bool waker_took_my_cpu;       // the waker ran on the CPU this thread parked on
+    bool preempted;               // this thread was preempted since its previous park
+    bool woken = true;            // a waker ended the wait (not a deadline or a stop request)
+    bool woken_in_crowd = false;  // the waking call completed at least as many waiters as there are CPUs
   };
 
   static unsigned current() noexcept {
@@ -127,18 +129,25 @@ struct wait_spin_budget {
 };
 
 // The yield phase of a registered wait (wait_core::await), between the spin and the park, for a Sync policy
-// with `wait_yield_limit` above 0 (os_sync: default_wait_yield_limit, 0: an opt-in; a deterministic
-// scheduler's has none: no phase): up to that many Sync::yield() calls, each followed by one more look at
-// the word, as crossbeam's Backoff::snooze. Why: with more runnable threads than cores (a broadcast to 8 on
-// 2 cores, ping-pong threads sharing a core), the thread that will complete this wait often needs this CPU;
-// a yield hands it over without the futex sleep and wake of a park (figures: sync.hpp,
-// default_wait_yield_limit).
-// When not: a yield also hands the CPU to an unrelated busy thread, which keeps it for its whole time slice
-// (milliseconds). So each yield is timed, and one that took longer than slow_yield stops the phase and
-// pauses it for this thread (thread_local) for `pause`, which doubles from first_pause up to longest_pause
-// while the yields that probe after each pause stay slow, and restarts at first_pause after a phase whose
-// yields were all quick. A thread beside a busy one thus spends one slow yield per pause (at most 1 in
-// about 100 ms at first, 1 in 1.6 s later) instead of one per wait.
+// with `wait_yield_limit` above 0 (os_sync: default_wait_yield_limit, 4; a deterministic scheduler's has
+// none: no phase): up to that many Sync::yield() calls, each followed by one more look at the word, as
+// crossbeam's Backoff::snooze. Why: with more runnable threads than cores (a broadcast to 8 on 2 cores),
+// the thread that will complete this wait often needs this CPU; a yield hands it over without the futex
+// sleep and wake of a park (figures: sync.hpp, default_wait_yield_limit).
+// When (the gate): only while this thread's last park was ended by a crowd wake, one call that completed at
+// least as many waiters as there are CPUs (park_report::woken_in_crowd; condition broadcasts report their
+// count): right then more threads of one team are runnable than there are cores, and they wake each other
+// again soon. A policy with `wait_yield_always = true` yields in every registered wait instead (the opt-in
+// of before). Not the other signals, measured: yielding whenever the waker ran on this CPU kept ping-pong
+// partners packed on one core while the other idled (a park lets the kernel's wake placement spread them;
+// mvar ping-pong unpinned 0.25x), and yielding in every wait fed unrelated busy threads (sync.hpp).
+// The gate's signal is refreshed only by parks, so a thread whose waits keep ending in the yield phase
+// skips the phase once after resample_after of them: its next park says whether the crowd is still there.
+// And each yield is timed: one that took longer than slow_yield (it fed a thread that kept the CPU) stops
+// the phase and pauses it for this thread (thread_local) for `pause`, which doubles from first_pause up to
+// longest_pause while the yields that probe after each pause stay slow, and restarts at first_pause after a
+// phase whose yields were all quick. A thread beside a busy one thus spends one slow yield per pause (at
+// most 1 in about 100 ms at first, 1 in 1.6 s later) instead of one per wait.
 // Correctness does not depend on it: the waiter has not set its sleeping bit, so a waker that completes
 // the wait meanwhile makes no wake call and the next look sees `done`.
 template <class Sync>
@@ -149,20 +158,33 @@ struct wait_yield_phase {
     else
       return 0u;
   }();
+  static constexpr bool always = [] {
+    if constexpr (requires { Sync::wait_yield_always; })
+      return bool{Sync::wait_yield_always};
+    else
+      return false;
+  }();
   static constexpr std::chrono::nanoseconds slow_yield{200'000};
   static constexpr std::chrono::milliseconds first_pause{100};
   static constexpr std::chrono::milliseconds longest_pause{1600};
+  static constexpr unsigned resample_after = 8;
 
-  // Yields while !done(v) (v: the last value read of `word`), up to `limit` times; returns the last value
-  // read. `order`: as spin_until's.
+  // Yields while !done(v) (v: the last value read of `word`), up to `limit` times, if `crowded` (the
+  // thread's last park was ended by a crowd wake) or the policy yields always; returns the last value read.
+  // `order`: as spin_until's.
   template <class Done>
   static std::uint32_t yield_until(const typename Sync::template atomic<std::uint32_t>& word,
-                                   std::memory_order order, Done done, std::uint32_t v) noexcept {
+                                   std::memory_order order, Done done, std::uint32_t v,
+                                   bool crowded) noexcept {
     if constexpr (limit == 0) {
       return v;
     } else {
-      if (done(v)) return v;
+      if (done(v) || !(always || crowded)) return v;
       state& st = mine();
+      if (!always && st.ended_in_row >= resample_after) {  // park once: re-sample the crowd signal
+        st.ended_in_row = 0;
+        return v;
+      }
       auto before = std::chrono::steady_clock::now();
       if (before < st.paused_until) return v;
       for (unsigned k = 0; k < limit; ++k) {
@@ -172,12 +194,14 @@ struct wait_yield_phase {
         if (after - before > slow_yield) {  // the CPU went to a thread that kept it: pause the phase
           st.pause = st.pause.count() == 0 ? first_pause : (std::min)(st.pause * 2, longest_pause);
           st.paused_until = after + st.pause;
+          st.ended_in_row = 0;
           return v;
         }
         if (done(v)) break;
         before = after;
       }
       st.pause = {};  // every yield of this phase was quick
+      st.ended_in_row = done(v) ? st.ended_in_row + 1 : 0;
       return v;
     }
   }
@@ -188,6 +212,7 @@ struct wait_yield_phase {
   struct state {
     std::chrono::steady_clock::time_point paused_until{};
     std::chrono::milliseconds pause{};
+    unsigned ended_in_row = 0;  // consecutive phases that ended the wait (the gate's signal not refreshed)
   };
   static state& mine() noexcept {
     thread_local state st;

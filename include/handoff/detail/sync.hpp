@@ -15,6 +15,8 @@
 //   static constexpr unsigned yield_limit;      yields before a stream push / pop registers as a waiter
 //   static constexpr unsigned wait_yield_limit; optional: yields of a registered wait between its spin and
 //                                               its park (detail/spin_wait.hpp; absent: none)
+//   static constexpr bool wait_yield_always;    optional: make them in every registered wait, not only
+//                                               after a crowd wake (absent: false)
 //   static constexpr bool record_blocked;       optional: parked waits keep blocked-thread records (OB-4)
 //   static constexpr size_t unbounded_ring_slots;   optional: ring slots of an unbounded stream (default 256;
 //                                               a power of two; the deterministic tests use 4, stream.hpp)
@@ -51,9 +53,9 @@ namespace handoff {
 //   2.17 / 2.08 (mvar 0.89 / 1.18), 8x8 capacity 1 0.97 / 1.32; and SPSC capacity 1024 beside a busy thread
 //   (stream_yield/1x1+busy) 0.13. Timing each yield and pausing the phase after a slow one (the
 //   wait_yield_phase that exists now) brought the busy rows to 0.66-0.72 and kept broadcast at 2.58 / 3.78,
-//   with losses on capacity-1 mvar rows (default_wait_yield_limit above): an opt-in, not the default. A
-//   signal that tells a team oversubscribed by its own threads (a yield helps) from an unrelated busy thread
-//   (a yield feeds it) is what would make it the default.
+//   with losses on capacity-1 mvar rows: an opt-in then. The signal that tells a team oversubscribed by its
+//   own threads (a yield helps) from an unrelated busy thread (a yield feeds it), found the same day: the
+//   thread was woken by a crowd wake (default_wait_yield_limit below, with the signals that lost).
 // - Adaptive budgets on the Intel VM (constant 128: mvar ping-pong 241k round trips/s, 571k at 512): growing
 //   on short parks alone (cap 2048, or cap 512 with a trial that kept a doubling only if it ended more waits
 //   in the spin phase) made two-thread hand-offs 1.4-6.2x but a mutex + deque over condition<void> at 2x2-8x8
@@ -79,18 +81,31 @@ inline constexpr unsigned default_spin_limit = 128;
 inline constexpr unsigned default_yield_limit = 1;
 
 // Yields a registered wait makes after its spin and before it parks (detail/spin_wait.hpp,
-// wait_yield_phase), each followed by one more look; a thread whose yields take long (they fed a busy
-// thread) stops making them for a while. 0 by default: park right after the spin. Opt in with a policy
-// (`struct yielding_sync : handoff::default_sync { static constexpr unsigned wait_yield_limit = 4; };`,
-// then condition<T, yielding_sync>) where many threads of one team share few cores and wake each other: a
-// broadcast to 8 waiters on 2 cores, threads that hand values back and forth on a shared core. Measured
-// (scripts/ab.sh, 6 interleaved rounds on the 2-core AMD VM, 4 yields for every registered wait against
-// none, paired medians new/old, unpinned / pinned): broadcast to 8 2.58 / 3.78 (2.2x / 2.4x
-// std::condition_variable), its latency rounds 1.87 / 2.17, condition ping-pong 2.79 / 1.17, mvar
-// ping-pong 1.86 / 1.08; but SPSC capacity 1024 beside a busy thread 0.72 (8x8 beside one 0.66), MPMC 2x2
-// capacity 1 mvar 0.97 / 0.73, 8x8 capacity 1 mvar 0.79 / 0.98, signal-latency rounds 0.73 / 0.66 (the
-// moodycamel rows of the same runs, which nothing here moves: 0.82-0.98). Not the default for that reason.
-inline constexpr unsigned default_wait_yield_limit = 0;
+// wait_yield_phase), each followed by one more look, when the thread's last park was ended by a crowd wake
+// (one call that completed at least as many waiters as there are CPUs: a condition broadcast to 8 waiters
+// on 2 cores); a thread whose yields take long (they fed a busy thread) stops making them for a while. Set
+// 0 to park right after the spin; `static constexpr bool wait_yield_always = true` in a policy yields in
+// every registered wait (for teams that share few cores and wake each other one at a time).
+// Measured with scripts/ab.sh on the 2-core AMD VM against 033ba29 (paired medians new/old of interleaved
+// rounds, unpinned / pinned; the floors are peer rows of the same runs that nothing here moves):
+// - 4 yields in every registered wait (the opt-in of f3fa196, 6 rounds): broadcast to 8 2.58 / 3.78 (2.2x /
+//   2.4x std::condition_variable), condition ping-pong 2.79 / 1.17, mvar ping-pong 1.86 / 1.08; but SPSC
+//   capacity 1024 beside a busy thread 0.72 (8x8 beside one 0.66), MPMC 2x2 capacity 1 mvar 0.97 / 0.73,
+//   8x8 capacity 1 mvar 0.79 / 0.98, signal-latency rounds 0.73 / 0.66 (moodycamel 0.82-0.98). Not a default.
+// - Only when the last park's waker ran on the CPU the thread parked on (6 rounds): broadcast 1.01 / 1.89,
+//   but mvar ping-pong unpinned 0.25 with 2.8x the CPU per round trip: two partners that yield to each
+//   other stay packed on one core while the other idles, where a park and wake lets the kernel place the
+//   woken thread on the idle core. Only when the thread ran on its waker's CPU once woken (no idle core was
+//   found for it; re-sampled by a park every 8 waits; 6 rounds): nothing lost (0.89-1.39 against floors of
+//   0.84-1.09) but broadcast only 1.15 / 1.67. That signal with the crowd one (6 rounds, then 10 on the
+//   rows in doubt): broadcast 4.42 / 5.38, but MPMC 2x2 capacity 1 mvar pinned 0.66 and 0.85, SPSC capacity
+//   1 mvar unpinned 0.81 and 0.78.
+// - The crowd gate alone (the default since 2026-12-05; 8 rounds): broadcast 2.31 / 3.39 (1.9x / 2.5x
+//   std::condition_variable in the same runs), its latency rounds 2.28 / 2.95; the other rows that wait
+//   (ping-pongs, capacity 0 and 1, MPSC 2x1, beside a busy thread) 0.68-1.57 against floors of 0.88-1.07,
+//   where nothing but a broadcast's waiters can yield (the low ones, condition ping-pong unpinned 0.68 at a
+//   spread of 14.6x and MPSC 2x1 0.85 / 0.87, run code that the gate keeps out of the phase).
+inline constexpr unsigned default_wait_yield_limit = 4;
 
 namespace detail {
 

@@ -112,13 +112,18 @@ class wait_core {
   // not a blocked thread: a coroutine, an event-loop watcher) has the hook run here instead, once, after
   // the payload is published and outside every channel lock. A thread's core (and every link of it) may
   // vanish as soon as `done` is stored; a hooked core lives until its hook has run.
-  void complete(waiter<Sync>* by) noexcept {
+  void complete(waiter<Sync>* by, std::uint32_t woken_together = 1) noexcept {
     winner_ = by;
     if constexpr (wait_spin_budget<Sync>::adaptive) {
-      // The waker's CPU, for the waiter's adaptive spin budget (spin_wait.hpp): written before the release
-      // exchange below (the waiter may return as soon as it reads `done`), and only when the waiter has
-      // parked. relaxed: a peek; a waiter that sets `sleeping` after it reads "no CPU" (a remote waker).
-      if (state_.load(std::memory_order_relaxed) & sleeping) waker_cpu_ = current_cpu();
+      // The waker's CPU, for the waiter's adaptive spin budget, and how many waiters this call completes
+      // (`woken_together`: a broadcast's count), for its yield phase's gate (spin_wait.hpp): written before
+      // the release exchange below (the waiter may return as soon as it reads `done`), and only when the
+      // waiter has parked. relaxed: a peek; a waiter that sets `sleeping` after it reads "no CPU" (a remote
+      // waker) and no crowd.
+      if (state_.load(std::memory_order_relaxed) & sleeping) {
+        waker_cpu_ = current_cpu();
+        woken_together_ = woken_together;
+      }
     }
     const resume_hook hook = resume_;  // read before `done`: a thread's core may vanish right after it
     void* const context = resume_context_;
@@ -232,14 +237,17 @@ class wait_core {
       return (v & phase_mask) == done || ((v & phase_mask) == waiting && (v & interrupted));
     };
     std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, ends_the_wait, budget::current());
-    // The yield phase (spin_wait.hpp): a few yields, each followed by a look, unless this thread's yields
-    // lately fed a busy thread. acquire: as the spin phase.
-    s = wait_yield_phase<Sync>::yield_until(state_, std::memory_order_acquire, ends_the_wait, s);
+    // The yield phase (spin_wait.hpp): a few yields, each followed by a look, if this thread's last park was
+    // ended by a crowd wake (or the policy yields always), unless its yields lately fed a busy thread.
+    // acquire: as the spin phase.
+    s = wait_yield_phase<Sync>::yield_until(state_, std::memory_order_acquire, ends_the_wait, s,
+                                            budget::last_report().woken_in_crowd);
     // What the wait's first park says about its spin, for the thread's adaptive budget (spin_wait.hpp,
     // wait_spin_budget), reported when await returns: how long it parked, whether the thread that woke it
-    // ran on the CPU it parked on, and whether it was preempted since its previous park.
+    // ran on the CPU it parked on, whether it was preempted since its previous park, and whether the waking
+    // call woke a crowd (for the yield phase's gate).
     struct park_timer {
-      const int& waker_cpu;  // the core's waker_cpu_: written by complete() before `done`, read after it
+      const wait_core& core;  // its waker_cpu_ and woken_together_: written by complete() before `done`
       std::chrono::steady_clock::time_point parked_at{};
       int park_cpu = -1;
       bool preempted = false;
@@ -260,10 +268,11 @@ class wait_core {
         if constexpr (budget::adaptive) {
           if (parked)
             budget::after_park({std::chrono::steady_clock::now() - parked_at,
-                                park_cpu >= 0 && waker_cpu == park_cpu, preempted, woken});
+                                park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken,
+                                woken && core.woken_together_ >= online_cpus()});
         }
       }
-    } timer{waker_cpu_};
+    } timer{*this};
     // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
     // spin), then by park_until.
     bool deadline_seen = (s & phase_mask) == waiting && !d.is_never() && Sync::passed(d);
@@ -344,7 +353,8 @@ class wait_core {
   typename Sync::template atomic<std::uint32_t> state_{waiting};
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
   int waker_cpu_ = -1;  // complete() before `done` (release), await() after it (acquire); spin_wait.hpp
-  resume_hook resume_ = nullptr;  // written before registration, read by the claimer (the lock orders it)
+  std::uint32_t woken_together_ = 0;  // as waker_cpu_: how many waiters the waking call completed
+  resume_hook resume_ = nullptr;      // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
 };
 
@@ -373,9 +383,9 @@ class waiter {
   // ---- Waker side (through the core)
   bool try_claim(const channel_info* owner = nullptr) noexcept { return core_->try_claim(owner); }
   // Deliver `r` through this link (its slot already filled); the core and this link may vanish at once.
-  void complete(status r) noexcept {
+  void complete(status r, std::uint32_t woken_together = 1) noexcept {
     result = r;
-    core_->complete(this);
+    core_->complete(this, woken_together);
   }
   // Only a link that owns its core may be unclaimed and relinked (see Invariants); a select link is completed
   // with the primitive's retry status instead.
