@@ -226,6 +226,8 @@ class condition_core {
   // the lock and complete it at once. If deliver throws for one of them, the exception reaches the
   // broadcaster (G-8); the waiters already completed keep their values; that one and every later one in the
   // snapshot go back to the front of the queue, in order, still waiting. Returns how many were woken.
+  // Each waiter learns how many this call claimed, and a broadcast to a crowd (at least as many waiters as
+  // there are CPUs) makes the broadcaster's next waits yield too: the yield phase's gate (spin_wait.hpp).
   template <class Deliver>
   std::size_t broadcast_with(Deliver&& deliver) {
     // relaxed: as in signal_with.
@@ -255,6 +257,7 @@ class condition_core {
       w->complete(status::ok, claimed);  // CO-7: counted exactly when delivered
       ++woken;
     }
+    if (is_crowd(claimed)) wait_yield_phase<Sync>::after_waking_a_crowd();
     return woken;
   }
 

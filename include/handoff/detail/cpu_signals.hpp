@@ -38,10 +38,18 @@ inline int current_cpu() noexcept {
 #endif
 }
 
-// The number of CPUs online, read once (0 where unknown: then every count compares as "at least").
+// The number of CPUs online, read once; 0 where unknown.
 inline unsigned online_cpus() noexcept {
   static const unsigned n = std::thread::hardware_concurrency();
   return n;
+}
+
+// Whether one call that completed `woken` waiters woke a crowd (the yield phase's gate, spin_wait.hpp): at
+// least as many as there are CPUs, so that more threads are runnable than cores. Never where the count of
+// CPUs is unknown.
+inline bool is_crowd(unsigned woken) noexcept {
+  const unsigned cpus = online_cpus();
+  return cpus != 0 && woken >= cpus;
 }
 
 inline long involuntary_switches() noexcept {

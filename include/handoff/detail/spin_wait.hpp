@@ -136,7 +136,8 @@ struct wait_spin_budget {
 // sleep and wake of a park (figures: sync.hpp, default_wait_yield_limit).
 // When (the gate): only while this thread's last park was ended by a crowd wake, one call that completed at
 // least as many waiters as there are CPUs (park_report::woken_in_crowd; condition broadcasts report their
-// count): right then more threads of one team are runnable than there are cores, and they wake each other
+// count), or while it has just made such a call itself (after_waking_a_crowd, until one of its waits
+// parks): right then more threads of one team are runnable than there are cores, and they wake each other
 // again soon. A policy with `wait_yield_always = true` yields in every registered wait instead (the opt-in
 // of before). Not the other signals, measured: yielding whenever the waker ran on this CPU kept ping-pong
 // partners packed on one core while the other idled (a park lets the kernel's wake placement spread them;
@@ -179,10 +180,12 @@ struct wait_yield_phase {
     if constexpr (limit == 0) {
       return v;
     } else {
-      if (done(v) || !(always || crowded)) return v;
+      if (done(v)) return v;
       state& st = mine();
+      if (!(always || crowded || st.woke_a_crowd)) return v;
       if (!always && st.ended_in_row >= resample_after) {  // park once: re-sample the crowd signal
         st.ended_in_row = 0;
+        st.woke_a_crowd = false;
         return v;
       }
       auto before = std::chrono::steady_clock::now();
@@ -195,6 +198,7 @@ struct wait_yield_phase {
           st.pause = st.pause.count() == 0 ? first_pause : (std::min)(st.pause * 2, longest_pause);
           st.paused_until = after + st.pause;
           st.ended_in_row = 0;
+          st.woke_a_crowd = false;
           return v;
         }
         if (done(v)) break;
@@ -202,8 +206,15 @@ struct wait_yield_phase {
       }
       st.pause = {};  // every yield of this phase was quick
       st.ended_in_row = done(v) ? st.ended_in_row + 1 : 0;
+      if (!done(v)) st.woke_a_crowd = false;  // the park that follows re-samples
       return v;
     }
+  }
+  // This thread has just completed a crowd of waiters itself (a broadcast to at least as many waiters as
+  // there are CPUs): its next waits yield too, until one of them parks (those it woke need the CPUs, and
+  // one of them will likely complete its next wait).
+  static void after_waking_a_crowd() noexcept {
+    if constexpr (limit > 0) mine().woke_a_crowd = true;
   }
   // This thread's current pause length (0: the last phase's yields were quick), for tests and diagnostics.
   static std::chrono::milliseconds current_pause() noexcept { return mine().pause; }
@@ -213,6 +224,7 @@ struct wait_yield_phase {
     std::chrono::steady_clock::time_point paused_until{};
     std::chrono::milliseconds pause{};
     unsigned ended_in_row = 0;  // consecutive phases that ended the wait (the gate's signal not refreshed)
+    bool woke_a_crowd = false;  // after_waking_a_crowd() since the last phase that fell through to a park
   };
   static state& mine() noexcept {
     thread_local state st;

@@ -100,11 +100,16 @@ inline constexpr unsigned default_yield_limit = 1;
 //   0.84-1.09) but broadcast only 1.15 / 1.67. That signal with the crowd one (6 rounds, then 10 on the
 //   rows in doubt): broadcast 4.42 / 5.38, but MPMC 2x2 capacity 1 mvar pinned 0.66 and 0.85, SPSC capacity
 //   1 mvar unpinned 0.81 and 0.78.
-// - The crowd gate alone (the default since 2026-12-05; 8 rounds): broadcast 2.31 / 3.39 (1.9x / 2.5x
+// - The crowd gate alone (ad8a5ef; 8 rounds): broadcast 2.31 / 3.39 (1.9x / 2.5x
 //   std::condition_variable in the same runs), its latency rounds 2.28 / 2.95; the other rows that wait
 //   (ping-pongs, capacity 0 and 1, MPSC 2x1, beside a busy thread) 0.68-1.57 against floors of 0.88-1.07,
 //   where nothing but a broadcast's waiters can yield (the low ones, condition ping-pong unpinned 0.68 at a
 //   spread of 14.6x and MPSC 2x1 0.85 / 0.87, run code that the gate keeps out of the phase).
+// - Plus the broadcaster: a thread whose broadcast woke a crowd yields in its next waits until one parks
+//   (the default since 2026-12-05; against ad8a5ef, 8 rounds): broadcast to 8 1.51 / 1.34 more (condition<T>
+//   41.6k / 48.0k rounds/s, 3.3x / 3.6x std::condition_variable's 12.5k / 13.5k in the same runs), latency
+//   rounds 1.17 / 1.03; the signal-only rows 0.79-1.31 (ping-pongs, capacity 1; std::condition_variable's
+//   rows 0.93-1.23).
 inline constexpr unsigned default_wait_yield_limit = 4;
 
 namespace detail {

@@ -269,7 +269,7 @@ class wait_core {
           if (parked)
             budget::after_park({std::chrono::steady_clock::now() - parked_at,
                                 park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken,
-                                woken && core.woken_together_ >= online_cpus()});
+                                woken && is_crowd(core.woken_together_)});
         }
       }
     } timer{*this};
