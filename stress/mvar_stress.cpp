@@ -260,8 +260,9 @@ STRESS_SCENARIO_SYNC(mvar_chain_wide);
 STRESS_SCENARIO_SYNC(mvar_chain_throwing_moves);
 STRESS_SCENARIO_SYNC(mvar_pingpong);
 
-// The yield phase in every wait (detail/sync.hpp, default_wait_yield_limit; an mvar never wakes a crowd, so
-// the default policy never yields here): as above, with yields before a park.
+// The yield phase in every wait (detail/sync.hpp, default_wait_yield_limit; an mvar wakes one waiter per
+// call, never a crowd, so with the default policy only a thread that a broadcast elsewhere woke yields
+// here): as above, with yields before a park.
 struct yielding_mvar_sync : handoff::default_sync {
   static constexpr bool wait_yield_always = true;
 };

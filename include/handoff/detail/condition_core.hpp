@@ -257,7 +257,9 @@ class condition_core {
       w->complete(status::ok, claimed);  // CO-7: counted exactly when delivered
       ++woken;
     }
-    if (is_crowd(claimed)) wait_yield_phase<Sync>::after_waking_a_crowd();
+    if constexpr (wait_yield_phase<Sync>::limit > 0) {
+      if (is_crowd(claimed)) wait_yield_phase<Sync>::after_waking_a_crowd();
+    }
     return woken;
   }
 

@@ -38,18 +38,29 @@ inline int current_cpu() noexcept {
 #endif
 }
 
-// The number of CPUs online, read once; 0 where unknown.
+// The number of CPUs this process may run on (its affinity mask where the OS says, else the CPUs online),
+// read once; 0 where unknown. A CPU quota of a container is not seen.
 inline unsigned online_cpus() noexcept {
-  static const unsigned n = std::thread::hardware_concurrency();
+  static const unsigned n = [] {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int saved = errno;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+      return static_cast<unsigned>(CPU_COUNT(&set));
+    errno = saved;
+#endif
+    return std::thread::hardware_concurrency();
+  }();
   return n;
 }
 
 // Whether one call that completed `woken` waiters woke a crowd (the yield phase's gate, spin_wait.hpp): at
-// least as many as there are CPUs, so that more threads are runnable than cores. Never where the count of
-// CPUs is unknown.
+// least as many as there are CPUs, so that more threads are runnable than cores, and at least 2 (on one CPU
+// a single wake is no crowd). Never where the count of CPUs is unknown.
 inline bool is_crowd(unsigned woken) noexcept {
   const unsigned cpus = online_cpus();
-  return cpus != 0 && woken >= cpus;
+  return cpus != 0 && woken >= 2 && woken >= cpus;
 }
 
 inline long involuntary_switches() noexcept {

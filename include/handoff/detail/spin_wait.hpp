@@ -82,10 +82,9 @@ struct wait_spin_budget {
   // What one park of a wait says about the spin before it.
   struct park_report {
     std::chrono::nanoseconds parked;
-    bool waker_took_my_cpu;       // the waker ran on the CPU this thread parked on
-    bool preempted;               // this thread was preempted since its previous park
-    bool woken = true;            // a waker ended the wait (not a deadline or a stop request)
-    bool woken_in_crowd = false;  // the waking call completed at least as many waiters as there are CPUs
+    bool waker_took_my_cpu;  // the waker ran on the CPU this thread parked on
+    bool preempted;          // this thread was preempted since its previous park
+    bool woken = true;       // a waker ended the wait (not a deadline or a stop request)
   };
 
   static unsigned current() noexcept {
@@ -135,22 +134,22 @@ struct wait_spin_budget {
 // the thread that will complete this wait often needs this CPU; a yield hands it over without the futex
 // sleep and wake of a park (figures: sync.hpp, default_wait_yield_limit).
 // When (the gate): only while this thread's last park was ended by a crowd wake, one call that completed at
-// least as many waiters as there are CPUs (park_report::woken_in_crowd; condition broadcasts report their
-// count), or while it has just made such a call itself (after_waking_a_crowd, until one of its waits
-// parks): right then more threads of one team are runnable than there are cores, and they wake each other
-// again soon. A policy with `wait_yield_always = true` yields in every registered wait instead (the opt-in
-// of before). Not the other signals, measured: yielding whenever the waker ran on this CPU kept ping-pong
-// partners packed on one core while the other idled (a park lets the kernel's wake placement spread them;
-// mvar ping-pong unpinned 0.25x), and yielding in every wait fed unrelated busy threads (sync.hpp).
-// The gate's signal is refreshed only by parks, so a thread whose waits keep ending in the yield phase
-// skips the phase once after resample_after of them: its next park says whether the crowd is still there.
-// And each yield is timed: one that took longer than slow_yield (it fed a thread that kept the CPU) stops
-// the phase and pauses it for this thread (thread_local) for `pause`, which doubles from first_pause up to
-// longest_pause while the yields that probe after each pause stay slow, and restarts at first_pause after a
-// phase whose yields were all quick. A thread beside a busy one thus spends one slow yield per pause (at
-// most 1 in about 100 ms at first, 1 in 1.6 s later) instead of one per wait.
-// Correctness does not depend on it: the waiter has not set its sleeping bit, so a waker that completes
-// the wait meanwhile makes no wake call and the next look sees `done`.
+// least as many waiters as there are CPUs and at least 2 (cpu_signals.hpp, is_crowd; wait_core::await
+// reports each park through after_park; condition broadcasts pass their count to complete()), or while it
+// has just made such a call itself (after_waking_a_crowd, until one of its waits goes on to park): right
+// then more threads of one team are runnable than there are cores, and they wake each other again soon. A
+// policy with `wait_yield_always = true` yields in every registered wait instead (the opt-in of before). Not
+// the other signals, measured: yielding whenever the waker ran on this CPU kept ping-pong partners packed on
+// one core while the other idled (a park lets the kernel's wake placement spread them; mvar ping-pong
+// unpinned 0.25x), and yielding in every wait fed unrelated busy threads (sync.hpp). The gate's signal is
+// refreshed only by parks, so a thread whose waits keep ending in the yield phase skips the phase once after
+// resample_after of them: its next park says whether the crowd is still there. And each yield is timed: one
+// that took longer than slow_yield (it fed a thread that kept the CPU) stops the phase and pauses it for this
+// thread (thread_local) for `pause`, which doubles from first_pause up to longest_pause while the yields that
+// probe after each pause stay slow, and restarts at first_pause after a phase whose yields were all quick. A
+// thread beside a busy one thus spends one slow yield per pause (at most 1 in about 100 ms at first, 1 in 1.6
+// s later) instead of one per wait. Correctness does not depend on it: the waiter has not set its sleeping
+// bit, so a waker that completes the wait meanwhile makes no wake call and the next look sees `done`.
 template <class Sync>
 struct wait_yield_phase {
   static constexpr unsigned limit = [] {
@@ -170,26 +169,28 @@ struct wait_yield_phase {
   static constexpr std::chrono::milliseconds longest_pause{1600};
   static constexpr unsigned resample_after = 8;
 
-  // Yields while !done(v) (v: the last value read of `word`), up to `limit` times, if `crowded` (the
-  // thread's last park was ended by a crowd wake) or the policy yields always; returns the last value read.
-  // `order`: as spin_until's.
+  // Yields while !done(v) (v: the last value read of `word`), up to `limit` times, if the gate is open (or
+  // the policy yields always); returns the last value read. `order`: as spin_until's. Whenever it returns
+  // a value that is not done (the wait goes on to park), the broadcaster's flag is spent.
   template <class Done>
   static std::uint32_t yield_until(const typename Sync::template atomic<std::uint32_t>& word,
-                                   std::memory_order order, Done done, std::uint32_t v,
-                                   bool crowded) noexcept {
+                                   std::memory_order order, Done done, std::uint32_t v) noexcept {
     if constexpr (limit == 0) {
       return v;
     } else {
       if (done(v)) return v;
       state& st = mine();
-      if (!(always || crowded || st.woke_a_crowd)) return v;
+      if (!(always || st.woken_in_crowd || st.woke_a_crowd)) return v;
       if (!always && st.ended_in_row >= resample_after) {  // park once: re-sample the crowd signal
         st.ended_in_row = 0;
         st.woke_a_crowd = false;
         return v;
       }
       auto before = std::chrono::steady_clock::now();
-      if (before < st.paused_until) return v;
+      if (before < st.paused_until) {
+        st.woke_a_crowd = false;
+        return v;
+      }
       for (unsigned k = 0; k < limit; ++k) {
         Sync::yield();
         const auto after = std::chrono::steady_clock::now();
@@ -210,12 +211,19 @@ struct wait_yield_phase {
       return v;
     }
   }
-  // This thread has just completed a crowd of waiters itself (a broadcast to at least as many waiters as
-  // there are CPUs): its next waits yield too, until one of them parks (those it woke need the CPUs, and
-  // one of them will likely complete its next wait).
+  // This thread has just completed a crowd of waiters itself (a condition broadcast): its next waits yield
+  // too, until one of them goes on to park (those it woke need the CPUs, and one of them will likely
+  // complete its next wait).
   static void after_waking_a_crowd() noexcept {
     if constexpr (limit > 0) mine().woke_a_crowd = true;
   }
+  // What a park of this thread's registered waits said: whether a crowd wake ended it (wait_core::await,
+  // for every wait that parked; a deadline or a stop request never counts).
+  static void after_park(bool woken_in_crowd) noexcept {
+    if constexpr (limit > 0) mine().woken_in_crowd = woken_in_crowd;
+  }
+  // Whether this thread's last park was ended by a crowd wake (for tests and diagnostics).
+  static bool last_park_woken_in_crowd() noexcept { return mine().woken_in_crowd; }
   // This thread's current pause length (0: the last phase's yields were quick), for tests and diagnostics.
   static std::chrono::milliseconds current_pause() noexcept { return mine().pause; }
 
@@ -223,8 +231,9 @@ struct wait_yield_phase {
   struct state {
     std::chrono::steady_clock::time_point paused_until{};
     std::chrono::milliseconds pause{};
-    unsigned ended_in_row = 0;  // consecutive phases that ended the wait (the gate's signal not refreshed)
-    bool woke_a_crowd = false;  // after_waking_a_crowd() since the last phase that fell through to a park
+    unsigned ended_in_row = 0;    // consecutive phases that ended the wait (the gate's signal not refreshed)
+    bool woken_in_crowd = false;  // after_park: the last park was ended by a crowd wake
+    bool woke_a_crowd = false;    // after_waking_a_crowd() since a wait of this thread last went on to park
   };
   static state& mine() noexcept {
     thread_local state st;

@@ -82,8 +82,10 @@ inline constexpr unsigned default_yield_limit = 1;
 
 // Yields a registered wait makes after its spin and before it parks (detail/spin_wait.hpp,
 // wait_yield_phase), each followed by one more look, when the thread's last park was ended by a crowd wake
-// (one call that completed at least as many waiters as there are CPUs: a condition broadcast to 8 waiters
-// on 2 cores); a thread whose yields take long (they fed a busy thread) stops making them for a while. Set
+// (one call that completed at least as many waiters as there are CPUs, and at least 2: a condition
+// broadcast to 8 waiters on 2 cores) or the thread has just made such a call itself and none of its waits
+// has gone on to park since; a thread whose yields take long (they fed a busy thread) stops making them for
+// a while. Set
 // 0 to park right after the spin; `static constexpr bool wait_yield_always = true` in a policy yields in
 // every registered wait (for teams that share few cores and wake each other one at a time).
 // Measured with scripts/ab.sh on the 2-core AMD VM against 033ba29 (paired medians new/old of interleaved

@@ -26,7 +26,7 @@
 //     own (rule G-2).
 //   - A link's `linked`, `prev`, `next`, `slot`, `result` are guarded by the owning primitive's slow_lock,
 //     except that after a successful claim the claimer owns `slot` and `result` until it publishes `done`.
-//     The core's `winner` and `waker_cpu` are written only by the claimer, before `done`.
+//     The core's `winner`, `waker_cpu` and `woken_together` are written only by the claimer, before `done`.
 //   - Once `done` is visible the waker never reads the node again; it may still call unpark on the word's
 //     address, which the parking layer allows (parking.hpp).
 //   - complete() runs after the primitive released its slow_lock, everywhere: completion is the one hook
@@ -114,14 +114,14 @@ class wait_core {
   // vanish as soon as `done` is stored; a hooked core lives until its hook has run.
   void complete(waiter<Sync>* by, std::uint32_t woken_together = 1) noexcept {
     winner_ = by;
-    if constexpr (wait_spin_budget<Sync>::adaptive) {
+    if constexpr (wait_spin_budget<Sync>::adaptive || wait_yield_phase<Sync>::limit > 0) {
       // The waker's CPU, for the waiter's adaptive spin budget, and how many waiters this call completes
       // (`woken_together`: a broadcast's count), for its yield phase's gate (spin_wait.hpp): written before
       // the release exchange below (the waiter may return as soon as it reads `done`), and only when the
       // waiter has parked. relaxed: a peek; a waiter that sets `sleeping` after it reads "no CPU" (a remote
       // waker) and no crowd.
       if (state_.load(std::memory_order_relaxed) & sleeping) {
-        waker_cpu_ = current_cpu();
+        if constexpr (wait_spin_budget<Sync>::adaptive) waker_cpu_ = current_cpu();
         woken_together_ = woken_together;
       }
     }
@@ -238,14 +238,13 @@ class wait_core {
     };
     std::uint32_t s = spin_until<Sync>(state_, std::memory_order_acquire, ends_the_wait, budget::current());
     // The yield phase (spin_wait.hpp): a few yields, each followed by a look, if this thread's last park was
-    // ended by a crowd wake (or the policy yields always), unless its yields lately fed a busy thread.
-    // acquire: as the spin phase.
-    s = wait_yield_phase<Sync>::yield_until(state_, std::memory_order_acquire, ends_the_wait, s,
-                                            budget::last_report().woken_in_crowd);
+    // ended by a crowd wake or it has just woken a crowd itself (or the policy yields always), unless its
+    // yields lately fed a busy thread. acquire: as the spin phase.
+    s = wait_yield_phase<Sync>::yield_until(state_, std::memory_order_acquire, ends_the_wait, s);
     // What the wait's first park says about its spin, for the thread's adaptive budget (spin_wait.hpp,
     // wait_spin_budget), reported when await returns: how long it parked, whether the thread that woke it
-    // ran on the CPU it parked on, whether it was preempted since its previous park, and whether the waking
-    // call woke a crowd (for the yield phase's gate).
+    // ran on the CPU it parked on, and whether it was preempted since its previous park; and to the yield
+    // phase's gate, whether the waking call woke a crowd.
     struct park_timer {
       const wait_core& core;  // its waker_cpu_ and woken_together_: written by complete() before `done`
       std::chrono::steady_clock::time_point parked_at{};
@@ -265,12 +264,12 @@ class wait_core {
         }
       }
       ~park_timer() {
+        if (!parked) return;
         if constexpr (budget::adaptive) {
-          if (parked)
-            budget::after_park({std::chrono::steady_clock::now() - parked_at,
-                                park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken,
-                                woken && is_crowd(core.woken_together_)});
+          budget::after_park({std::chrono::steady_clock::now() - parked_at,
+                              park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken});
         }
+        wait_yield_phase<Sync>::after_park(woken && is_crowd(core.woken_together_));
       }
     } timer{*this};
     // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
