@@ -269,7 +269,9 @@ class wait_core {
           budget::after_park({std::chrono::steady_clock::now() - parked_at,
                               park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken});
         }
-        wait_yield_phase<Sync>::after_park(woken && is_crowd(core.woken_together_));
+        if constexpr (wait_yield_phase<Sync>::limit > 0) {
+          wait_yield_phase<Sync>::after_park(woken && is_crowd(core.woken_together_));
+        }
       }
     } timer{*this};
     // The deadline is looked at once after the spin (a clock read per spin step would cost more than the
