@@ -29,6 +29,10 @@
 //                            all 8 counted themselves in, unlocks, and broadcast(generation) must return 8.
 //                            (Before 2026-12-03 the broadcaster polled waiting() with yields, taking the
 //                            condition's lock against the registering waiters: not the cv rows' workload.)
+//   broadcast/8/handoff.condition<T>(no_mutex)  the same without the mutex, as the atomic row below:
+//                            wait(gate) with a BasicLockable that locks nothing and whose unlock(), called
+//                            once the waiter is registered, counts it in; the eighth puts the round into an
+//                            mvar the broadcaster takes. What the mutex costs the row above.
 //   broadcast/8/std::atomic::notify_all  the same with C++20 atomic wait/notify and no mutex: each waiter
 //                            counts itself in (the eighth notifies the broadcaster) and waits on the
 //                            generation word; the broadcaster waits for the count, bumps the generation and
@@ -44,6 +48,7 @@
 #include <benchmark/benchmark.h>
 
 #include <handoff/condition.hpp>
+#include <handoff/mvar.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -318,6 +323,65 @@ void broadcast_handoff_typed(benchmark::State& state, const std::string& name, s
                                                               : "broadcast rounds, 8 waiters; unpinned");
 }
 
+// broadcast/8/handoff.condition<T>(no_mutex): the rounds of broadcast_handoff_typed without the mutex, as
+// broadcast_atomic has none. wait(lock) takes any BasicLockable and calls its unlock() once the waiter is
+// registered (CO-6); this one holds no mutex, and its unlock() is where the waiter counts itself in. So when
+// the eighth has counted in, all 8 wait, and it hands the round to the broadcaster through an mvar (a put is
+// never lost, unlike a signal to a broadcaster not yet waiting).
+class count_in_gate {
+ public:
+  count_in_gate(std::atomic<unsigned>& arrived, handoff::mvar<std::uint64_t>& all_arrived,
+                std::uint64_t& round)
+      : arrived_(arrived), all_arrived_(all_arrived), round_(round) {}
+  void lock() noexcept {}
+  void unlock() {
+    // acq_rel: the eighth increment sees the seven before it; the mvar's put publishes the round.
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == kBroadcastWaiters) all_arrived_.put(round_);
+  }
+
+ private:
+  std::atomic<unsigned>& arrived_;
+  handoff::mvar<std::uint64_t>& all_arrived_;
+  std::uint64_t& round_;  // the waiter's own round counter
+};
+
+void broadcast_handoff_no_mutex(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
+  double cpu_seconds = 0;
+  for (auto _ : state) {
+    handoff::condition<std::uint64_t> go;
+    handoff::mvar<std::uint64_t> all_arrived;
+    std::atomic<unsigned> arrived{0};
+    std::atomic<std::uint64_t> wrong{0};
+    const double cpu_before = hb::process_cpu_seconds();
+    hb::thread_team::run(kBroadcastWaiters + 1, [&](unsigned i) {
+      if (i == kBroadcastWaiters) {
+        for (std::uint64_t r = 0; r < rounds; ++r) {
+          // relaxed: tallies read after the team joined
+          if (all_arrived.take() != r) wrong.fetch_add(1, std::memory_order_relaxed);
+          // relaxed: no waiter counts in again before this round's broadcast wakes it (its happens-before)
+          arrived.store(0, std::memory_order_relaxed);
+          if (go.broadcast(r + 1) != kBroadcastWaiters) wrong.fetch_add(1, std::memory_order_relaxed);
+        }
+        return;
+      }
+      std::uint64_t r = 0;
+      count_in_gate gate(arrived, all_arrived, r);
+      for (; r < rounds; ++r)
+        if (go.wait(gate) != r + 1) wrong.fetch_add(1, std::memory_order_relaxed);  // relaxed: as above
+    });
+    cpu_seconds += hb::process_cpu_seconds() - cpu_before;
+    if (wrong.load() != 0) {
+      hb::report_failure(state, name, std::to_string(wrong.load()) + " wrong counts, rounds or generations");
+      return;
+    }
+  }
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
+                                                              : "broadcast rounds, 8 waiters; unpinned");
+}
+
 // C++20 atomic wait/notify: the broadcast rounds of broadcast_cv without a mutex (see the header).
 void broadcast_atomic(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
   double cpu_seconds = 0;
@@ -421,6 +485,10 @@ int main(int argc, char** argv) {
   hb::register_pinnings(
       "broadcast/8/handoff.condition<T>",
       [rounds](benchmark::State& s, const std::string& n) { broadcast_handoff_typed(s, n, rounds); },
+      hb::team_rows);
+  hb::register_pinnings(
+      "broadcast/8/handoff.condition<T>(no_mutex)",
+      [rounds](benchmark::State& s, const std::string& n) { broadcast_handoff_no_mutex(s, n, rounds); },
       hb::team_rows);
   register_cv_tuning<handoff_cv_no_spin>(round_trips, rounds);
   register_cv_tuning<handoff_cv_yielding>(round_trips, rounds);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command of the README: handoff against its peers, from a fresh checkout to a Markdown table.
-#   scripts/bench.sh            default sweep, 3 repetitions, every row unpinned and pinned (estimated 20-30 min on
+#   scripts/bench.sh            default sweep, 3 rounds, every row unpinned and pinned (estimated 20-30 min on
 #                               2 cores: the runs before pinned rows and Go/crossbeam took ~5 min)
-#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 repetitions (estimated over an hour)
-#   scripts/bench.sh --quick    smoke run: tiny runs, 2 repetitions, 0.01 s each (a few minutes): proves that every
+#   scripts/bench.sh --full     long sweep (more threads, every capacity), 5 rounds (estimated over an hour)
+#   scripts/bench.sh --quick    smoke run: tiny runs, 2 rounds, 0.01 s each (a few minutes): proves that every
 #                               binary builds, runs and verifies, and that the report renders; its numbers mean nothing
 #   scripts/bench.sh --save     write the result into bench/results/ (tracked) and refresh bench/results/latest.*;
 #                               without it the result goes to build/bench-results/ and no tracked file changes
@@ -12,7 +12,8 @@
 #   scripts/bench.sh --build-dir DIR  build the bench preset in DIR (default build/bench)
 # Steps: install the peers (Debian packages, Go and crossbeam-channel included), build the `bench` preset (Release:
 # the C++ *_bench binaries, bench/go's go_bench and bench/crossbeam's crossbeam_bench), run every
-# build/bench/bench/*_bench with repetitions, merge their JSON into <dir>/<date>-<hostname>.json (-full, -quick),
+# build/bench/bench/*_bench in interleaved rounds (scripts/bench_rounds.py: each round runs every workload once,
+# its peers back to back), merge their JSON into <dir>/<date>-<hostname>.json (-full, -quick),
 # then scripts/bench_report.py writes the .md beside it and one PNG per workload and pinning, refreshes
 # <dir>/latest.md and latest-*.png, and prints the report. Warns when the load average at start exceeds the core
 # count. Exits 1 if a benchmark failed its own verification or a binary failed.
@@ -115,49 +116,24 @@ export HANDOFF_GIT_COMMIT=$commit
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
 
-# Our binaries take --full and, for --quick, their own run sizes; other engineers' bench binaries get only Google
-# Benchmark's own flags.
-own_flags_ok=(queue_bench mvar_bench topic_bench condition_bench latency_bench select_bench go_bench crossbeam_bench)
-quick_flags() {
-  case "$1" in
-    queue_bench) echo --messages=20000 ;;
-    mvar_bench) echo --round-trips=500 ;;
-    topic_bench) echo --messages=2000 ;;
-    condition_bench) echo --round-trips=500 --broadcast-rounds=100 ;;
-    latency_bench) echo --rounds=200 ;;
-    select_bench) echo --messages=20000 --round-trips=500 ;;
-    go_bench|crossbeam_bench)
-      echo --messages=20000 --fanout-messages=2000 --round-trips=500 --broadcast-rounds=100 --rounds=200 ;;
-  esac
-}
 status=0
 shopt -s nullglob
-binaries=("$build_dir"/bench/*_bench)
+binaries=()
+for bin in "$build_dir"/bench/*_bench; do
+  [[ -f $bin && -x $bin ]] && binaries+=("$bin")
+done
 if [[ ${#binaries[@]} -eq 0 ]]; then
   echo "bench: no benchmark binaries in $build_dir/bench" >&2
   exit 1
 fi
-for bin in "${binaries[@]}"; do
-  [[ -f $bin && -x $bin ]] || continue
-  name=$(basename "$bin")
-  args=(--benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true
-        --benchmark_display_aggregates_only=true
-        --benchmark_out="$raw/$name.json" --benchmark_out_format=json)
-  if [[ $full -eq 1 && " ${own_flags_ok[*]} " == *" $name "* ]]; then
-    args+=(--full)
-  fi
-  if [[ $quick -eq 1 ]]; then
-    read -r -a sizes <<< "$(quick_flags "$name")"
-    args+=("${sizes[@]}")
-  fi
-  echo "bench: running $name (${sweep} sweep, $repetitions repetitions)" >&2
-  if ! "$bin" "${args[@]}" >"$raw/$name.txt" 2>&1; then
-    echo "bench: $name FAILED; its output:" >&2
-    tail -n 30 "$raw/$name.txt" >&2
-    status=1
-  fi
-  [[ -s $raw/$name.json ]] || rm -f "$raw/$name.json"
-done
+# Interleaved rounds, not one binary after another: a workload's peers (handoff's rows, crossbeam's, Go's) run
+# back to back in every round, so that their ratio does not depend on which phase of a noisy VM each binary met.
+rounds_flags=()
+[[ $full -eq 1 ]] && rounds_flags+=(--full)
+[[ $quick -eq 1 ]] && rounds_flags+=(--quick)
+echo "bench: running ${#binaries[@]} binaries in $repetitions interleaved rounds (${sweep} sweep)" >&2
+python3 scripts/bench_rounds.py --rounds "$repetitions" --raw "$raw" "${rounds_flags[@]}" "${binaries[@]}" ||
+  status=1
 
 raw_json=("$raw"/*.json)
 if [[ ${#raw_json[@]} -eq 0 ]]; then

@@ -24,8 +24,9 @@ crossbeam and the best peer") is the README's: one line per row and pinning, han
 handoff against that best peer (above 1: handoff ahead), favourable or not.
 
 Medians are taken over the repetitions (the "iteration" entries of each benchmark), so the report does not depend
-on which aggregates Google Benchmark was asked to print. A benchmark that reported an error (a failed
-verification) appears as FAILED, and the script exits 1. The report records the peers' versions (Debian
+on which aggregates Google Benchmark was asked to print. Raw files of one binary (scripts/bench_rounds.py writes one
+per round and workload) are merged into one run; the result then records "interleaved": the repetitions are
+rounds. A benchmark that reported an error (a failed verification) appears as FAILED, and the script exits 1. The report records the peers' versions (Debian
 packages, Go's and Rust's own) and warns when the load average at start exceeded the core count.
 """
 import argparse
@@ -86,10 +87,15 @@ def package_versions():
 
 def merge(raw_paths, out_path, sweep, repetitions, load_average=None):
     runs = {}
-    for path in raw_paths:
+    interleaved = False
+    for path in sorted(raw_paths):
         data = load(path)
-        name = os.path.basename(data.get("context", {}).get("executable", path))
-        runs[os.path.splitext(name)[0]] = data
+        name = os.path.splitext(os.path.basename(data.get("context", {}).get("executable", path)))[0]
+        if name in runs:  # one file per round and workload (scripts/bench_rounds.py): one binary's rows, merged
+            runs[name].setdefault("benchmarks", []).extend(data.get("benchmarks", []))
+            interleaved = True
+        else:
+            runs[name] = data
     cpp = [r for n, r in runs.items() if n not in FOREIGN_RUNS]
     first = (cpp or list(runs.values()) or [{}])[0].get("context", {})
     peer_versions = package_versions()
@@ -104,6 +110,7 @@ def merge(raw_paths, out_path, sweep, repetitions, load_average=None):
             "git_commit": first.get("handoff_git_commit", "unknown"),
             "sweep": sweep,
             "repetitions": repetitions,
+            "interleaved": interleaved,
             "load_average_at_start": load_average or first.get("load_avg", []),
             "peer_versions": peer_versions,
         },
@@ -460,7 +467,8 @@ COMPARISON_ROWS = [
     ("SPSC, unbounded, msgs/s", "queue", "spsc/1x1/cap:unbounded/", "ips", ["handoff.stream"], None, "crossbeam"),
     ("MPMC 8x8, unbounded, msgs/s", "queue", "mpmc/8x8/cap:unbounded/", "ips", ["handoff.stream"], None, "crossbeam"),
     ("broadcast to 8 waiters, each round acked, wake-ups/s", "wake", "broadcast/8/", "wakeups",
-     ["handoff.condition<T>", "handoff.condition<>"], "go.sync.Cond", "rust.std.Condvar"),
+     ["handoff.condition<T>", "handoff.condition<>", "handoff.condition<T>(no_mutex)"], "go.sync.Cond",
+     "rust.std.Condvar"),
     ("notify with nobody waiting, ns per call", "wake", "notify_no_waiters/", "ns",
      ["handoff.condition<>", "handoff.condition<T>::signal"], "go.sync.Cond", "rust.std.Condvar"),
     ("signal one waiter, wake latency p50, ns", "wake", "latency/signal/", "p50",
@@ -813,6 +821,9 @@ def render(merged, plots, md_path):
     qctx = runs.get("queue_bench", {}).get("context", {})
     load = meta.get("load_average_at_start") or ctx.get("load_avg", [])
     pins, targets = target_rows(results, box)
+    repeats = "rounds" if meta.get("interleaved") else "repetitions"
+    how_repeated = (" (interleaved: each round runs every workload once, in a shuffled order, its peers back to back; "
+                    "scripts/bench_rounds.py)") if meta.get("interleaved") else ""
     out = [
         f"# handoff benchmarks: {meta.get('date', '?')} on {meta.get('hostname', '?')}",
         "",
@@ -827,13 +838,13 @@ def render(merged, plots, md_path):
             ["compiler", ctx.get("handoff_compiler", "?")],
             ["build", ctx.get("handoff_build", "?")],
             ["git commit", meta.get("git_commit", ctx.get("handoff_git_commit", "?"))],
-            ["sweep", f"{meta.get('sweep', '?')}, {meta.get('repetitions', '?')} repetitions, "
+            ["sweep", f"{meta.get('sweep', '?')}, {meta.get('repetitions', '?')} {repeats}{how_repeated}, "
                       f"{qctx.get('handoff_messages_per_run', '?')} messages per run (a tenth at capacities 0 and 1)"],
             ["load average at start", ", ".join(f"{x:.2f}" for x in load)],
         ]),
         "",
-        "How to read: *msgs/s* is the median over the repetitions of messages delivered per second of wall time; "
-        "*spread* is (max - min) / median over the repetitions; *CPU ns/msg* is the process's user + sys CPU per "
+        "How to read: *msgs/s* is the median over the " + repeats + " of messages delivered per second of wall "
+        "time; *spread* is (max - min) / median over them; *CPU ns/msg* is the process's user + sys CPU per "
         "message (busy-waiting counts). *handoff/peer msgs/s* above 1 means handoff moved more messages per "
         "second; *handoff/peer CPU* below 1 means handoff spent less CPU per message. Ratios are against "
         "handoff.stream, or handoff.mvar in capacity-1 rows when no stream was built. *pinning*: unpinned, the "
