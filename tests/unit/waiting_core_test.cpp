@@ -335,6 +335,56 @@ TEST(WaitSpinBudget, AWaitSpinsTheThreadsCurrentBudget) {
     EXPECT_EQ(timed_wait(), budget::lowest_steps * 8);
   }).join();
 }
+
+// A park's report to the spin budget says how soon the waker completed the wait (`answered`, what the budget
+// grows by), apart from how soon the thread ran again (`parked`): the kernel's wake latency (long for a
+// halted vCPU) says nothing about how soon the partner came. The probe's
+// park adds kSlowWake after every return that follows a change of the word (a slow wake, made of busy
+// waiting: nothing here is synchronized by time), so the waker completed the wait at least kSlowWake before
+// it returned, and the report leaves that out.
+constexpr auto kSlowWake = 20ms;
+struct slow_wake_sync : handoff::default_sync {
+  static inline std::atomic<unsigned> parks{0};
+  static void slow_wake(const atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    if (word.load() == expected) return;  // a spurious return: no delay
+    const auto until = std::chrono::steady_clock::now() + kSlowWake;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+  static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+    parks.fetch_add(1);
+    handoff::default_sync::park(word, expected);
+    slow_wake(word, expected);
+  }
+  static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
+    parks.fetch_add(1);
+    const bool woken = handoff::default_sync::park_until(word, expected, d);
+    slow_wake(word, expected);
+    return woken;
+  }
+};
+TEST(WaitSpinBudget, AParkReportsWhenTheWakerCameApartFromTheWake) {
+  using budget = handoff::detail::wait_spin_budget<slow_wake_sync>;
+  static_assert(budget::adaptive);
+  using node = waiting_room<slow_wake_sync>::node;
+  waiting_room<slow_wake_sync> room;
+  std::thread waiter([&] {
+    node w;
+    int payload = -1;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(room.wait(w, &payload, deadline::after(handoff_test::hang_bound)), node::outcome::completed);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(payload, 7);
+    ASSERT_EQ(budget::parks_reported(), 1u);
+    const auto report = budget::last_report();
+    EXPECT_TRUE(report.woken);
+    EXPECT_LE(report.answered, took - kSlowWake) << "timed to the thread's return, with the slow wake";
+    EXPECT_GE(report.parked, kSlowWake) << "the park itself is timed to the return";
+  });
+  until([&] { return slow_wake_sync::parks.load() >= 1; });  // parked, its sleeping bit set
+  EXPECT_TRUE(room.wake_one(7));
+  waiter.join();
+}
 #endif  // __linux__
 
 // The policy's steps, on a fresh thread: doubles after a short park that a waker ended, up to
@@ -366,6 +416,30 @@ TEST(WaitSpinBudget, FollowsTheParkReports) {
     EXPECT_EQ(budget::parks_reported(), 46u);
     static_assert(budget::lowest_steps <= handoff::default_spin_limit,
                   "an idle waiter spins no more than before");
+  }).join();
+}
+
+// Growth follows how soon the waker came (`answered`), shrinking how long the thread was away (`parked`): a
+// park answered within grow_below of its start grows the budget if the thread ran again within
+// resumed_within of the answer (a slow wake of an idle CPU, not a wait for one behind other threads), and
+// one that kept the thread away longer than shrink_above halves it however soon the waker came.
+TEST(WaitSpinBudget, GrowsByTheWakersAnswerAndShrinksByTheTimeAway) {
+  using budget = handoff::detail::wait_spin_budget<handoff::default_sync>;
+  if (!budget::adaptive) GTEST_SKIP() << "no CPU signals on this platform: the budget is the constant";
+  std::thread([] {
+    ASSERT_EQ(budget::current(), handoff::default_spin_limit);
+    const auto quick_answer = budget::grow_below / 2;
+    const auto slow_wake = quick_answer + budget::resumed_within / 2;  // above grow_below: not grown before
+    static_assert(budget::grow_below / 2 + budget::resumed_within / 2 > budget::grow_below);
+    budget::after_park({slow_wake, false, false, true, quick_answer});
+    EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit) << "the waker came quickly";
+    const auto between = (budget::grow_below + budget::shrink_above) / 2;
+    budget::after_park({between, false, false, true, between});
+    EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit) << "the waker came between the thresholds";
+    budget::after_park({quick_answer + budget::resumed_within * 2, false, false, true, quick_answer});
+    EXPECT_EQ(budget::current(), 2 * handoff::default_spin_limit) << "ran again long after the answer";
+    budget::after_park({budget::shrink_above * 2, false, false, true, quick_answer});
+    EXPECT_EQ(budget::current(), handoff::default_spin_limit) << "away longer than shrink_above";
   }).join();
 }
 

@@ -57,12 +57,20 @@ std::uint32_t spin_until(const typename Sync::template atomic<std::uint32_t>& wo
 // `static constexpr bool adaptive_spin = true` (os_sync, and the policies derived from it; a deterministic
 // scheduler keeps its constant), on a platform that answers the two questions of cpu_signals.hpp.
 // Looked at only when a wait parks (a wait that ends in the spin phase changes nothing):
-// - a waker ended the park within grow_below: a longer spin might have ended the wait without the two
-//   system calls, so the budget doubles (up to highest_steps);
+// - a waker completed the wait within grow_below of the park (`answered`: timed to the waker's completion,
+//   which reads the clock when it finds the sleeping bit, before its wake call): a longer spin might have
+//   ended the wait without the two system calls, so the budget doubles (up to highest_steps). Not timed to
+//   the thread's return: the kernel's wake latency (tens of microseconds for a halted vCPU) says nothing
+//   about how soon the partner came, and timing it kept a budget that had fallen to lowest_steps there
+//   (mvar ping-pong is 25x slower at 32 steps than at 128; rendezvous SPSC swung 0.4-3.7M msgs/s); and the
+//   thread ran again within resumed_within of that answer: one that waited longer for a CPU had more
+//   runnable threads than cores around it, where a longer spin takes time from them (MPMC 8x8 capacity 1
+//   lost 0.8x without this check);
 // - but not when spinning longer would have delayed the very thread that woke us: the waker ran on the CPU
 //   this thread parked on (parking gave it the core), or this thread was preempted since its last park
 //   (more runnable threads than cores: a spin takes a time slice from a thread that has work). Either
-//   halves the budget, as does a park longer than shrink_above (an idle wait);
+//   halves the budget, as does a park longer than shrink_above to the thread's return (`parked`: an idle
+//   wait, or a long wait for a CPU once woken, more runnable threads than cores);
 // - a park that a deadline or a stop request ended only ever halves it (a short timed wait says nothing
 //   about how soon a waker comes);
 // - down to lowest_steps, below Sync::spin_limit: an idle or oversubscribed waiter spins less than with the
@@ -78,13 +86,15 @@ struct wait_spin_budget {
   static constexpr unsigned highest_steps = Sync::spin_limit > max_steps ? Sync::spin_limit : max_steps;
   static constexpr std::chrono::nanoseconds grow_below{20'000};
   static constexpr std::chrono::nanoseconds shrink_above{200'000};
+  static constexpr std::chrono::nanoseconds resumed_within{50'000};
 
   // What one park of a wait says about the spin before it.
   struct park_report {
-    std::chrono::nanoseconds parked;
-    bool waker_took_my_cpu;  // the waker ran on the CPU this thread parked on
-    bool preempted;          // this thread was preempted since its previous park
-    bool woken = true;       // a waker ended the wait (not a deadline or a stop request)
+    std::chrono::nanoseconds parked;             // from the park to the thread's return
+    bool waker_took_my_cpu;                      // the waker ran on the CPU this thread parked on
+    bool preempted;                              // this thread was preempted since its previous park
+    bool woken = true;                           // a waker ended the wait (not a deadline or a stop request)
+    std::chrono::nanoseconds answered = parked;  // woken: from the park to the waker's completion
   };
 
   static unsigned current() noexcept {
@@ -99,7 +109,7 @@ struct wait_spin_budget {
     ++st.parks;
     if (r.parked > shrink_above || r.waker_took_my_cpu || r.preempted)
       st.steps = st.steps / 2 <= lowest_steps ? lowest_steps : st.steps / 2;
-    else if (r.woken && r.parked < grow_below)
+    else if (r.woken && r.answered < grow_below && r.parked - r.answered < resumed_within)
       st.steps = st.steps >= highest_steps / 2 ? highest_steps : st.steps * 2;
   }
   // This thread's last report and how many it has made (for tests and diagnostics).

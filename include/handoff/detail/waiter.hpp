@@ -26,7 +26,8 @@
 //     own (rule G-2).
 //   - A link's `linked`, `prev`, `next`, `slot`, `result` are guarded by the owning primitive's slow_lock,
 //     except that after a successful claim the claimer owns `slot` and `result` until it publishes `done`.
-//     The core's `winner`, `waker_cpu` and `woken_together` are written only by the claimer, before `done`.
+//     The core's `winner`, `waker_cpu`, `woken_at` and `woken_together` are written only by the claimer,
+//     before `done`.
 //   - Once `done` is visible the waker never reads the node again; it may still call unpark on the word's
 //     address, which the parking layer allows (parking.hpp).
 //   - complete() runs after the primitive released its slow_lock, everywhere: completion is the one hook
@@ -56,6 +57,7 @@
 // ---------------------------------------------------------------------------------------------------------------
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <stop_token>
@@ -121,7 +123,10 @@ class wait_core {
       // waiter has parked. relaxed: a peek; a waiter that sets `sleeping` after it reads "no CPU" (a remote
       // waker) and no crowd.
       if (state_.load(std::memory_order_relaxed) & sleeping) {
-        if constexpr (wait_spin_budget<Sync>::adaptive) waker_cpu_ = current_cpu();
+        if constexpr (wait_spin_budget<Sync>::adaptive) {
+          waker_cpu_ = current_cpu();
+          woken_at_ = std::chrono::steady_clock::now();  // a vDSO read beside the wake call below
+        }
         woken_together_ = woken_together;
       }
     }
@@ -266,8 +271,17 @@ class wait_core {
       ~park_timer() {
         if (!parked) return;
         if constexpr (budget::adaptive) {
-          budget::after_park({std::chrono::steady_clock::now() - parked_at,
-                              park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken});
+          // How long until the thread ran again, and (woken) until the waker completed the wait
+          // (spin_wait.hpp); 0 when the waker completed it before it could see the sleeping bit (its peek
+          // came first: no time recorded).
+          using clock = std::chrono::steady_clock;
+          using std::chrono::duration_cast, std::chrono::nanoseconds;
+          const clock::duration parked_for = clock::now() - parked_at;
+          const clock::duration answered =
+              woken ? (std::max)(core.woken_at_ - parked_at, clock::duration::zero()) : parked_for;
+          budget::after_park({duration_cast<nanoseconds>(parked_for),
+                              park_cpu >= 0 && core.waker_cpu_ == park_cpu, preempted, woken,
+                              duration_cast<nanoseconds>(answered)});
         }
         if constexpr (wait_yield_phase<Sync>::limit > 0) {
           wait_yield_phase<Sync>::after_park(woken && is_crowd(core.woken_together_));
@@ -355,7 +369,8 @@ class wait_core {
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
   int waker_cpu_ = -1;  // complete() before `done` (release), await() after it (acquire); spin_wait.hpp
   std::uint32_t woken_together_ = 0;  // as waker_cpu_: how many waiters the waking call completed
-  resume_hook resume_ = nullptr;      // written before registration, read by the claimer (the lock orders it)
+  std::chrono::steady_clock::time_point woken_at_{};  // as waker_cpu_: when the waker completed the wait
+  resume_hook resume_ = nullptr;  // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
 };
 
