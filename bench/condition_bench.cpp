@@ -238,6 +238,15 @@ void pingpong_handoff_typed(benchmark::State& state, const std::string& name, st
 
 constexpr unsigned kBroadcastWaiters = 8;
 
+// The counters of every broadcast row: rounds per second, process CPU per round, the pinning.
+void report_broadcast_rounds(benchmark::State& state, std::uint64_t rounds, double cpu_seconds) {
+  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
+  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
+                                                              : "broadcast rounds, 8 waiters; unpinned");
+}
+
 template <class CV>
 void broadcast_cv(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
   double cpu_seconds = 0;
@@ -274,11 +283,7 @@ void broadcast_cv(benchmark::State& state, const std::string& name, std::uint64_
       return;
     }
   }
-  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
-  state.SetItemsProcessed(static_cast<std::int64_t>(done));
-  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
-  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
-                                                              : "broadcast rounds, 8 waiters; unpinned");
+  report_broadcast_rounds(state, rounds, cpu_seconds);
 }
 
 void broadcast_handoff_typed(benchmark::State& state, const std::string& name, std::uint64_t rounds) {
@@ -316,11 +321,7 @@ void broadcast_handoff_typed(benchmark::State& state, const std::string& name, s
       return;
     }
   }
-  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
-  state.SetItemsProcessed(static_cast<std::int64_t>(done));
-  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
-  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
-                                                              : "broadcast rounds, 8 waiters; unpinned");
+  report_broadcast_rounds(state, rounds, cpu_seconds);
 }
 
 // broadcast/8/handoff.condition<T>(no_mutex): the rounds of broadcast_handoff_typed without the mutex, as
@@ -375,11 +376,7 @@ void broadcast_handoff_no_mutex(benchmark::State& state, const std::string& name
       return;
     }
   }
-  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
-  state.SetItemsProcessed(static_cast<std::int64_t>(done));
-  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
-  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
-                                                              : "broadcast rounds, 8 waiters; unpinned");
+  report_broadcast_rounds(state, rounds, cpu_seconds);
 }
 
 // C++20 atomic wait/notify: the broadcast rounds of broadcast_cv without a mutex (see the header).
@@ -418,11 +415,7 @@ void broadcast_atomic(benchmark::State& state, const std::string& name, std::uin
       return;
     }
   }
-  const double done = static_cast<double>(state.iterations()) * static_cast<double>(rounds);
-  state.SetItemsProcessed(static_cast<std::int64_t>(done));
-  state.counters["cpu_ns_per_msg"] = benchmark::Counter(cpu_seconds * 1e9 / done);
-  state.SetLabel(hb::thread_team::pins(kBroadcastWaiters + 1) ? "broadcast rounds, 8 waiters; pinned"
-                                                              : "broadcast rounds, 8 waiters; unpinned");
+  report_broadcast_rounds(state, rounds, cpu_seconds);
 }
 
 template <class CV>
