@@ -115,10 +115,11 @@ inline constexpr unsigned default_yield_limit = 1;
 // - Tried on 2026-12-05 against 062e0ea and not adopted: the gate refreshed by every completed wait, parked
 //   or not (complete() recording its count always, no forced park every 8 waits), with the broadcaster
 //   yielding 4 times per CPU's worth of the waiters it woke (16 for 8 on 2 CPUs; 8 rounds): broadcast to 8
-//   0.70-1.17 (std::atomic::notify_all's row 0.90 / 0.99), latency to the last of 8 0.67 / 0.75, capacity-1024
-//   stream rows 0.65-0.92 beside moodycamel 0.91-1.10; the refresh alone (8 rounds): broadcast 0.72-1.41,
-//   pinned up and unpinned down in both rows. A round's cost (perf stat: 2-6 futex calls, 11-15 yields and
-//   12-18 context switches per round against std::atomic's 2-3, 10-13, 10-13) is not its system calls.
+//   0.70-1.17 (std::atomic::notify_all's row 0.90 / 0.99), latency to the last of 8 0.67 / 0.75,
+//   capacity-1024 stream rows 0.65-0.92 beside moodycamel 0.91-1.10; the refresh alone (8 rounds): broadcast
+//   0.72-1.41, pinned up and unpinned down in both rows. A round's cost (perf stat: 2-6 futex calls, 11-15
+//   yields and 12-18 context switches per round against std::atomic's 2-3, 10-13, 10-13) is not its system
+//   calls.
 inline constexpr unsigned default_wait_yield_limit = 4;
 
 namespace detail {
