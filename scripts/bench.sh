@@ -107,7 +107,14 @@ if [[ $quick -eq 1 ]]; then
   export HANDOFF_BENCH_MIN_TIME=0.01  # each repetition: one run or a few (bench/harness.hpp min_time)
 fi
 mkdir -p "$results"
-stem="$results/$(date +%Y-%m-%d)-$(hostname -s)$suffix"
+day=$(date +%Y-%m-%d)
+host=$(hostname -s)
+stem="$results/$day-$host$suffix"
+# A second run on one day does not overwrite the first: <date>b-<hostname>, <date>c-<hostname>, ...
+for letter in b c d e f g h i j k l m n o p q r s t u v w x y z; do
+  [[ -e $stem.json ]] || break
+  stem="$results/$day$letter-$host$suffix"
+done
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- include lib bench ':!bench/results' 2>/dev/null; then
   commit="$commit+local-changes"
