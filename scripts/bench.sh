@@ -8,6 +8,8 @@
 #   scripts/bench.sh --save     write the result into bench/results/ (tracked) and refresh bench/results/latest.*;
 #                               without it the result goes to build/bench-results/ and no tracked file changes
 #   scripts/bench.sh --out DIR  write the result into DIR instead
+#   scripts/bench.sh --rounds N run N interleaved rounds instead of the sweep's 3 (--full 5, --quick 2): each row's
+#                               median is then of N runs (N >= 1; the time grows in proportion, ~6 min a round)
 #   scripts/bench.sh --no-deps  skip the package check (scripts/deps.sh --bench)
 #   scripts/bench.sh --build-dir DIR  build the bench preset in DIR (default build/bench)
 # Steps: install the peers (Debian packages, Go and crossbeam-channel included), build the `bench` preset (Release:
@@ -28,6 +30,7 @@ quick=0
 deps=1
 results=build/bench-results
 build_dir=build/bench
+rounds=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --full) full=1 ;;
@@ -38,17 +41,25 @@ while [[ $# -gt 0 ]]; do
       results=$2; shift ;;
     --out=*) results=${1#--out=} ;;
     --no-deps) deps=0 ;;
+    --rounds)
+      [[ $# -ge 2 ]] || { echo "bench: --rounds needs a count" >&2; exit 2; }
+      rounds=$2; shift ;;
+    --rounds=*) rounds=${1#--rounds=} ;;
     --build-dir)
       [[ $# -ge 2 ]] || { echo "bench: --build-dir needs a directory" >&2; exit 2; }
       build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#--build-dir=} ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
 if [[ $full -eq 1 && $quick -eq 1 ]]; then
   echo "bench: --full and --quick exclude each other" >&2
+  exit 2
+fi
+if [[ -n $rounds && ! $rounds =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench: --rounds needs a whole number of at least 1, not '$rounds'" >&2
   exit 2
 fi
 
@@ -106,6 +117,7 @@ if [[ $quick -eq 1 ]]; then
   repetitions=2; sweep=quick; suffix=-quick
   export HANDOFF_BENCH_MIN_TIME=0.01  # each repetition: one run or a few (bench/harness.hpp min_time)
 fi
+[[ -n $rounds ]] && repetitions=$rounds
 mkdir -p "$results"
 day=$(date +%Y-%m-%d)
 host=$(hostname -s)

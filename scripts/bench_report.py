@@ -838,7 +838,8 @@ def render(merged, plots, md_path):
             ["compiler", ctx.get("handoff_compiler", "?")],
             ["build", ctx.get("handoff_build", "?")],
             ["git commit", meta.get("git_commit", ctx.get("handoff_git_commit", "?"))],
-            ["sweep", f"{meta.get('sweep', '?')}, {meta.get('repetitions', '?')} {repeats}{how_repeated}, "
+            ["sweep", f"{meta.get('sweep', '?')}, {meta.get('repetitions', '?')} "
+                      f"{repeats[:-1] if meta.get('repetitions') == 1 else repeats}{how_repeated}, "
                       f"{qctx.get('handoff_messages_per_run', '?')} messages per run (a tenth at capacities 0 and 1)"],
             ["load average at start", ", ".join(f"{x:.2f}" for x in load)],
         ]),
