@@ -339,14 +339,17 @@ TEST(WaitSpinBudget, AWaitSpinsTheThreadsCurrentBudget) {
 // A park's report to the spin budget says how soon the waker completed the wait (`answered`, what the budget
 // grows by), apart from how soon the thread ran again (`parked`): the kernel's wake latency (long for a
 // halted vCPU) says nothing about how soon the partner came. The probe's
-// park adds kSlowWake after every return that follows a change of the word (a slow wake, made of busy
-// waiting: nothing here is synchronized by time), so the waker completed the wait at least kSlowWake before
-// it returned, and the report leaves that out.
+// park adds kSlowWake after every return that finds the wait completed (a slow wake, made of busy waiting:
+// nothing here is synchronized by time), so the waker completed the wait at least kSlowWake before the
+// thread returned, and the report leaves that out. Only once completed: a return while the waker is still
+// between its claim and its completion (the claim changed the word) would start the delay before the
+// waker's clock reading, by as long as the waker was descheduled there; the waiter parks again instead.
 constexpr auto kSlowWake = 20ms;
 struct slow_wake_sync : handoff::default_sync {
   static inline std::atomic<unsigned> parks{0};
-  static void slow_wake(const atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
-    if (word.load() == expected) return;  // a spurious return: no delay
+  static void slow_wake(const atomic<std::uint32_t>& word) noexcept {
+    // The wait core's phase is the word's low two bits, `done` = 2 (detail/waiter.hpp, wait_core).
+    if ((word.load() & 3u) != 2u) return;  // not completed: a spurious return, or a claim in progress
     const auto until = std::chrono::steady_clock::now() + kSlowWake;
     while (std::chrono::steady_clock::now() < until) {
     }
@@ -354,12 +357,12 @@ struct slow_wake_sync : handoff::default_sync {
   static void park(atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
     parks.fetch_add(1);
     handoff::default_sync::park(word, expected);
-    slow_wake(word, expected);
+    slow_wake(word);
   }
   static bool park_until(atomic<std::uint32_t>& word, std::uint32_t expected, const deadline& d) noexcept {
     parks.fetch_add(1);
     const bool woken = handoff::default_sync::park_until(word, expected, d);
-    slow_wake(word, expected);
+    slow_wake(word);
     return woken;
   }
 };
@@ -367,6 +370,7 @@ TEST(WaitSpinBudget, AParkReportsWhenTheWakerCameApartFromTheWake) {
   using budget = handoff::detail::wait_spin_budget<slow_wake_sync>;
   static_assert(budget::adaptive);
   using node = waiting_room<slow_wake_sync>::node;
+  slow_wake_sync::parks.store(0);  // a fresh count under --gtest_repeat
   waiting_room<slow_wake_sync> room;
   std::thread waiter([&] {
     node w;

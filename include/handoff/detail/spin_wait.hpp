@@ -58,7 +58,8 @@ std::uint32_t spin_until(const typename Sync::template atomic<std::uint32_t>& wo
 // scheduler keeps its constant), on a platform that answers the two questions of cpu_signals.hpp.
 // Looked at only when a wait parks (a wait that ends in the spin phase changes nothing):
 // - a waker completed the wait within grow_below of the park (`answered`: timed to the waker's completion,
-//   which reads the clock when it finds the sleeping bit, before its wake call): a longer spin might have
+//   which reads the clock when its peek finds the sleeping bit, before it stores `done` and makes its wake
+//   call; 0 when the peek came before the bit, the waker then makes no wake call): a longer spin might have
 //   ended the wait without the two system calls, so the budget doubles (up to highest_steps). Not timed to
 //   the thread's return: the kernel's wake latency (tens of microseconds for a halted vCPU) says nothing
 //   about how soon the partner came, and timing it kept a budget that had fallen to lowest_steps there

@@ -125,7 +125,9 @@ class wait_core {
       if (state_.load(std::memory_order_relaxed) & sleeping) {
         if constexpr (wait_spin_budget<Sync>::adaptive) {
           waker_cpu_ = current_cpu();
-          woken_at_ = std::chrono::steady_clock::now();  // a vDSO read beside the wake call below
+          // A vDSO read beside the wake call below. Before `done`, never after: the waiter's core may vanish
+          // as soon as it reads `done`.
+          woken_at_ = std::chrono::steady_clock::now();
         }
         woken_together_ = woken_together;
       }
@@ -251,7 +253,8 @@ class wait_core {
     // ran on the CPU it parked on, and whether it was preempted since its previous park; and to the yield
     // phase's gate, whether the waking call woke a crowd.
     struct park_timer {
-      const wait_core& core;  // its waker_cpu_ and woken_together_: written by complete() before `done`
+      // Its waker_cpu_, woken_at_ and woken_together_: written by complete() before `done`.
+      const wait_core& core;
       std::chrono::steady_clock::time_point parked_at{};
       int park_cpu = -1;
       bool preempted = false;
@@ -369,7 +372,10 @@ class wait_core {
   waiter<Sync>* winner_ = nullptr;  // written by the claimer before `done` (release), read after it (acquire)
   int waker_cpu_ = -1;  // complete() before `done` (release), await() after it (acquire); spin_wait.hpp
   std::uint32_t woken_together_ = 0;  // as waker_cpu_: how many waiters the waking call completed
-  std::chrono::steady_clock::time_point woken_at_{};  // as waker_cpu_: when the waker completed the wait
+  // As waker_cpu_: when the waker, finding the sleeping bit, completed the wait. The epoch
+  // (value-initialised, a new core per wait) when its peek came before the bit: the report then clamps the
+  // answer to 0.
+  std::chrono::steady_clock::time_point woken_at_{};
   resume_hook resume_ = nullptr;  // written before registration, read by the claimer (the lock orders it)
   void* resume_context_ = nullptr;
 };
