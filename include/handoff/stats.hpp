@@ -48,7 +48,9 @@ struct stream_stats {
   // counted.
   std::uint64_t full_events = 0;
   std::uint64_t empty_events = 0;
-  std::size_t overflow_blocks = 0;  // an unbounded stream's overflow blocks linked now (each holds 31 values)
+  // An unbounded stream's overflow blocks linked now (each holds stream<T>::overflow_block_values: 31 to
+  // 127).
+  std::size_t overflow_blocks = 0;
   std::uint64_t blocked_ns = 0;
 };
 

@@ -71,30 +71,31 @@
 //      (ST-2), no barging.
 //   4. Unbounded streams push into the ring while it has room; beyond it, values go to an overflow list
 //      (OVERFLOW set, pushes diverted), so every ring value is older than every overflow value; pops take the
-//      ring first and then the list. Memory is the ring plus one block of 31 cells per 31 values of backlog
-//      beyond it (a partly used tail block stays for the next overflow; detail/stream_overflow.hpp). A push
-//      claims its list cell on the tail word itself, without lock_: the list's tail position L lives in the
-//      word's bits 29..57, and the claim is a compare-exchange L -> L + 1 of the whole word, so it fails if
-//      a flag changed meanwhile (a thread's push does so on its fast path while OVERFLOW is the only flag;
-//      the first list value, which sets OVERFLOW, readable watchers and a coroutine's try take the same
-//      step under lock_). The push that claims a block's last cell links the next block (allocated before
-//      its claim) and moves L past the block's sentinel position; pushes that find L on a sentinel wait for
-//      that install. OVERFLOW goes only under lock_, by a compare-exchange from a word whose L shows the
-//      list empty (clear_overflow_if_empty): a push that claimed meanwhile moved L, and the clear fails. The
-//      list comes back into the ring in runs (the refill), so that a backlog does not keep the pops on
-//      lock_: a thread's pop that finds the ring drained takes its own value from the list and also claims
-//      the next values of the list (up to overflow_refill_values, 64) with the ring indices from the tail
-//      on, under lock_ (only lock_'s holder moves the tail index while OVERFLOW is set; the compare-exchange
-//      is retried when only L moved). The values move from their cells into their slots outside lock_
-//      (invariant 6), in index order; pops may claim those indices meanwhile and wait for the slots' turns,
-//      as for any push in flight. So that they rarely have to, a thread's pop that takes an index that is a
-//      multiple of top_up_values (64) also tops the ring up before it drains: if OVERFLOW is set, lock_ is
-//      free at once (try_lock: a busy lock is left alone) and the ring has room for top_up_values more, it
-//      claims the next run of the list with the indices from the tail on, as above; the run is younger than
-//      every ring value and older than the list's rest, so FIFO holds either way. Only when T's move
-//      constructor is noexcept (a value moved out of its cell cannot go back) and not for a coroutine's try
-//      (the moves wait for cell writes and slot frees in flight: invariant 12). Cost: one lock per run of
-//      pops, none per push; a block allocation per 31 values of backlog.
+//      ring first and then the list. Memory is the ring plus one block of overflow_block_values cells (31 to
+//      127: about 4 KiB of values) per as many values of backlog beyond it (a partly used tail block stays
+//      for the next overflow; detail/stream_overflow.hpp). A push claims its list cell on the tail word
+//      itself, without lock_: the list's tail position L lives in the word's bits 29..57, and the claim is a
+//      compare-exchange L -> L + 1 of the whole word, so it fails if a flag changed meanwhile (a thread's
+//      push does so on its fast path while OVERFLOW is the only flag; the first list value, which sets
+//      OVERFLOW, readable watchers and a coroutine's try take the same step under lock_). The push that
+//      claims a block's last cell links the next block (allocated before its claim) and moves L past the
+//      block's sentinel position; pushes that find L on a sentinel wait for that install. OVERFLOW goes only
+//      under lock_, by a compare-exchange from a word whose L shows the list empty (clear_overflow_if_empty):
+//      a push that claimed meanwhile moved L, and the clear fails. The list comes back into the ring in runs
+//      (the refill), so that a backlog does not keep the pops on lock_: a thread's pop that finds the ring
+//      drained takes its own value from the list and also claims the next values of the list (up to
+//      overflow_refill_values, 64) with the ring indices from the tail on, under lock_ (only lock_'s holder
+//      moves the tail index while OVERFLOW is set; the compare-exchange is retried when only L moved). The
+//      values move from their cells into their slots outside lock_ (invariant 6), in index order; pops may
+//      claim those indices meanwhile and wait for the slots' turns, as for any push in flight. So that they
+//      rarely have to, a thread's pop that takes an index that is a multiple of top_up_values (64) also tops
+//      the ring up before it drains: if OVERFLOW is set, lock_ is free at once (try_lock: a busy lock is left
+//      alone) and the ring has room for top_up_values more, it claims the next run of the list with the
+//      indices from the tail on, as above; the run is younger than every ring value and older than the list's
+//      rest, so FIFO holds either way. Only when T's move constructor is noexcept (a value moved out of its
+//      cell cannot go back) and not for a coroutine's try (the moves wait for cell writes and slot frees in
+//      flight: invariant 12). Cost: one lock per run of pops, none per push; a block allocation per
+//      overflow_block_values values of backlog.
 //   5. Capacity 0 has no ring: push and pop always meet in the slow path, one waiter handing to the other.
 //   6. T's constructors and destructors never run under lock_: an overflow cell is claimed first and its
 //      value moved in afterwards, published through the cell's turn word like a ring slot. A try_ operation
@@ -272,13 +273,19 @@ class stream {
                     unbounded_ring_size <= max_capacity,
                 "Sync::unbounded_ring_slots: a power of two from 2 to max_capacity");
   // Positions per overflow block (invariant 4): a power of two, its last one the sentinel a block install
-  // moves the list's tail past, so each block holds one value fewer (31). Sync::overflow_block_positions
-  // overrides it (the deterministic tests' 4: three values per block, so their few values cross installs).
+  // moves the list's tail past, so each block holds one value fewer. About 4 KiB of values per block, from
+  // 32 positions to 128: 127 values for a T of up to 32 bytes, 63 up to 64 bytes, 31 beyond (fewer installs
+  // and allocations per value than blocks of 32 for small values: MPSC 2x1 unbounded 1.37-1.42x pinned at
+  // 0.72-0.75 of the CPU per message, docs/design/stream.md; a large T keeps blocks of 32, as a partly used
+  // tail block stays allocated). Sync::overflow_block_positions overrides it (the deterministic tests' 4:
+  // three values per block, so their few values cross installs).
   static constexpr std::uint32_t overflow_block_positions = [] {
     if constexpr (requires { Sync::overflow_block_positions; })
       return std::uint32_t{Sync::overflow_block_positions};
     else
-      return std::uint32_t{32};
+      return std::clamp(
+          std::bit_floor(static_cast<std::uint32_t>(4096 / (std::max)(sizeof(T), std::size_t{1}))),
+          std::uint32_t{32}, std::uint32_t{128});
   }();
   static constexpr std::size_t overflow_block_values = overflow_block_positions - 1;
   // At most this many values move from the overflow list into a drained ring with one pop (invariant 4).

@@ -151,9 +151,13 @@ TEST(AllocationFailure, UnboundedOverflowPushReportsAndLosesNothing) {
 // minus the successful pops, in order.
 TEST(AllocationFailure, EveryAllocationPointOfAnUnboundedStream) {
   SKIP_WITHOUT_FAILING_NEW();
+  using stream_type = handoff::stream<std::string>;
+  // Net 3 pushes in 5 calls: a backlog past the ring by 44 blocks, more than the 40 countdowns below.
+  constexpr int calls =
+      static_cast<int>((stream_type::unbounded_ring_size + 44 * stream_type::overflow_block_values) * 5 / 3);
   long total_thrown = 0;
   for (long n = 0; n < 40; ++n) {
-    handoff::stream<std::string> s(handoff::unbounded);
+    stream_type s(handoff::unbounded);
     std::deque<std::string> model;
     long remaining = n;  // the countdown runs only inside the stream's calls, not the test's own allocations
     auto in_stream = [&](auto&& call) {
@@ -165,9 +169,9 @@ TEST(AllocationFailure, EveryAllocationPointOfAnUnboundedStream) {
       return call();
     };
     long thrown = 0;
-    for (int i = 0; i < 3000; ++i) {
-      // Mostly pushes: the backlog outgrows the ring by about 1,500 values, and overflow blocks (31 values
-      // each) are allocated: more than the 40 countdowns below.
+    for (int i = 0; i < calls; ++i) {
+      // Mostly pushes: the backlog outgrows the ring, and overflow blocks (overflow_block_values each: 127
+      // for a std::string of 32 bytes) are allocated: more than the 40 countdowns.
       if (i % 5 == 4) {
         std::string out;
         if (in_stream([&] { return s.try_pop(out); }) == status::ok) {

@@ -19,7 +19,7 @@ namespace {
 
 using handoff::status;
 
-// 256 list positions: 8 blocks of 32 (31 values and a sentinel each).
+// 256 list positions: 2 to 8 blocks (stream::overflow_block_positions each: its values and a sentinel).
 struct small_backlog_sync : handoff::default_sync {
   static constexpr std::uint32_t overflow_max_backlog_positions = 256;
 };
@@ -52,9 +52,10 @@ TEST(StreamBacklogLimit, APushPastTheLimitThrowsAndKeepsItsValue) {
   const int ring = static_cast<int>(stream_type::unbounded_ring_size);
   const int pushed = fill_to_the_limit(s, ring + 10'000);
   // The check runs when a push claims a block's last cell (invariant 6), so the list stops at the first
-  // last cell at or past position 256: 248 to 279 values (each 32 positions hold 31 values).
-  EXPECT_GE(pushed, ring + 256 - 256 / 32) << "threw before the limit";
-  EXPECT_LT(pushed, ring + 256 + 32) << "went more than a block past the limit";
+  // last cell at or past position 256: at most a block past it (each B positions hold B - 1 values).
+  constexpr int block = static_cast<int>(stream_type::overflow_block_positions);
+  EXPECT_GE(pushed, ring + 256 - 256 / block) << "threw before the limit";
+  EXPECT_LT(pushed, ring + 256 + block) << "went more than a block past the limit";
   EXPECT_EQ(s.size(), static_cast<std::size_t>(pushed)) << "nothing added, nothing lost";
 
   // Every form that can reach the list reports the same, and still loses nothing.

@@ -293,7 +293,7 @@ TYPED_TEST(UncontendedCost, G6_UnboundedStreamRefillLeavesTheSlowPath) {
   // 64th indices that find room for a run top it up (2 runs, plus one lock to clear OVERFLOW at the end);
   // with other poppers a pop that finds the ring drained refills it instead (take_from_overflow).
   push_n(ring);
-  static_assert(2 * run > 2 * static_cast<int>(stream_t::overflow_block_values), "the pushes cross installs");
+  static_assert(2 * run > static_cast<int>(stream_t::overflow_block_values), "the pushes cross an install");
   EXPECT_EQ(counted("overflow pushes", [&] { push_n(2 * run); }), (sync_counts{.lock = 2}))
       << "the first list value takes the lock twice (it allocates the first block outside it); the others, "
          "block installs included, claim their cells on the tail word";
