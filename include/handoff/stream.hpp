@@ -790,9 +790,14 @@ class stream {
     bool done;
     std::uint64_t word;
   };
+  // The most relax steps a lock-free list push waits after a failed claim: half the policy's spin budget (64
+  // for the library's; 1 for the deterministic and Relacy policies, whose relax is a scheduling point; none
+  // when the policy never spins).
+  static constexpr unsigned list_push_backoff_limit = Sync::spin_limit / 2;
   [[gnu::noinline]] list_push push_to_list(T& v, std::uint64_t t) {
     std::unique_ptr<typename overflow_type::block> spare;  // the next block, for a block's last cell
     constexpr std::uint64_t diverting = kPoppers | kPushers | kOverflow | kWatched | kClosed;
+    unsigned backoff = (std::min)(1u, list_push_backoff_limit);
     while ((t & diverting) == kOverflow) {
       const std::uint32_t p = list_position(t);
       const std::uint32_t k = overflow_type::offset(p);
@@ -817,6 +822,11 @@ class stream {
         fill_list_cell({b, k, p}, v, spare);
         return {true, t};
       }
+      // Lost the race for the tail word to another push: back off before the next try (1, 2, 4, ... up to
+      // list_push_backoff_limit relax steps, bounded), as crossbeam's list channel does, so that the pushes
+      // of two cores stop taking the line from each other at every attempt (docs/design/stream.md).
+      for (unsigned n = 0; n < backoff; ++n) Sync::relax();
+      backoff = (std::min)(2 * backoff, list_push_backoff_limit);
     }
     return {false, t};
   }
