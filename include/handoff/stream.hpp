@@ -54,9 +54,11 @@
 // head is not published yet (empty, or a push in flight).
 // Invariants:
 //   1. Uncontended push and pop are one compare-exchange on their own word plus the slot protocol of
-//      detail/stream_ring.hpp: no lock, no system call, no allocation (G-6). A fast push requires no flag
-//      in the tail word and count < capacity; a fast pop requires no flag in the head word and count > 0.
-//      Everything else goes to the slow path, under lock_ (detail/slow_lock.hpp).
+//      detail/stream_ring.hpp: no lock, no system call, no allocation (G-6). A claim whose compare-exchange
+//      lost to another thread's backs off (back_off: a bounded relax loop, longer after each loss) before it
+//      tries again. A fast push requires no flag in the tail word and count < capacity; a fast pop requires
+//      no flag in the head word and count > 0. Everything else goes to the slow path, under lock_
+//      (detail/slow_lock.hpp).
 //   2. Flags change only under lock_, by compare-exchange on the word the fast paths of the other side
 //      update, so a thread that decides to wait under lock_ and sets its flag cannot miss a fast-path
 //      operation (the protocol of detail/waiter.hpp, point 1): a popper sets POPPERS on the tail word only
@@ -663,6 +665,19 @@ class stream {
     return (to - from) & index_mask;
   }
 
+  // Invariant 1: a claim (a fast push or pop, a list push) whose compare-exchange lost to another thread's
+  // backs off before its next try: `steps` relax steps, then twice as many next time, up to
+  // claim_backoff_limit (half the policy's spin budget: 64 for the library's; 1 for the deterministic and
+  // Relacy policies, whose relax is a scheduling point; none for a policy that never spins). Retrying at once
+  // took the word's line back from the winner at every attempt, so the claims of two cores traded it one
+  // value at a time; backing off lets the winner claim a run while the line stays in its cache (crossbeam's
+  // channels back off the same way). Measurements: docs/design/stream.md. No atomic access: bounded waiting.
+  static constexpr unsigned claim_backoff_limit = Sync::spin_limit / 2;
+  static void back_off(unsigned& steps) noexcept {
+    for (unsigned n = 0; n < steps; ++n) Sync::relax();
+    steps = (std::min)((std::max)(2 * steps, 1u), claim_backoff_limit);
+  }
+
   // Invariant 8: free slots a blocked push waits for before it tries again: an eighth of the ring, 1 to 256.
   std::uint32_t room_batch() const noexcept { return std::clamp<std::uint32_t>(fast_limit_ / 8, 1, 256); }
 
@@ -724,6 +739,7 @@ class stream {
   [[gnu::always_inline]] inline fast try_fast_push(T& v, detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags (CLOSED: the close() happens-before our failure); the CAS below decides.
     std::uint64_t t = tail_.load(std::memory_order_acquire);
+    unsigned backoff = 0;  // after a lost claim (back_off)
     for (;;) {
       if (t & kClosed) return fast::closed;
       if (t & (kPoppers | kPushers | kOverflow | kWatched)) {
@@ -763,6 +779,7 @@ class stream {
         fill_claimed(i, v);
         return fast::done;
       }
+      back_off(backoff);  // another push (or a flag) changed the word first
     }
   }
 
@@ -790,14 +807,11 @@ class stream {
     bool done;
     std::uint64_t word;
   };
-  // The most relax steps a lock-free list push waits after a failed claim: half the policy's spin budget (64
-  // for the library's; 1 for the deterministic and Relacy policies, whose relax is a scheduling point; none
-  // when the policy never spins).
-  static constexpr unsigned list_push_backoff_limit = Sync::spin_limit / 2;
+
   [[gnu::noinline]] list_push push_to_list(T& v, std::uint64_t t) {
     std::unique_ptr<typename overflow_type::block> spare;  // the next block, for a block's last cell
     constexpr std::uint64_t diverting = kPoppers | kPushers | kOverflow | kWatched | kClosed;
-    unsigned backoff = (std::min)(1u, list_push_backoff_limit);
+    unsigned backoff = (std::min)(1u, claim_backoff_limit);  // one step from the first loss (measured so)
     while ((t & diverting) == kOverflow) {
       const std::uint32_t p = list_position(t);
       const std::uint32_t k = overflow_type::offset(p);
@@ -822,11 +836,7 @@ class stream {
         fill_list_cell({b, k, p}, v, spare);
         return {true, t};
       }
-      // Lost the race for the tail word to another push: back off before the next try (1, 2, 4, ... up to
-      // list_push_backoff_limit relax steps, bounded), as crossbeam's list channel does, so that the pushes
-      // of two cores stop taking the line from each other at every attempt (docs/design/stream.md).
-      for (unsigned n = 0; n < backoff; ++n) Sync::relax();
-      backoff = (std::min)(2 * backoff, list_push_backoff_limit);
+      back_off(backoff);  // another push (or a flag) changed the word first
     }
     return {false, t};
   }
@@ -887,6 +897,7 @@ class stream {
                     detail::inflight_step_ptr step = nullptr) {
     // acquire: see the latest flags; the CAS below decides.
     std::uint64_t h = head_.load(std::memory_order_acquire);
+    unsigned backoff = 0;  // after a lost claim (back_off)
     for (;;) {
       if (h & (kPushers | kHeld | kWatched))
         return fast::slow;  // the freed slot goes to the oldest pusher / a give-back / writable watchers
@@ -926,6 +937,8 @@ class stream {
           return fast::done;
         }
         h = head_.load(std::memory_order_acquire);  // a hole (a push whose move threw): claim again
+      } else {
+        back_off(backoff);  // another pop (or a flag) changed the word first
       }
     }
   }
