@@ -278,7 +278,7 @@ class stream {
   // moves the list's tail past, so each block holds one value fewer. About 4 KiB of values per block, from
   // 32 positions to 128: 127 values for a T of up to 32 bytes, 63 up to 64 bytes, 31 beyond (fewer installs
   // and allocations per value than blocks of 32 for small values: MPSC 2x1 unbounded 1.37-1.42x pinned at
-  // 0.72-0.75 of the CPU per message, docs/design/stream.md; a large T keeps blocks of 32, as a partly used
+  // 0.72-0.78 of the CPU per message, docs/design/stream.md; a large T keeps blocks of 32, as a partly used
   // tail block stays allocated). Sync::overflow_block_positions overrides it (the deterministic tests' 4:
   // three values per block, so their few values cross installs).
   static constexpr std::uint32_t overflow_block_positions = [] {
